@@ -1,0 +1,133 @@
+"""Named actions: the only way a flow reaches data.
+
+A flow says ``lookup: balance`` with inputs taken from call variables; the registry
+maps that name to an async function over the store. The registry applies the action's
+timeout and turns any exception into an ``error`` result, so a slow or broken database
+becomes a branch in the flow ("sorry, let me connect you to an agent"), never dead air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Default seconds an action may take before the flow takes its ``timeout`` branch.
+#: Callers notice a pause past about two seconds; an agent is better than silence.
+DEFAULT_ACTION_TIMEOUT = 2.0
+
+
+class LookupStatus(enum.Enum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """What an action returns; flows branch on ``status`` and read ``value``."""
+
+    status: LookupStatus
+    value: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Fields the flow can read as ``<store-as>.<field>`` (e.g. ``balance.amount_due``)."""
+    error: str = ""
+    """Why an ERROR/TIMEOUT happened, recorded on the call and the case."""
+    elapsed_ms: float = 0.0
+
+    @classmethod
+    def found(cls, **value: Any) -> LookupResult:
+        return cls(LookupStatus.FOUND, MappingProxyType(dict(value)))
+
+    @classmethod
+    def not_found(cls, **value: Any) -> LookupResult:
+        return cls(LookupStatus.NOT_FOUND, MappingProxyType(dict(value)))
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """Facts about the call an action may use beyond its declared inputs."""
+
+    call_id: str
+    caller: str
+    dialled: str
+    language: str
+    flow: str = ""
+
+
+ActionFn = Callable[[Mapping[str, Any], ActionContext], Awaitable[LookupResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """A named action as flows see it."""
+
+    name: str
+    fn: ActionFn
+    inputs: frozenset[str] = frozenset()
+    """Input names the action requires (the compiler checks a flow supplies them)."""
+    optional_inputs: frozenset[str] = frozenset()
+    timeout: float = DEFAULT_ACTION_TIMEOUT
+    description: str = ""
+    writes: bool = False
+    """True for actions that store something the caller will be told about (tickets,
+    cases): their timeout is longer, since abandoning a committed write is worse."""
+
+
+class UnknownAction(KeyError):
+    pass
+
+
+class ActionRegistry:
+    """Immutable once built: name -> :class:`ActionSpec`."""
+
+    def __init__(self, specs: Iterable[ActionSpec] = ()) -> None:
+        self._specs: dict[str, ActionSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"action {spec.name!r} registered twice")
+            self._specs[spec.name] = spec
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._specs)
+
+    def spec(self, name: str) -> ActionSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownAction(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def merged(self, other: ActionRegistry) -> ActionRegistry:
+        return ActionRegistry([*self._specs.values(), *other._specs.values()])
+
+    async def run(self, name: str, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        """Run an action with its timeout; never raises except on cancellation."""
+        spec = self.spec(name)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(spec.timeout):
+                result = await spec.fn(inputs, ctx)
+        except TimeoutError:
+            result = LookupResult(
+                LookupStatus.TIMEOUT, error=f"{name}: no answer within {spec.timeout:g}s"
+            )
+            log.warning(
+                "action %s timed out after %.1fs (call %s)", name, spec.timeout, ctx.call_id
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any failure becomes the flow's error branch
+            result = LookupResult(LookupStatus.ERROR, error=f"{name}: {type(exc).__name__}: {exc}")
+            log.warning("action %s failed (call %s): %s", name, ctx.call_id, exc)
+        elapsed = (time.perf_counter() - started) * 1000
+        return LookupResult(result.status, result.value, result.error, elapsed)

@@ -1,0 +1,127 @@
+"""What a call leaves behind: the call record and the case handed to an agent.
+
+The engine fills these in as a call runs; the store persists them. They are plain
+frozen data so that every channel, the simulator and the store agree on one shape.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ivr.channel import TransferResult
+
+
+class Outcome(enum.Enum):
+    SELF_SERVED = "self_served"
+    """The IVR answered and the call ended without an agent."""
+    TRANSFERRED = "transferred"
+    ABANDONED = "abandoned"
+    """The caller hung up before the flow finished (including while queued)."""
+    FAILED = "failed"
+    """Something broke on our side (channel error, no flow, unrecoverable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PathStep:
+    flow: str
+    node: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InputStep:
+    """One answer to one question; ``digits`` is already masked when sensitive."""
+
+    flow: str
+    node: str
+    digits: str
+    result: str
+    """``ok``, ``no_input``, ``no_match`` or ``key:<k>`` for a flow-wide key."""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LookupStep:
+    flow: str
+    node: str
+    action: str
+    status: str
+    error: str
+    elapsed_ms: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One per call, however it ends."""
+
+    call_id: str
+    flow: str
+    flow_version: str
+    caller: str
+    dialled: str
+    language: str
+    started_at: datetime
+    ended_at: datetime
+    outcome: Outcome
+    path: Sequence[PathStep] = ()
+    inputs: Sequence[InputStep] = ()
+    lookups: Sequence[LookupStep] = ()
+    case_id: str | None = None
+    transfer_queue: str | None = None
+    transfer_status: str | None = None
+    ivr_seconds: float = 0.0
+    """Time from answer until the transfer started (or the call ended)."""
+    queue_seconds: float = 0.0
+    error: str = ""
+    channel: str = ""
+    """Which kind of channel carried the call: fastagi, agi, softphone, simulator."""
+
+    @property
+    def total_seconds(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDraft:
+    """Everything an agent needs on screen, gathered by the IVR before a transfer."""
+
+    call_id: str
+    caller: str
+    dialled: str
+    language: str
+    intent: str
+    """What the caller came for, from the flow (``reason:``) or the path (``billing``)."""
+    queue: str
+    priority: int = 0
+    account: str | None = None
+    """Customer code, when the IVR identified one."""
+    corporation: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """What lookups found, e.g. ``{"balance": {...}, "outage": {...}}``."""
+    path: Sequence[PathStep] = ()
+    inputs: Sequence[InputStep] = ()
+    lookups: Sequence[LookupStep] = ()
+    seconds_in_ivr: float = 0.0
+    flow: str = ""
+    flow_version: str = ""
+    note: str = ""
+    """Why the IVR handed over, e.g. ``lookup balance failed: timeout``."""
+
+
+class CallStore(Protocol):
+    """The part of the store the engine writes to. Every method commits before returning."""
+
+    async def save_call(self, record: CallRecord) -> None: ...
+
+    async def open_case(self, draft: CaseDraft) -> str:
+        """Store the case and return its id (committed: the caller may be told it)."""
+        ...
+
+    async def finish_transfer(self, case_id: str, result: TransferResult) -> None:
+        """Record how the transfer ended (agent, timeout, full, caller gone)."""
+        ...

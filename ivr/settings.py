@@ -1,0 +1,197 @@
+"""Service settings: command line over environment (``IVR_*``) over config file over defaults.
+
+Secrets (AMI secret, web password hashes) come from the environment or from the
+service config file (``--config`` / ``IVR_CONFIG``), never from the flows file that
+supervisors edit. Everything binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebUser:
+    name: str
+    role: str
+    """``agent`` or ``supervisor``."""
+    password_hash: str
+    """bcrypt hash (``ivr web hash-password`` prints one)."""
+    queues: tuple[str, ...] = ()
+    """Queues an agent serves; empty means every queue."""
+    interfaces: tuple[str, ...] = ()
+    """Asterisk queue-member interfaces that are this agent (``Local/1001@agents``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    """Address FastAGI and the web app bind to."""
+    agi_port: int = 4573
+    web_port: int = 8080
+    db_url: str = ""
+    """SQLAlchemy URL; empty means the SQLite file ``<data_dir>/ivr.db``."""
+    flows_path: Path = Path("config/flows.yaml")
+    prompts_path: Path = Path("config/prompts.yaml")
+    data_dir: Path = Path("var")
+    sounds_prefix: str = "ivr"
+    """Asterisk plays prompt ``id`` in language ``lang`` as ``<prefix>/<lang>/<id>``."""
+    speech_variant: str = "north"
+    """``north`` (linh, nghìn) or ``south`` (lẻ, ngàn) Vietnamese readings."""
+    seed_demo: bool = True
+    """Seed the demo data set into an empty database on start."""
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = ""
+    """Empty: no AMI; transfers go to the built-in queue (demo)."""
+    ami_secret: str = ""
+    users: tuple[WebUser, ...] = ()
+    config_path: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Config file sections this module does not know, for the subsystem that does."""
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite+aiosqlite:///{self.data_dir / 'ivr.db'}"
+
+    @property
+    def prompt_build_dir(self) -> Path:
+        return self.data_dir / "prompts"
+
+    @property
+    def ami_enabled(self) -> bool:
+        return bool(self.ami_username)
+
+
+#: Environment variable -> settings field.
+ENV_VARS: Mapping[str, str] = {
+    "IVR_HOST": "host",
+    "IVR_AGI_PORT": "agi_port",
+    "IVR_WEB_PORT": "web_port",
+    "IVR_DATABASE_URL": "db_url",
+    "IVR_DB": "db_url",
+    "IVR_FLOWS": "flows_path",
+    "IVR_PROMPTS": "prompts_path",
+    "IVR_DATA_DIR": "data_dir",
+    "IVR_SOUNDS_PREFIX": "sounds_prefix",
+    "IVR_SPEECH_VARIANT": "speech_variant",
+    "IVR_SEED_DEMO": "seed_demo",
+    "IVR_AMI_HOST": "ami_host",
+    "IVR_AMI_PORT": "ami_port",
+    "IVR_AMI_USERNAME": "ami_username",
+    "IVR_AMI_SECRET": "ami_secret",
+}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = str(kinds[name])
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind == "Path":
+            return Path(str(raw))
+        return str(raw)
+    except ValueError:
+        raise SettingsError(f"setting {name}: cannot use {raw!r}") from None
+
+
+def _users(raw: Any, source: str) -> tuple[WebUser, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise SettingsError(f"{source}: web.users must be a list")
+    users = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not {"name", "role", "password_hash"} <= set(item):
+            raise SettingsError(f"{source}: web.users[{i}] needs name, role and password_hash")
+        role = str(item["role"])
+        if role not in {"agent", "supervisor"}:
+            raise SettingsError(f"{source}: web.users[{i}].role must be agent or supervisor")
+        users.append(
+            WebUser(
+                name=str(item["name"]),
+                role=role,
+                password_hash=str(item["password_hash"]),
+                queues=tuple(str(q) for q in item.get("queues", ()) or ()),
+                interfaces=tuple(str(q) for q in item.get("interfaces", ()) or ()),
+            )
+        )
+    return tuple(users)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read the service config file (YAML, safe loader) into settings fields."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a mapping at the top")
+    values: dict[str, Any] = {"config_path": path}
+    known = {f.name for f in fields(Settings)}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "ami" and isinstance(value, Mapping):
+            for k, v in value.items():
+                values[f"ami_{k}"] = _coerce(f"ami_{k}", v) if f"ami_{k}" in known else v
+        elif key == "web" and isinstance(value, Mapping):
+            if "port" in value:
+                values["web_port"] = _coerce("web_port", value["port"])
+            values["users"] = _users(value.get("users"), str(path))
+            extra["web"] = dict(value)
+        elif key in known and key not in {"users", "extra", "config_path"}:
+            values[key] = _coerce(key, value)
+        else:
+            extra[key] = value
+    unknown_ami = [k for k in values if k.startswith("ami_") and k not in known]
+    if unknown_ami:
+        raise SettingsError(f"{path}: unknown ami settings: {', '.join(sorted(unknown_ami))}")
+    values["extra"] = extra
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build settings: defaults, then config file, then ``IVR_*`` environment, then CLI."""
+    settings = Settings()
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    config = overrides.get("config_path") or environ.get("IVR_CONFIG")
+    if config:
+        settings = replace(settings, **load_config_file(Path(config)))
+    env_values = {
+        field_name: _coerce(field_name, environ[var])
+        for var, field_name in ENV_VARS.items()
+        if environ.get(var, "") != ""
+    }
+    settings = replace(settings, **env_values)
+    cli_values = {
+        k: _coerce(k, v) if k not in {"users", "extra", "config_path"} else v
+        for k, v in overrides.items()
+        if k != "config_path"
+    }
+    settings = replace(settings, **cli_values)
+    if settings.speech_variant not in {"north", "south"}:
+        raise SettingsError("speech_variant must be north or south")
+    return settings
