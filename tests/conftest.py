@@ -17,8 +17,9 @@ PROMPTS_YAML = CONFIG_DIR / "prompts.yaml"
 
 
 def _find_transcripts() -> Path:
-    for candidate in (ROOT.parent / "shared" / "asterisk-transcripts",
-                      ROOT / "tests" / "transcripts"):
+    # A copy lives in the repo so tests never depend on a folder outside it.
+    for candidate in (ROOT / "tests" / "transcripts",
+                      ROOT.parent / "shared" / "asterisk-transcripts"):
         if candidate.is_dir():
             return candidate
     return ROOT / "tests" / "transcripts"
