@@ -1,0 +1,452 @@
+"""A fake Asterisk Manager Interface server that speaks as the recorded Asterisk 22 did.
+
+Byte for byte as ``tests/transcripts/ami-*.txt``: the banner, Login answered with
+``Authentication accepted`` plus ``FullyBooted`` (always) and ``SuccessfulAuth`` (class
+``security``), a wrong secret answered ``Authentication failed`` after a delay (about 1 s
+on a real Asterisk; configurable, short in tests) and then the socket closed, Ping/Pong,
+Logoff -> ``Response: Goodbye`` then EOF, async Originate answered ``Success`` first and a
+failure reported only in ``OriginateResponse``, unknown actions answered ``Error`` plus a
+``RequestBadFormat`` event. Events are delivered according to the Login ``Events:`` mask.
+
+Test hooks: :meth:`FakeAmiServer.emit` / :meth:`FakeAmiServer.emit_raw` push events
+(e.g. recorded AgentConnect blocks with a chosen case id, see
+:func:`recorded_events` and :func:`with_case_id`), :meth:`FakeAmiServer.drop_connections`
+simulates an Asterisk restart, :meth:`FakeAmiServer.wait_logins` and
+:meth:`FakeAmiServer.wait_action` let tests wait on what happened instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from ivr.ami.protocol import Headers
+
+BANNER: Final = "Asterisk Call Manager/11.0.0"
+#: Largest action we read; a real client sends a few hundred bytes.
+MAX_ACTION_BYTES: Final = 64 * 1024
+#: Actions Asterisk accepts before authentication; others get "Permission denied".
+PRE_LOGIN_ACTIONS: Final = frozenset({"login", "logoff", "challenge"})
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    at: float
+    direction: str
+    """``<<`` from Asterisk, ``>>`` to Asterisk, ``##`` note."""
+    text: str
+
+
+def read_transcript(path: Path) -> list[TranscriptLine]:
+    """Parse ``<seconds> <dir> <line>`` transcript lines (comments skipped)."""
+    out: list[TranscriptLine] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        at, _, rest = raw.strip(" ").partition(" ")
+        direction, _, text = rest.partition(" ")
+        out.append(TranscriptLine(float(at), direction, text))
+    return out
+
+
+def transcript_bytes(path: Path, direction: str = "<<") -> bytes:
+    """The exact bytes one side sent (``[EOF]`` markers are not data)."""
+    lines = [
+        line.text for line in read_transcript(path)
+        if line.direction == direction and line.text != "[EOF]"
+    ]
+    return b"".join(text.encode("utf-8") + b"\r\n" for text in lines)
+
+
+def transcript_messages(path: Path, direction: str = "<<") -> list[list[str]]:
+    """One side's messages as lists of lines (the banner is a message of its own)."""
+    messages: list[list[str]] = []
+    current: list[str] = []
+    for line in read_transcript(path):
+        if line.direction != direction or line.text == "[EOF]":
+            continue
+        if line.text.startswith("Asterisk Call Manager/"):
+            messages.append([line.text])
+        elif line.text == "":
+            if current:
+                messages.append(current)
+            current = []
+        else:
+            current.append(line.text)
+    return messages
+
+
+def recorded_events(path: Path, names: Iterable[str] | None = None) -> list[list[str]]:
+    """The Event messages Asterisk sent in a transcript, optionally only some names."""
+    wanted = set(names) if names is not None else None
+    out = []
+    for message in transcript_messages(path):
+        if not message[0].startswith("Event: "):
+            continue
+        if wanted is None or message[0].removeprefix("Event: ") in wanted:
+            out.append(message)
+    return out
+
+
+def with_case_id(
+    lines: Sequence[str], case_id: str, *, agent_leg: bool = True, variable: str = "IVR_CASE_ID"
+) -> list[str]:
+    """Rewrite ``ChanVariable: IVR_CASE_ID=...`` (and ``DestChanVariable`` when
+    ``agent_leg``, as when the IVR sets ``__IVR_CASE_ID``) to carry ``case_id``."""
+    prefixes = ["ChanVariable: "] + (["DestChanVariable: "] if agent_leg else [])
+    out = []
+    for line in lines:
+        for prefix in prefixes:
+            if line.startswith(f"{prefix}{variable}="):
+                line = f"{prefix}{variable}={case_id}"
+        out.append(line)
+    return out
+
+
+def _render(lines: Iterable[str]) -> bytes:
+    return b"".join(line.encode("utf-8") + b"\r\n" for line in lines) + b"\r\n"
+
+
+def _classes(raw: str | None) -> frozenset[str] | None:
+    """Login ``Events:`` mask; None means every class."""
+    if raw is None or raw.strip().lower() in {"on", "all", "yes", "true"}:
+        return None
+    if raw.strip().lower() in {"off", "no", "false", ""}:
+        return frozenset()
+    return frozenset(c.strip().lower() for c in raw.split(",") if c.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedAction:
+    name: str
+    headers: Headers
+    logged_in: bool
+    """Whether the connection was authenticated when the action arrived."""
+
+    @property
+    def action_id(self) -> str | None:
+        return self.headers.get("ActionID")
+
+
+class _Client:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.logged_in = False
+        self.mask: frozenset[str] | None = None
+        self.closing = False
+
+    def wants(self, privilege: str) -> bool:
+        if not self.logged_in:
+            return False
+        if self.mask is None:
+            return True
+        classes = {c.strip().lower() for c in privilege.split(",")} - {"all"}
+        return bool(classes & self.mask)
+
+    def send(self, lines: Iterable[str]) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(_render(lines))
+
+
+class FakeAmiServer:
+    """Loopback AMI server for tests and demos; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        username: str = "ivr",
+        secret: str = "ivr-secret",  # noqa: S107 - the fake's own test credential
+        host: str = "127.0.0.1",
+        port: int = 0,
+        login_failure_delay: float = 1.0,
+        answer_pings: bool = True,
+        channelvars: Sequence[str] = ("IVR_CASE_ID",),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.username = username
+        self.secret = secret
+        self.host = host
+        self._port = port
+        self.login_failure_delay = login_failure_delay
+        self.answer_pings = answer_pings
+        """False makes Ping go unanswered (a hung Asterisk) to test keep-alive."""
+        self.channelvars = tuple(channelvars)
+        self.queue_members: dict[str, list[tuple[str, str]]] = {
+            "hotline": [("Local/1001@agents", "Agent 1001")]
+        }
+        self._sleep = sleep
+        self._server: asyncio.Server | None = None
+        self._clients: set[_Client] = set()
+        self._changed = asyncio.Condition()
+        self._uniqueids = itertools.count(46)
+        self.logins = 0
+        self.login_failures = 0
+        self.connections_total = 0
+        self.actions: list[ReceivedAction] = []
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeAmiServer not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connections(self) -> int:
+        return len(self._clients)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self._port, limit=MAX_ACTION_BYTES
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self.drop_connections()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> FakeAmiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- test hooks -------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+        *,
+        privilege: str = "call,all",
+    ) -> int:
+        """Send an event to every logged-in connection whose mask takes ``privilege``."""
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        lines = [f"Event: {event}", f"Privilege: {privilege}"]
+        lines += [f"{k}: {v}" for k, v in pairs]
+        return self.emit_raw(lines)
+
+    def emit_raw(self, lines: Sequence[str]) -> int:
+        """Send one message given as lines (no CRLF), e.g. a recorded event block."""
+        privilege = next(
+            (line.partition(": ")[2] for line in lines if line.startswith("Privilege: ")), "all"
+        )
+        sent = 0
+        for client in list(self._clients):
+            if client.wants(privilege):
+                client.send(lines)
+                sent += 1
+        return sent
+
+    def drop_connections(self) -> int:
+        """Close every client connection at once, as an Asterisk restart does."""
+        dropped = 0
+        for client in list(self._clients):
+            client.closing = True
+            client.writer.close()
+            dropped += 1
+        return dropped
+
+    async def wait_logins(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until ``count`` successful logins happened in total."""
+        await self._wait(lambda: self.logins >= count, timeout)
+
+    async def wait_login_failures(self, count: int, timeout: float = 5.0) -> None:
+        await self._wait(lambda: self.login_failures >= count, timeout)
+
+    async def wait_action(self, name: str, count: int = 1, timeout: float = 5.0) -> ReceivedAction:
+        """Wait for the ``count``-th action called ``name`` and return it."""
+        def matching() -> list[ReceivedAction]:
+            return [a for a in self.actions if a.name.lower() == name.lower()]
+
+        await self._wait(lambda: len(matching()) >= count, timeout)
+        return matching()[count - 1]
+
+    async def _wait(self, predicate: Callable[[], bool], timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                await self._changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ---- the protocol -----------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = _Client(writer)
+        self._clients.add(client)
+        self.connections_total += 1
+        writer.write(f"{BANNER}\r\n".encode())
+        try:
+            while not client.closing:
+                try:
+                    block = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    break
+                lines = [line for line in block.decode("utf-8", "replace").split("\r\n") if line]
+                pairs = []
+                for line in lines:
+                    name, _, value = line.partition(":")
+                    pairs.append((name.strip(), value[1:] if value.startswith(" ") else value))
+                headers = Headers(pairs)
+                action = ReceivedAction(headers.get("Action") or "", headers, client.logged_in)
+                self.actions.append(action)
+                await self._answer(client, action)
+                await self._notify()
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            self._clients.discard(client)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+            await self._notify()
+
+    async def _answer(self, client: _Client, action: ReceivedAction) -> None:
+        name = action.name.lower()
+        aid = [f"ActionID: {action.action_id}"] if action.action_id is not None else []
+        if not client.logged_in and name not in PRE_LOGIN_ACTIONS:
+            client.send(["Response: Error", *aid, "Message: Permission denied"])
+            return
+        handler = getattr(self, f"_action_{name}", None)
+        if handler is None:
+            client.send([
+                "Response: Error",
+                *aid,
+                f"Message: Invalid/unknown command: {action.name}. "
+                "Use Action: ListCommands to show available commands.",
+            ])
+            client.send(self._security_event("RequestBadFormat", [
+                f"RequestType: Action: {action.name}",
+                f"AccountID: {self.username}",
+            ]))
+            return
+        await handler(client, action, aid)
+
+    def _security_event(self, name: str, extra: list[str]) -> list[str]:
+        return [
+            f"Event: {name}",
+            "Privilege: security,all",
+            "EventTV: 2026-11-28T06:56:53.441+0000",
+            "Severity: Informational" if name == "SuccessfulAuth" else "Severity: Error",
+            "Service: AMI",
+            "EventVersion: 1",
+            *extra,
+        ]
+
+    async def _action_login(self, client: _Client, action: ReceivedAction, aid: list[str]) -> None:
+        h = action.headers
+        if h.get("Username") != self.username or h.get("Secret") != self.secret:
+            # Asterisk delays the refusal (~1 s) and then hangs up: ami-login-failure.txt.
+            await self._sleep(self.login_failure_delay)
+            self.login_failures += 1
+            client.send(["Response: Error", *aid, "Message: Authentication failed"])
+            client.closing = True
+            return
+        client.logged_in = True
+        client.mask = _classes(h.get("Events"))
+        self.logins += 1
+        client.send(["Response: Success", *aid, "Message: Authentication accepted"])
+        # FullyBooted is written straight to the new session, whatever the mask.
+        client.send([
+            "Event: FullyBooted", "Privilege: system,all", "Uptime: 378",
+            "LastReload: 378", "Status: Fully Booted",
+        ])
+        if client.wants("security,all"):
+            client.send(self._security_event("SuccessfulAuth", [
+                f"AccountID: {self.username}", "UsingPassword: 0",
+            ]))
+
+    async def _action_logoff(self, client: _Client, action: ReceivedAction, aid: list[str]) -> None:
+        client.send(["Response: Goodbye", *aid, "Message: Thanks for all the fish."])
+        client.closing = True
+
+    async def _action_challenge(
+        self, client: _Client, action: ReceivedAction, aid: list[str]
+    ) -> None:
+        client.send(["Response: Error", *aid, "Message: Must specify AuthType"])
+
+    async def _action_ping(self, client: _Client, action: ReceivedAction, aid: list[str]) -> None:
+        if self.answer_pings:
+            client.send(["Response: Success", *aid, "Ping: Pong", "Timestamp: 1795849013.742392"])
+
+    async def _action_userevent(
+        self, client: _Client, action: ReceivedAction, aid: list[str]
+    ) -> None:
+        client.send(["Response: Success", *aid, "Message: Event Sent"])
+        rest = [f"{k}: {v}" for k, v in action.headers if k.lower() not in {"action", "actionid"}]
+        user = [line for line in rest if line.lower().startswith("userevent:")]
+        others = [line for line in rest if not line.lower().startswith("userevent:")]
+        self.emit_raw(["Event: UserEvent", "Privilege: user,all", *user, *aid, *others])
+
+    async def _action_originate(
+        self, client: _Client, action: ReceivedAction, aid: list[str]
+    ) -> None:
+        h = action.headers
+        channel = h.get("Channel") or ""
+        # Even a doomed async Originate is "successfully queued" (transcript, README #9).
+        client.send(["Response: Success", *aid, "Message: Originate successfully queued"])
+        app = [f"Application: {h.get('Application')}", f"Data: {h.get('Data') or ''}"] if h.get(
+            "Application"
+        ) else [f"Context: {h.get('Context')}", f"Exten: {h.get('Exten')}"]
+        if "@nowhere" in channel:
+            client.send([
+                "Event: OriginateResponse", "Privilege: call,all", *aid, "Response: Failure",
+                f"Channel: {channel}", *app, "Reason: 0", "Uniqueid: <unknown>",
+                "CallerIDNum: <unknown>", "CallerIDName: <unknown>",
+            ])
+            return
+        name = f"{channel}-{next(self._uniqueids):08x};1"
+        variables = dict(v.partition("=")[::2] for v in h.get_all("Variable"))
+        client.send([
+            "Event: OriginateResponse", "Privilege: call,all", *aid, "Response: Success",
+            f"Channel: {name}", *app, "Reason: 4", f"Uniqueid: 1795849013.{next(self._uniqueids)}",
+            "CallerIDNum: <unknown>", "CallerIDName: <unknown>",
+            *(f"ChanVariable({name}): {var}={variables.get(var, '')}" for var in self.channelvars),
+        ])
+
+    async def _action_queuestatus(
+        self, client: _Client, action: ReceivedAction, aid: list[str]
+    ) -> None:
+        client.send([
+            "Response: Success", *aid, "EventList: start", "Message: Queue status will follow",
+        ])
+        items = 0
+        for queue, members in self.queue_members.items():
+            client.send([
+                "Event: QueueParams", f"Queue: {queue}", "Max: 0", "Strategy: ringall",
+                "Calls: 0", "Holdtime: 0", "TalkTime: 0", "Completed: 0", "Abandoned: 0",
+                *aid,
+            ])
+            items += 1
+            for interface, member in members:
+                client.send([
+                    "Event: QueueMember", f"Queue: {queue}", f"Name: {member}",
+                    f"Location: {interface}", f"StateInterface: {interface}",
+                    "Membership: static", "Penalty: 0", "CallsTaken: 0", "Status: 1",
+                    "Paused: 0", *aid,
+                ])
+                items += 1
+        client.send([
+            "Event: QueueStatusComplete", *aid, "EventList: Complete", f"ListItems: {items}",
+        ])
+
+    async def _action_command(
+        self, client: _Client, action: ReceivedAction, aid: list[str]
+    ) -> None:
+        client.send([
+            "Response: Success", *aid, "Message: Command output follows",
+            "Output: Asterisk GIT-22-69535d4837 built by root @ vm on a x86_64 running Linux",
+        ])
