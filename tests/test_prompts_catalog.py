@@ -29,7 +29,13 @@ def test_say_money_vi() -> None:
     assert " ".join(p.text for p in prompts) == "một triệu hai trăm năm mươi nghìn đồng"
     assert prompts[0] == Prompt("w_mot", "vi", "một", "ivr/vi/w_mot")
     assert catalog.SAY_KINDS == {
-        "number", "digits", "money", "date", "time", "datetime", "duration"
+        "number",
+        "digits",
+        "money",
+        "date",
+        "time",
+        "datetime",
+        "duration",
     }
 
 

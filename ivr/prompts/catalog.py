@@ -119,6 +119,7 @@ def _entry(
         errors.append(f"{_mark(path, value)}: {pid}: expected a mapping of language to text")
         return None
     texts: dict[str, str] = {}
+    errors_before = len(errors)
     for lang_node, text_node in value.value:
         lang = lang_node.value if isinstance(lang_node, yaml.ScalarNode) else None
         at = _mark(path, lang_node)
@@ -136,6 +137,8 @@ def _entry(
             )
         else:
             texts[lang] = " ".join(text_node.value.split())
+    if len(errors) > errors_before:
+        return None
     if not texts:
         errors.append(f"{where}: {pid}: no text in any language")
         return None
