@@ -48,7 +48,7 @@ def read_transcript(path: Path) -> list[TranscriptLine]:
     for raw in path.read_text(encoding="utf-8").splitlines():
         if not raw.strip() or raw.startswith("#"):
             continue
-        at, _, rest = raw.strip(" ").partition(" ")
+        at, _, rest = raw.lstrip(" ").partition(" ")
         direction, _, text = rest.partition(" ")
         out.append(TranscriptLine(float(at), direction, text))
     return out
