@@ -1,0 +1,203 @@
+"""Cases: what an agent sees on screen, and what happened to the handover.
+
+Case ids are human-friendly (``C-2026-000123``): the year the case opened and the
+database's own row id, so several servers writing to one PostgreSQL never collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ivr.calls import CaseDraft
+from ivr.channel import TransferResult, TransferStatus
+from ivr.store.convert import iso, jsonable
+from ivr.store.models import case_events, cases
+
+#: Status of a case from the moment the IVR hands it over.
+QUEUED = "queued"
+
+#: Case events that move the case's status (and who has it) along.
+EVENT_STATUS = {
+    "ringing": "ringing",
+    "connected": "connected",
+    "completed": "completed",
+    "caller_gone": "abandoned",
+}
+
+
+class UnknownCase(KeyError):
+    """No case has this id."""
+
+
+def case_code(row_id: int, opened: datetime) -> str:
+    return f"C-{opened.year}-{row_id:06d}"
+
+
+async def open_case(
+    conn: AsyncConnection, draft: CaseDraft, now: datetime, *, status: str = QUEUED
+) -> tuple[int, str]:
+    """Insert the case; returns its row id and its case id."""
+    row_id = await conn.scalar(
+        insert(cases)
+        .values(
+            call_id=draft.call_id,
+            caller=draft.caller,
+            dialled=draft.dialled,
+            language=draft.language,
+            account=draft.account,
+            corporation=draft.corporation,
+            intent=draft.intent,
+            queue=draft.queue,
+            priority=draft.priority,
+            status=status,
+            facts=jsonable(draft.facts),
+            path=jsonable(draft.path),
+            inputs=jsonable(draft.inputs),
+            lookups=jsonable(draft.lookups),
+            seconds_in_ivr=draft.seconds_in_ivr,
+            flow=draft.flow,
+            flow_version=draft.flow_version,
+            note=draft.note,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(cases.c.id)
+    )
+    assert row_id is not None
+    code = case_code(int(row_id), now)
+    await conn.execute(update(cases).where(cases.c.id == row_id).values(code=code))
+    await _event(conn, int(row_id), "opened", None, f"queue {draft.queue}", now)
+    return int(row_id), code
+
+
+async def _event(
+    conn: AsyncConnection, row_id: int, event: str, agent: str | None, detail: str, at: datetime
+) -> None:
+    await conn.execute(
+        insert(case_events).values(case_id=row_id, event=event, agent=agent, detail=detail, at=at)
+    )
+
+
+async def _row_id(conn: AsyncConnection, code: str) -> int:
+    found = await conn.scalar(select(cases.c.id).where(cases.c.code == code))
+    if found is None:
+        raise UnknownCase(code)
+    return int(found)
+
+
+async def finish_transfer(
+    conn: AsyncConnection, code: str, result: TransferResult, now: datetime
+) -> None:
+    row_id = await _row_id(conn, code)
+    values: dict[str, Any] = {
+        "transfer_status": result.status.value,
+        "status": "completed" if result.status is TransferStatus.COMPLETED else "unanswered",
+        "updated_at": now,
+    }
+    if result.agent:
+        values["agent"] = result.agent
+    await conn.execute(update(cases).where(cases.c.id == row_id).values(**values))
+    detail = result.raw_status
+    if result.talk_seconds is not None:
+        detail = f"{detail} talk {result.talk_seconds:.0f}s".strip()
+    await _event(conn, row_id, f"transfer_{result.status.value}", result.agent, detail, now)
+
+
+async def add_event(
+    conn: AsyncConnection, code: str, event: str, agent: str | None, detail: str, now: datetime
+) -> None:
+    row_id = await _row_id(conn, code)
+    await _event(conn, row_id, event, agent, detail, now)
+    values: dict[str, Any] = {"updated_at": now}
+    if event in EVENT_STATUS:
+        values["status"] = EVENT_STATUS[event]
+    if agent and event in {"ringing", "connected"}:
+        values["agent"] = agent
+    await conn.execute(update(cases).where(cases.c.id == row_id).values(**values))
+
+
+async def update_case(conn: AsyncConnection, code: str, values: dict[str, Any]) -> bool:
+    result = await conn.execute(update(cases).where(cases.c.code == code).values(**values))
+    return bool(result.rowcount)
+
+
+def _case_dict(row: Row[Any], events: Sequence[Row[Any]]) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["code"],
+        "call_id": m["call_id"],
+        "created_at": iso(m["created_at"]),
+        "updated_at": iso(m["updated_at"]),
+        "caller": m["caller"],
+        "dialled": m["dialled"],
+        "language": m["language"],
+        "account": m["account"],
+        "corporation": m["corporation"],
+        "intent": m["intent"],
+        "queue": m["queue"],
+        "priority": m["priority"],
+        "status": m["status"],
+        "agent": m["agent"],
+        "notes": m["notes"],
+        "disposition": m["disposition"],
+        "facts": m["facts"],
+        "path": m["path"],
+        "inputs": m["inputs"],
+        "lookups": m["lookups"],
+        "seconds_in_ivr": m["seconds_in_ivr"],
+        "transfer_status": m["transfer_status"],
+        "flow": m["flow"],
+        "flow_version": m["flow_version"],
+        "note": m["note"],
+        "events": [
+            {"event": e.event, "agent": e.agent, "detail": e.detail, "at": iso(e.at)}
+            for e in events
+        ],
+    }
+
+
+async def load_cases(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Case dicts for these rows, with their events (one query for all of them)."""
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    events: dict[int, list[Row[Any]]] = {i: [] for i in ids}
+    for e in await conn.execute(
+        select(case_events)
+        .where(case_events.c.case_id.in_(ids))
+        .order_by(case_events.c.at, case_events.c.id)
+    ):
+        events[e.case_id].append(e)
+    return [_case_dict(r, events[r.id]) for r in rows]
+
+
+async def get_case(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(cases).where(cases.c.code == code))).first()
+    if row is None:
+        return None
+    return (await load_cases(conn, [row]))[0]
+
+
+async def list_cases(
+    conn: AsyncConnection,
+    *,
+    caller: str | None,
+    account: str | None,
+    queue: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    query = select(cases).order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(limit)
+    if caller is not None:
+        query = query.where(cases.c.caller == caller)
+    if account is not None:
+        query = query.where(cases.c.account == account)
+    if queue is not None:
+        query = query.where(cases.c.queue == queue)
+    rows = (await conn.execute(query)).all()
+    return await load_cases(conn, rows)

@@ -1,0 +1,216 @@
+"""The named actions flows call (``lookup: balance``), built over a :class:`Store`.
+
+Each action validates its inputs (bad keys are a domain outcome: ``not_found``), asks
+the store, and returns a :class:`LookupResult`. Database errors are not caught here:
+the registry turns them into the flow's ``error`` branch and applies the timeouts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ivr.actions import ActionContext, ActionRegistry, ActionSpec, LookupResult
+from ivr.store.convert import normalise_phone
+from ivr.store.requests import SERVICE_KINDS
+from ivr.store.store import Store
+
+#: Seconds a read may take: callers notice a pause past about two seconds, and the
+#: flow still has to speak the answer (or apologise) after it.
+READ_TIMEOUT = 1.5
+#: Seconds a write may take: abandoning a write the caller was about to be told about is
+#: worse than a longer pause, and a busy SQLite writer may hold the lock briefly.
+WRITE_TIMEOUT = 4.0
+
+_DIGITS_11 = re.compile(r"\d{11}")
+_PREFIX = re.compile(r"[A-Za-z]{2}")
+_CODE = re.compile(r"[A-Z]{2}[A-Z0-9]{11}")
+
+
+def _text(inputs: Mapping[str, Any], name: str) -> str:
+    value = inputs.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _account(inputs: Mapping[str, Any], name: str = "account") -> str | None:
+    """An account input may be a code or the account dict another lookup found."""
+    value = inputs.get(name)
+    if isinstance(value, Mapping):
+        value = value.get("code")
+    code = "" if value is None else str(value).strip().upper()
+    return code if _CODE.fullmatch(code) else None
+
+
+class _Actions:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def accounts_for_caller(
+        self, inputs: Mapping[str, Any], ctx: ActionContext
+    ) -> LookupResult:
+        phone = _text(inputs, "phone") or ctx.caller
+        if not normalise_phone(phone):
+            return LookupResult.not_found(count=0, codes=[])
+        found = await self.store.accounts_for_phone(phone)
+        if not found:
+            return LookupResult.not_found(count=0, codes=[])
+        return LookupResult.found(
+            count=len(found), codes=[a["code"] for a in found], account=found[0]
+        )
+
+    async def outage_for_caller(
+        self, inputs: Mapping[str, Any], ctx: ActionContext
+    ) -> LookupResult:
+        if not normalise_phone(ctx.caller):
+            return LookupResult.not_found()
+        found = await self.store.outage_for_phone(ctx.caller)
+        return LookupResult.not_found() if found is None else LookupResult.found(**found)
+
+    async def account_by_code(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        digits, prefix = _text(inputs, "digits"), _text(inputs, "prefix").upper()
+        if not (_DIGITS_11.fullmatch(digits) and _PREFIX.fullmatch(prefix)):
+            return LookupResult.not_found()
+        found = await self.store.account_by_code(prefix + digits)
+        return LookupResult.not_found() if found is None else LookupResult.found(**found)
+
+    async def balance(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        code = _account(inputs)
+        found = None if code is None else await self.store.balance(code)
+        return LookupResult.not_found() if found is None else LookupResult.found(**found)
+
+    async def meter_reading(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        code = _account(inputs)
+        found = None if code is None else await self.store.meter_reading(code)
+        return LookupResult.not_found() if found is None else LookupResult.found(**found)
+
+    async def outage_for_account(
+        self, inputs: Mapping[str, Any], ctx: ActionContext
+    ) -> LookupResult:
+        code = _account(inputs)
+        found = None if code is None else await self.store.outage_for_account(code)
+        return LookupResult.not_found() if found is None else LookupResult.found(**found)
+
+    async def report_outage(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        found = await self.store.report_outage(
+            call_id=ctx.call_id, caller=ctx.caller, account=_account(inputs)
+        )
+        return LookupResult.found(**found)
+
+    async def service_request(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        kind = _text(inputs, "kind")
+        if kind not in SERVICE_KINDS:
+            return LookupResult.not_found()
+        reference = await self.store.service_request(
+            call_id=ctx.call_id, caller=ctx.caller, kind=kind, account=_account(inputs)
+        )
+        return LookupResult.found(reference=reference)
+
+    async def request_callback(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        phone = normalise_phone(_text(inputs, "phone") or ctx.caller)
+        reason = _text(inputs, "reason")
+        if not phone or not reason:
+            return LookupResult.not_found()
+        reference = await self.store.request_callback(
+            call_id=ctx.call_id,
+            caller=ctx.caller,
+            dialled=ctx.dialled,
+            language=ctx.language,
+            phone=phone,
+            reason=reason,
+            account=_account(inputs),
+        )
+        return LookupResult.found(reference=reference, phone=phone)
+
+    async def record_survey(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+        raw = _text(inputs, "score")
+        if not (raw.isdigit() and 1 <= int(raw) <= 5):
+            return LookupResult.not_found()
+        await self.store.record_survey(call_id=ctx.call_id, caller=ctx.caller, score=int(raw))
+        return LookupResult.found()
+
+
+def build_actions(
+    store: Store, *, read_timeout: float = READ_TIMEOUT, write_timeout: float = WRITE_TIMEOUT
+) -> ActionRegistry:
+    """Every action flows may name, with its inputs and timeout."""
+    a = _Actions(store)
+
+    def read(name: str, fn: Any, inputs: set[str], optional: set[str], what: str) -> ActionSpec:
+        return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), read_timeout, what)
+
+    def write(name: str, fn: Any, inputs: set[str], optional: set[str], what: str) -> ActionSpec:
+        return ActionSpec(
+            name, fn, frozenset(inputs), frozenset(optional), write_timeout, what, writes=True
+        )
+
+    return ActionRegistry(
+        [
+            read(
+                "accounts_for_caller",
+                a.accounts_for_caller,
+                set(),
+                {"phone"},
+                "accounts registered to the caller's number (or `phone`)",
+            ),
+            read(
+                "outage_for_caller",
+                a.outage_for_caller,
+                set(),
+                set(),
+                "outage now affecting an area where the caller has an account",
+            ),
+            read(
+                "account_by_code",
+                a.account_by_code,
+                {"digits", "prefix"},
+                set(),
+                "account from the 11 digits keyed and the hotline's 2-letter prefix",
+            ),
+            read(
+                "balance", a.balance, {"account"}, set(), "latest bill and everything still unpaid"
+            ),
+            read(
+                "meter_reading",
+                a.meter_reading,
+                {"account"},
+                set(),
+                "last meter index, its date and the consumption since the one before",
+            ),
+            read(
+                "outage_for_account",
+                a.outage_for_account,
+                {"account"},
+                set(),
+                "active (else next planned) outage in the account's area",
+            ),
+            write(
+                "report_outage",
+                a.report_outage,
+                set(),
+                {"account"},
+                "file an outage report; the same call always gets the same ticket",
+            ),
+            write(
+                "service_request",
+                a.service_request,
+                {"kind"},
+                {"account"},
+                "new_connection, meter_relocation, contract_change or meter_inspection",
+            ),
+            write(
+                "request_callback",
+                a.request_callback,
+                {"reason"},
+                {"account", "phone"},
+                "an agent calls back; stored as a case in the callbacks queue",
+            ),
+            write(
+                "record_survey",
+                a.record_survey,
+                {"score"},
+                set(),
+                "a 1-5 satisfaction score for this call",
+            ),
+        ]
+    )

@@ -1,0 +1,172 @@
+"""Read paths behind the lookups: one indexed query each, values ready for flows.
+
+Each function takes an open connection and returns plain values (``date``/aware
+``datetime`` objects, since flows speak them) or ``None`` when nothing matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ivr.store.models import (
+    account_phones,
+    accounts,
+    areas,
+    bills,
+    corporations,
+    meter_readings,
+    outages,
+)
+
+#: Outage rows with this stored status are still affecting customers (or will).
+OPEN = "open"
+
+
+def account_summary(code: str, name: str, area: str) -> dict[str, Any]:
+    return {"code": code, "last4": code[-4:], "name": name, "area": area}
+
+
+async def accounts_for_phone(conn: AsyncConnection, phone: str) -> list[dict[str, Any]]:
+    """Accounts registered to a (normalised) phone number, by customer code."""
+    rows = await conn.execute(
+        select(accounts.c.code, accounts.c.name, areas.c.name.label("area"))
+        .select_from(account_phones)
+        .join(accounts, accounts.c.id == account_phones.c.account_id)
+        .join(areas, areas.c.id == accounts.c.area_id)
+        .where(account_phones.c.phone == phone)
+        .order_by(accounts.c.code)
+    )
+    return [account_summary(r.code, r.name, r.area) for r in rows]
+
+
+async def account_by_code(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            select(
+                accounts.c.id,
+                accounts.c.code,
+                accounts.c.name,
+                accounts.c.address,
+                accounts.c.area_id,
+                areas.c.name.label("area"),
+                corporations.c.code.label("corporation"),
+            )
+            .join(areas, areas.c.id == accounts.c.area_id)
+            .join(corporations, corporations.c.id == accounts.c.corporation_id)
+            .where(accounts.c.code == code)
+        )
+    ).first()
+    if row is None:
+        return None
+    return dict(row._mapping)
+
+
+async def _account_id(conn: AsyncConnection, code: str) -> int | None:
+    found = await conn.scalar(select(accounts.c.id).where(accounts.c.code == code))
+    return None if found is None else int(found)
+
+
+async def balance(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
+    """The latest bill, with ``amount_due`` = everything still unpaid on the account."""
+    account_id = await _account_id(conn, code)
+    if account_id is None:
+        return None
+    rows = (
+        await conn.execute(
+            select(bills)
+            .where(bills.c.account_id == account_id)
+            .order_by(bills.c.period.desc())
+            .limit(24)  # two years of bills is as far back as debt is spoken
+        )
+    ).all()
+    if not rows:
+        return None
+    latest = rows[0]
+    return {
+        "amount_due": int(sum(r.amount for r in rows if not r.paid)),
+        "amount": int(latest.amount),
+        "period": latest.period,
+        "period_end": latest.period_end,
+        "due_date": latest.due_date,
+        "kwh": int(latest.kwh),
+        "paid": bool(latest.paid),
+    }
+
+
+async def meter_reading(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
+    account_id = await _account_id(conn, code)
+    if account_id is None:
+        return None
+    row = (
+        await conn.execute(
+            select(meter_readings)
+            .where(meter_readings.c.account_id == account_id)
+            .order_by(meter_readings.c.read_on.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return {"index": int(row.meter_index), "read_on": row.read_on, "kwh": int(row.kwh)}
+
+
+async def area_ids_for_phone(conn: AsyncConnection, phone: str) -> list[int]:
+    rows = await conn.execute(
+        select(accounts.c.area_id)
+        .join(account_phones, account_phones.c.account_id == accounts.c.id)
+        .where(account_phones.c.phone == phone)
+    )
+    return sorted({int(r.area_id) for r in rows})
+
+
+async def outage_for_areas(
+    conn: AsyncConnection,
+    area_ids: Sequence[int],
+    now: datetime,
+    tz: tzinfo,
+    *,
+    include_scheduled: bool,
+) -> dict[str, Any] | None:
+    """The outage affecting these areas now (latest started), else, when asked, the next
+    planned one. ``status`` is ``active`` or ``scheduled``, judged against ``now``."""
+    if not area_ids:
+        return None
+    rows = (
+        await conn.execute(
+            select(outages, areas.c.name.label("area"))
+            .join(areas, areas.c.id == outages.c.area_id)
+            .where(outages.c.area_id.in_(list(area_ids)), outages.c.status == OPEN)
+        )
+    ).all()
+    active = [r for r in rows if r.started_at <= now]
+    if active:
+        chosen = max(active, key=lambda r: r.started_at)
+    elif include_scheduled and rows:
+        chosen = min(rows, key=lambda r: r.started_at)
+    else:
+        return None
+    restore = chosen.estimated_restore
+    return {
+        "id": int(chosen.id),
+        "area": chosen.area,
+        "planned": bool(chosen.planned),
+        "cause": chosen.cause,
+        "started_at": chosen.started_at.astimezone(tz),
+        "estimated_restore": None if restore is None else restore.astimezone(tz),
+        "status": "active" if chosen.started_at <= now else "scheduled",
+    }
+
+
+async def counts(conn: AsyncConnection) -> dict[str, int]:
+    """Row counts per table (``ivr db stats``)."""
+    from ivr.store.models import metadata
+
+    result: dict[str, int] = {}
+    for table in metadata.sorted_tables:
+        result[table.name] = int(await conn.scalar(select(func.count()).select_from(table)) or 0)
+    return result

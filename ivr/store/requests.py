@@ -1,0 +1,190 @@
+"""Write paths behind the actions: outage reports, service and callback requests, surveys.
+
+Every number handed back here is told to the caller next, so each function runs inside
+the caller's transaction, which the store commits before returning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ivr.calls import CaseDraft
+from ivr.store import queries
+from ivr.store.cases import open_case
+from ivr.store.models import (
+    callback_requests,
+    outage_reports,
+    outages,
+    service_requests,
+    survey_answers,
+)
+
+#: Ticket and reference numbers are the row id plus a base: short enough to read out
+#: digit by digit, and the first digit tells an agent what kind of number it is.
+TICKET_BASE = 1_000_000
+SERVICE_BASE = 2_000_000
+CALLBACK_BASE = 3_000_000
+
+SERVICE_KINDS = frozenset(
+    {"new_connection", "meter_relocation", "contract_change", "meter_inspection"}
+)
+
+
+async def existing_report(conn: AsyncConnection, call_id: str, tz: tzinfo) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            select(outage_reports.c.ticket, outages.c.estimated_restore, outages.c.id)
+            .outerjoin(outages, outages.c.id == outage_reports.c.outage_id)
+            .where(outage_reports.c.call_id == call_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    restore = row.estimated_restore
+    return {
+        "ticket": row.ticket,
+        "linked_outage": row.id is not None,
+        "estimated_restore": None if restore is None else restore.astimezone(tz),
+    }
+
+
+async def report_outage(
+    conn: AsyncConnection,
+    *,
+    call_id: str,
+    caller: str,
+    account: str | None,
+    now: datetime,
+    tz: tzinfo,
+) -> dict[str, Any]:
+    """File a report for the account's area (or the caller's), linked to a known outage."""
+    if call_id:
+        found = await existing_report(conn, call_id, tz)
+        if found is not None:
+            return found
+    account_id: int | None = None
+    area_ids: list[int] = []
+    if account:
+        acct = await queries.account_by_code(conn, account)
+        if acct is not None:
+            account_id, area_ids = int(acct["id"]), [int(acct["area_id"])]
+    if not area_ids and caller:
+        area_ids = await queries.area_ids_for_phone(conn, caller)
+    outage = await queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=False)
+    row_id = await conn.scalar(
+        insert(outage_reports)
+        .values(
+            call_id=call_id or None,
+            account_id=account_id,
+            area_id=area_ids[0] if area_ids else None,
+            caller=caller,
+            outage_id=None if outage is None else outage["id"],
+            created_at=now,
+        )
+        .returning(outage_reports.c.id)
+    )
+    assert row_id is not None
+    ticket = str(TICKET_BASE + int(row_id))
+    await conn.execute(
+        update(outage_reports).where(outage_reports.c.id == row_id).values(ticket=ticket)
+    )
+    return {
+        "ticket": ticket,
+        "linked_outage": outage is not None,
+        "estimated_restore": None if outage is None else outage["estimated_restore"],
+    }
+
+
+async def service_request(
+    conn: AsyncConnection,
+    *,
+    call_id: str,
+    caller: str,
+    kind: str,
+    account: str | None,
+    now: datetime,
+) -> str:
+    if kind not in SERVICE_KINDS:
+        raise ValueError(f"unknown service request kind {kind!r}")
+    row_id = await conn.scalar(
+        insert(service_requests)
+        .values(call_id=call_id, kind=kind, account=account, caller=caller, created_at=now)
+        .returning(service_requests.c.id)
+    )
+    assert row_id is not None
+    reference = str(SERVICE_BASE + int(row_id))
+    await conn.execute(
+        update(service_requests).where(service_requests.c.id == row_id).values(reference=reference)
+    )
+    return reference
+
+
+async def request_callback(
+    conn: AsyncConnection,
+    *,
+    call_id: str,
+    caller: str,
+    dialled: str,
+    language: str,
+    phone: str,
+    reason: str,
+    account: str | None,
+    now: datetime,
+) -> str:
+    """Store the callback and a case in the ``callbacks`` queue for agents to work."""
+    case_id, _code = await open_case(
+        conn,
+        CaseDraft(
+            call_id=call_id,
+            caller=caller,
+            dialled=dialled,
+            language=language,
+            intent=reason,
+            queue="callbacks",
+            account=account,
+            note=f"call back {phone}",
+        ),
+        now,
+        status="callback",
+    )
+    row_id = await conn.scalar(
+        insert(callback_requests)
+        .values(
+            call_id=call_id,
+            phone=phone,
+            reason=reason,
+            account=account,
+            case_id=case_id,
+            created_at=now,
+        )
+        .returning(callback_requests.c.id)
+    )
+    assert row_id is not None
+    reference = str(CALLBACK_BASE + int(row_id))
+    await conn.execute(
+        update(callback_requests)
+        .where(callback_requests.c.id == row_id)
+        .values(reference=reference)
+    )
+    return reference
+
+
+async def record_survey(
+    conn: AsyncConnection, *, call_id: str, caller: str, score: int, now: datetime
+) -> None:
+    """One answer per call: answering again replaces the score."""
+    changed = await conn.execute(
+        update(survey_answers)
+        .where(survey_answers.c.call_id == call_id)
+        .values(score=score, created_at=now)
+    )
+    if not changed.rowcount:
+        await conn.execute(
+            insert(survey_answers).values(
+                call_id=call_id, caller=caller, score=score, created_at=now
+            )
+        )

@@ -1,0 +1,290 @@
+"""The store: the one object in ``ivr`` that talks to the database.
+
+Every method opens a connection from the pool for just its own work; every write
+commits before it returns (a ticket or case id the caller hears survives a crash).
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ivr.calls import CallRecord, CaseDraft
+from ivr.channel import TransferResult
+from ivr.clock import Clock, SystemClock
+from ivr.store import calls, cases, queries, requests
+from ivr.store.convert import normalise_phone
+from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine
+from ivr.store.models import accounts
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: Accounts ``seed_demo_if_empty`` creates: enough to feel real, seeded in about a second.
+DEMO_ACCOUNTS = 2_000
+
+#: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations
+#: when several ``ivr serve`` instances start at once.
+MIGRATION_LOCK_ID = 0x1D7_5703
+
+
+def _upgrade(sync_conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    if sync_conn.dialect.name == "postgresql":
+        sync_conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = sync_conn
+    command.upgrade(config, "head")
+
+
+class Store:
+    """Implements :class:`ivr.calls.CallStore`, the lookups' data and the case desk."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, schema: str | None = None) -> None:
+        self._engine = engine
+        self._clock = clock
+        self.schema = schema
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        schema: str | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> Store:
+        """Connect lazily to ``url`` (SQLite file created on first use)."""
+        engine = make_engine(url, schema=schema, busy_timeout=busy_timeout)
+        return cls(engine, clock or SystemClock(), schema=schema)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def tz(self) -> tzinfo:
+        tz = self._clock.now().tzinfo
+        assert tz is not None  # clocks give aware datetimes
+        return tz
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration (keeps data)."""
+        async with self._engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+
+    async def is_empty(self) -> bool:
+        async with self._engine.connect() as conn:
+            return await conn.scalar(select(accounts.c.id).limit(1)) is None
+
+    async def seed_demo_if_empty(self) -> bool:
+        """Seed the small demo set into an empty database; True if it did."""
+        if not await self.is_empty():
+            return False
+        from ivr.store.seed import seed
+
+        await seed(self, n_accounts=DEMO_ACCOUNTS, seed=1)
+        return True
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def stats(self) -> dict[str, int]:
+        async with self._engine.connect() as conn:
+            return await queries.counts(conn)
+
+    # -- CallStore -------------------------------------------------------------------
+
+    async def save_call(self, record: CallRecord) -> None:
+        async with self._engine.begin() as conn:
+            await calls.save_call(conn, record)
+
+    async def open_case(self, draft: CaseDraft) -> str:
+        async with self._engine.begin() as conn:
+            _row, code = await cases.open_case(conn, draft, self._clock.now())
+        return code
+
+    async def finish_transfer(self, case_id: str, result: TransferResult) -> None:
+        async with self._engine.begin() as conn:
+            await cases.finish_transfer(conn, case_id, result, self._clock.now())
+
+    # -- cases for the web app and the dispatcher ------------------------------------
+
+    async def get_case(self, case_id: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return await cases.get_case(conn, case_id)
+
+    async def list_cases(
+        self,
+        *,
+        caller: str | None = None,
+        account: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return await cases.list_cases(
+                conn, caller=caller, account=account, queue=queue, limit=limit
+            )
+
+    async def update_case(
+        self,
+        case_id: str,
+        *,
+        notes: str | None = None,
+        disposition: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Change the given fields; None if there is no such case."""
+        given = {"notes": notes, "disposition": disposition, "agent": agent, "status": status}
+        values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        values["updated_at"] = self._clock.now()
+        async with self._engine.begin() as conn:
+            if not await cases.update_case(conn, case_id, values):
+                return None
+            return await cases.get_case(conn, case_id)
+
+    async def add_case_event(
+        self, case_id: str, event: str, *, agent: str | None = None, detail: str = ""
+    ) -> None:
+        """Append an event; ``ringing``/``connected``/``completed``/``caller_gone`` also
+        move the case's status (and who has it). Raises ``UnknownCase`` for a bad id."""
+        async with self._engine.begin() as conn:
+            await cases.add_event(conn, case_id, event, agent, detail, self._clock.now())
+
+    async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return await calls.list_calls(conn, limit=limit)
+
+    # -- data behind the named actions -------------------------------------------------
+
+    async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return await queries.accounts_for_phone(conn, normalise_phone(phone))
+
+    async def account_by_code(self, code: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            found = await queries.account_by_code(conn, code)
+        if found is None:
+            return None
+        return {
+            "code": found["code"],
+            "last4": found["code"][-4:],
+            "name": found["name"],
+            "address": found["address"],
+            "area": found["area"],
+            "corporation": found["corporation"],
+        }
+
+    async def balance(self, code: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return await queries.balance(conn, code)
+
+    async def meter_reading(self, code: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            return await queries.meter_reading(conn, code)
+
+    async def outage_for_phone(self, phone: str) -> dict[str, Any] | None:
+        """The outage now affecting any area where this number has an account."""
+        async with self._engine.connect() as conn:
+            area_ids = await queries.area_ids_for_phone(conn, normalise_phone(phone))
+            found = await queries.outage_for_areas(
+                conn, area_ids, self._clock.now(), self.tz, include_scheduled=False
+            )
+        return _public_outage(found)
+
+    async def outage_for_account(self, code: str) -> dict[str, Any] | None:
+        """The outage affecting the account's area now, else its next planned one."""
+        async with self._engine.connect() as conn:
+            found_account = await queries.account_by_code(conn, code)
+            if found_account is None:
+                return None
+            found = await queries.outage_for_areas(
+                conn,
+                [found_account["area_id"]],
+                self._clock.now(),
+                self.tz,
+                include_scheduled=True,
+            )
+        return _public_outage(found)
+
+    async def report_outage(
+        self, *, call_id: str, caller: str, account: str | None = None
+    ) -> dict[str, Any]:
+        async with self._engine.begin() as conn:
+            return await requests.report_outage(
+                conn,
+                call_id=call_id,
+                caller=normalise_phone(caller),
+                account=account,
+                now=self._clock.now(),
+                tz=self.tz,
+            )
+
+    async def service_request(
+        self, *, call_id: str, caller: str, kind: str, account: str | None = None
+    ) -> str:
+        async with self._engine.begin() as conn:
+            return await requests.service_request(
+                conn,
+                call_id=call_id,
+                caller=caller,
+                kind=kind,
+                account=account,
+                now=self._clock.now(),
+            )
+
+    async def request_callback(
+        self,
+        *,
+        call_id: str,
+        caller: str,
+        dialled: str,
+        language: str,
+        phone: str,
+        reason: str,
+        account: str | None = None,
+    ) -> str:
+        async with self._engine.begin() as conn:
+            return await requests.request_callback(
+                conn,
+                call_id=call_id,
+                caller=caller,
+                dialled=dialled,
+                language=language,
+                phone=phone,
+                reason=reason,
+                account=account,
+                now=self._clock.now(),
+            )
+
+    async def record_survey(self, *, call_id: str, caller: str, score: int) -> None:
+        async with self._engine.begin() as conn:
+            await requests.record_survey(
+                conn, call_id=call_id, caller=caller, score=score, now=self._clock.now()
+            )
+
+    async def connect(self) -> AsyncConnection:
+        """A raw connection for the seeder and ``ivr db`` (the caller closes it)."""
+        return await self._engine.connect()
+
+
+def _public_outage(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {k: v for k, v in found.items() if k != "id"}
