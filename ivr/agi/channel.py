@@ -1,0 +1,279 @@
+"""``AgiChannel``: the engine's :class:`~ivr.channel.Channel` spoken as AGI commands.
+
+The channel knows what the commands mean (``STREAM FILE`` returns the ASCII code of the
+key that stopped it, ``-1`` means the caller is gone, ``QUEUESTATUS`` says how a queue
+ended); a :class:`AgiLink` carries one command at a time to Asterisk and back. The
+FastAGI server (asyncio, many calls) and the classic entry point (pyst2 over
+stdin/stdout) each provide a link, so both run exactly this code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from ivr.agi.protocol import (
+    AnyCommand,
+    ChannelStatus,
+    DeadChannel,
+    Environment,
+    Exec,
+    GetVariable,
+    Hangup,
+    Reply,
+    Response,
+    SetVariable,
+    StreamFile,
+    Verbose,
+    WaitForDigit,
+)
+from ivr.channel import (
+    CallerHungUp,
+    CallInfo,
+    ChannelError,
+    DigitSpec,
+    Entry,
+    Prompt,
+    TransferRequest,
+    TransferResult,
+    TransferStatus,
+    ask_with_keys,
+)
+
+log = logging.getLogger(__name__)
+
+#: Reply deadline for commands Asterisk answers at once (variables, VERBOSE, HANGUP,
+#: CHANNEL STATUS): a real Asterisk answers in milliseconds (transcripts), so a peer that
+#: is silent this long is wedged and the call should end rather than hold a task.
+COMMAND_TIMEOUT = 10.0
+#: WAIT FOR DIGIT returns by itself after its own timeout; this is the slack on top.
+WAIT_DIGIT_MARGIN = 10.0
+#: STREAM FILE and EXEC (Queue, Dial) get no deadline: a prompt can be minutes of audio
+#: and a queue call lasts as long as the agent talks. Asterisk always answers them (with
+#: ``-1``) or closes the socket when the caller hangs up, which ends the wait.
+MEDIA_TIMEOUT: float | None = None
+
+#: QUEUESTATUS values (app_queue) -> how the transfer ended.
+QUEUE_STATUS = {
+    "CONTINUE": TransferStatus.COMPLETED,
+    "TIMEOUT": TransferStatus.TIMEOUT,
+    "FULL": TransferStatus.FULL,
+    "JOINEMPTY": TransferStatus.NO_AGENTS,
+    "LEAVEEMPTY": TransferStatus.NO_AGENTS,
+    "JOINUNAVAIL": TransferStatus.NO_AGENTS,
+    "LEAVEUNAVAIL": TransferStatus.NO_AGENTS,
+}
+#: DIALSTATUS values (app_dial) for a transfer straight to an agent interface.
+DIAL_STATUS = {
+    "ANSWER": TransferStatus.COMPLETED,
+    "NOANSWER": TransferStatus.TIMEOUT,
+    "BUSY": TransferStatus.NO_AGENTS,
+    "CHANUNAVAIL": TransferStatus.NO_AGENTS,
+    "CONGESTION": TransferStatus.NO_AGENTS,
+}
+#: Channel variable names we set or read (one place, as wazo-agid keeps them).
+CASE_VAR_INHERITED = "__IVR_CASE_ID"  # "__" so the agent's channel inherits it
+CASE_VAR = "IVR_CASE_ID"
+QUEUE_PRIO = "QUEUE_PRIO"
+
+
+class AgiLink(Protocol):
+    """Carries one AGI command to Asterisk and returns its reply."""
+
+    @property
+    def hangup_seen(self) -> bool:
+        """True once Asterisk said the caller hung up (``HANGUP`` line, SIGHUP)."""
+        ...
+
+    async def roundtrip(self, command: AnyCommand, timeout: float | None) -> Reply:
+        """Send ``command`` and return its reply.
+
+        Raises :class:`CallerHungUp` when the connection closes and
+        :class:`ChannelError` for peer garbage or a missed ``timeout``.
+        """
+        ...
+
+
+def _digits(value: str) -> str:
+    return value if value.isdigit() else ""
+
+
+def call_info(env: Environment, flow: str | None = None) -> CallInfo:
+    """What the engine needs to know about the call, from the environment block."""
+    args = env.args
+    # The hotline number: the dialplan can pass it as the first AGI argument; otherwise
+    # the extension dialled; agi_dnid last, since it is "unknown" on Local channels
+    # (agi-env-dialled-number.txt).
+    dialled = (_digits(args[0]) if args else "") or _digits(env.extension) or _digits(env.dnid)
+    name = env.calleridname
+    return CallInfo(
+        call_id=env.uniqueid,
+        caller="".join(ch for ch in env.callerid if ch.isdigit()),
+        dialled=dialled,
+        flow=env.network_script if flow is None else flow,
+        channel_name=env.channel,
+        language=env.language or None,
+        caller_name="" if name == "unknown" else name,
+        args=args,
+    )
+
+
+class AgiChannel:
+    """A live call over AGI. One command is in flight at a time (callers await each)."""
+
+    __slots__ = ("_dead", "_info", "_link", "env")
+
+    def __init__(self, link: AgiLink, env: Environment, *, flow: str | None = None) -> None:
+        self._link = link
+        self.env = env
+        self._info = call_info(env, flow)
+        self._dead = False
+
+    @property
+    def info(self) -> CallInfo:
+        return self._info
+
+    @property
+    def hung_up(self) -> bool:
+        return self._dead or self._link.hangup_seen
+
+    # ------------------------------------------------------------ primitives
+
+    async def _media(self, command: AnyCommand, timeout: float | None) -> Response:
+        """A command that needs a live caller: refused locally once the caller is gone."""
+        if self._dead or self._link.hangup_seen:
+            self._dead = True
+            raise CallerHungUp()
+        reply = await self._link.roundtrip(command, timeout)
+        if type(reply) is not Response:
+            if type(reply) is DeadChannel:
+                self._dead = True
+                raise CallerHungUp()
+            raise ChannelError(f"{command.command().verb}: unexpected reply {reply!r}")
+        if self._link.hangup_seen:
+            self._dead = True
+            raise CallerHungUp()
+        return reply
+
+    async def _plain(self, command: AnyCommand) -> Response:
+        """A command Asterisk answers at once, even on a dead channel (variables...)."""
+        reply = await self._link.roundtrip(command, COMMAND_TIMEOUT)
+        if type(reply) is not Response:
+            raise ChannelError(f"{command.command().verb}: unexpected reply {reply!r}")
+        return reply
+
+    async def play(self, prompts: Sequence[Prompt], *, escape: str = "") -> str | None:
+        for prompt in prompts:
+            reply = await self._media(StreamFile(prompt.file, escape), MEDIA_TIMEOUT)
+            code = reply.number
+            if code == 0:
+                continue
+            if code is not None and code > 0:
+                return chr(code)
+            # -1: the caller hung up, or the file is missing ("200 result=-1 endpos=0",
+            # agi-env-and-basic-commands.txt). Ask the channel which: a missing prompt
+            # must not end the call.
+            await self._confirm_alive()
+            log.warning("prompt %s (%s) could not be played; skipped", prompt.id, prompt.file)
+        return None
+
+    async def _confirm_alive(self) -> None:
+        reply = await self._media(ChannelStatus(), COMMAND_TIMEOUT)
+        if reply.number is None or reply.number < 0:
+            self._dead = True
+            raise CallerHungUp()
+
+    async def wait_digit(self, timeout: float) -> str | None:
+        ms = max(int(timeout * 1000), 0)
+        reply = await self._media(WaitForDigit(ms), timeout + WAIT_DIGIT_MARGIN)
+        code = reply.number
+        if code == 0:
+            return None
+        if code is None or code < 0:
+            self._dead = True
+            raise CallerHungUp()
+        return chr(code)
+
+    async def ask(self, prompts: Sequence[Prompt], spec: DigitSpec) -> Entry:
+        return await ask_with_keys(self, prompts, spec)
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self._plain(SetVariable(name, value))
+
+    async def get_variable(self, name: str) -> str | None:
+        """The variable's value, None when unset (``200 result=0``)."""
+        reply = await self._plain(GetVariable(name))
+        return reply.data if reply.result == "1" else None
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        await self._plain(Verbose(message, level))
+
+    # ------------------------------------------------------------ transfer
+
+    async def transfer(self, request: TransferRequest) -> TransferResult:
+        """Attach the case to the channel, run Queue (or Dial), report how it ended.
+
+        Returns the result even when the caller hangs up after talking to an agent (the
+        normal end of a transferred call); raises :class:`CallerHungUp` when the caller
+        was gone before, or left the queue unanswered.
+        """
+        if self.hung_up:
+            self._dead = True
+            raise CallerHungUp()
+        target = request.agent or request.queue
+        if not target or any(ch in target for ch in ",\n\r"):
+            raise ValueError(f"bad transfer target {target!r}")
+        await self.set_variable(CASE_VAR_INHERITED, request.case_id)
+        await self.set_variable(CASE_VAR, request.case_id)
+        for name, value in request.variables.items():
+            await self.set_variable(name, value)
+        timeout = "" if request.timeout is None else str(max(int(request.timeout), 1))
+        if request.agent:
+            options = f"{request.agent},{timeout}" if timeout else request.agent
+            return await self._run_transfer(Exec("Dial", options), "DIALSTATUS", DIAL_STATUS)
+        if request.priority:
+            await self.set_variable(QUEUE_PRIO, str(request.priority))
+        # "c": continue in the script after the agent hangs up, so the call is recorded
+        # (without it Queue returns -1 although the caller is still up:
+        # agi-queue-to-agent-no-continue.txt).
+        options = f"{request.queue},c,,,{timeout}" if timeout else f"{request.queue},c"
+        return await self._run_transfer(Exec("Queue", options), "QUEUESTATUS", QUEUE_STATUS)
+
+    async def _run_transfer(self, command: Exec, status_var: str,
+                            table: dict[str, TransferStatus]) -> TransferResult:
+        reply = await self._link.roundtrip(command, MEDIA_TIMEOUT)
+        if type(reply) is not Response:
+            raise ChannelError(f"EXEC {command.application}: unexpected reply {reply!r}")
+        if reply.result == "-2":  # application not found (agi-env-and-basic-commands.txt)
+            return TransferResult(TransferStatus.FAILED, raw_status="NOAPP")
+        raw = await self.get_variable(status_var) or ""
+        agent = await self.get_variable("MEMBERINTERFACE") if status_var == "QUEUESTATUS" \
+            else command.options.split(",", 1)[0]
+        answered = await self.get_variable("ANSWEREDTIME")
+        talk = float(answered) if answered and answered.replace(".", "", 1).isdigit() else None
+        status = table.get(raw)
+        if status is None:
+            if talk is not None:
+                status = TransferStatus.COMPLETED  # answered, then the caller hung up
+            elif self.hung_up or raw == "CANCEL":
+                self._dead = True
+                raise CallerHungUp()  # left the queue before anyone answered
+            else:
+                status = TransferStatus.FAILED
+        if status is not TransferStatus.COMPLETED:
+            agent = None
+        return TransferResult(status, raw_status=raw, agent=agent or None, talk_seconds=talk)
+
+    async def hangup(self) -> None:
+        """Hang up (idempotent). The script's own ``HANGUP`` answers ``200 result=1`` and
+        Asterisk then sends a ``HANGUP`` line (agi-hangup-command-from-agi.txt)."""
+        if self.hung_up:
+            self._dead = True
+            return
+        self._dead = True
+        try:
+            await self._link.roundtrip(Hangup(), COMMAND_TIMEOUT)
+        except (CallerHungUp, ChannelError) as exc:
+            # The call is over either way; a broken link at this point changes nothing.
+            log.debug("hangup on %s: %r", self._info.call_id, exc)

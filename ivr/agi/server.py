@@ -1,0 +1,230 @@
+"""The FastAGI server: one asyncio task per call, the sans-IO protocol underneath.
+
+Asterisk connects (``AGI(agi://host:4573/hotline)``), sends the environment block, and
+then waits for commands. For each connection we feed bytes to an
+:class:`~ivr.agi.protocol.AgiConnection`; once the environment is complete a task runs
+``handler(AgiChannel)``; when the handler returns the socket is closed, which tells
+Asterisk the script ended (``AGISTATUS=SUCCESS``, agi-server-closes-*.txt).
+
+A peer that sends garbage or drops the connection ends its own call only: one log line,
+no traceback. The per-command path is a buffer append, a line split and a future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ivr.agi.channel import AgiChannel
+from ivr.agi.protocol import (
+    AgiConnection,
+    AnyCommand,
+    ConnectionClosed,
+    Environment,
+    HangupNotice,
+    RemoteProtocolError,
+    Reply,
+)
+from ivr.channel import CallerHungUp, Channel, ChannelError
+
+log = logging.getLogger(__name__)
+
+#: Seconds a new connection may take to send its environment block. Asterisk sends it
+#: at once (< 1 ms in the transcripts); a connection that says nothing is not Asterisk
+#: and must not hold a file descriptor forever.
+ENV_TIMEOUT = 10.0
+#: listen() backlog: a burst of calls (every line of a trunk ringing at once) connects
+#: faster than one accept loop iteration; the default 100 makes the rest retry SYNs.
+BACKLOG = 1024
+Handler = Callable[[Channel], Awaitable[object]]
+
+
+class _CallConnection(asyncio.Protocol):
+    """One Asterisk connection: the protocol state, the link the channel talks over."""
+
+    def __init__(self, server: FastAgiServer) -> None:
+        self._server = server
+        self._conn = AgiConnection()
+        self._transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[Reply] | None = None
+        self._env_timer: asyncio.TimerHandle | None = None
+        self._error: str | None = None
+        self._closed = False
+        self.hangup_seen = False
+        self.task: asyncio.Task[None] | None = None
+
+    # ---------------------------------------------------------------- asyncio side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server._connections.add(self)
+        self._env_timer = asyncio.get_running_loop().call_later(
+            self._server.env_timeout, self._env_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        self._conn.receive_data(data)
+        self._pump()
+
+    def eof_received(self) -> bool:
+        if not self._closed:
+            self._conn.receive_data(b"")
+            self._pump()
+        return False  # let the transport close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server._connections.discard(self)
+        if self._env_timer is not None:
+            self._env_timer.cancel()
+        if not self._closed:
+            self._closed = True
+            self._fail_waiter(CallerHungUp())
+
+    def _pump(self) -> None:
+        conn = self._conn
+        try:
+            while (event := conn.next_event()) is not None:
+                kind = type(event)
+                if kind is HangupNotice:
+                    self.hangup_seen = True
+                elif kind is ConnectionClosed:
+                    self._closed = True
+                    self._fail_waiter(CallerHungUp())
+                    return
+                elif kind is Environment:
+                    assert isinstance(event, Environment)
+                    self._start_call(event)
+                else:
+                    waiter = self._waiter
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(event)  # type: ignore[arg-type]
+        except RemoteProtocolError as exc:
+            self._protocol_error(str(exc))
+
+    def _protocol_error(self, message: str) -> None:
+        peer = self._transport.get_extra_info("peername") if self._transport else None
+        log.warning("AGI peer %s: %s; call ended", peer, message)
+        self._error = message
+        self._closed = True
+        self._fail_waiter(ChannelError(message))
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _fail_waiter(self, exc: Exception) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def _env_timeout(self) -> None:
+        if self.task is None and not self._closed:
+            self._protocol_error(f"no environment block within {self._server.env_timeout:g} s")
+
+    def _start_call(self, env: Environment) -> None:
+        if self._env_timer is not None:
+            self._env_timer.cancel()
+            self._env_timer = None
+        channel = AgiChannel(self, env)
+        self.task = self._server._spawn(self._run(channel))
+
+    async def _run(self, channel: AgiChannel) -> None:
+        try:
+            await self._server._handler(channel)
+        except CallerHungUp:
+            pass  # an expected end of a call
+        except ChannelError as exc:
+            if self._error is None:  # a peer error was already logged, once
+                log.warning("call %s: %s", channel.info.call_id, exc)
+        except Exception:
+            log.exception("call %s: handler failed", channel.info.call_id)
+        finally:
+            self._closed = True
+            if self._transport is not None:
+                self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    # ---------------------------------------------------------------- AgiLink side
+
+    async def roundtrip(self, command: AnyCommand, timeout: float | None) -> Reply:
+        if self._closed:
+            if self._error is not None:
+                raise ChannelError(self._error)
+            raise CallerHungUp()
+        data = self._conn.send(command)
+        assert self._transport is not None
+        # No drain(): one short command is in flight at a time, so the write buffer can
+        # never grow past a line; awaiting drain would only add a call per command.
+        self._transport.write(data)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Reply] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout is None else loop.call_later(
+            timeout, self._reply_timeout, waiter, command, timeout)
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def _reply_timeout(self, waiter: asyncio.Future[Reply], command: AnyCommand,
+                       timeout: float) -> None:
+        if not waiter.done():
+            self._protocol_error(f"no reply to {command.command().verb} within {timeout:g} s")
+
+
+class FastAgiServer:
+    """Serve FastAGI calls: ``handler(channel)`` runs once per call, in its own task."""
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 4573,
+                 env_timeout: float = ENV_TIMEOUT) -> None:
+        self._handler = handler
+        self.env_timeout = env_timeout
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[_CallConnection] = set()
+        self.calls_started = 0
+
+    @property
+    def active_calls(self) -> int:
+        """Calls whose handler is running now."""
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Bind and start accepting; ``port`` is then the actual port (0 = any free)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _CallConnection(self), self.host, self.port, backlog=BACKLOG)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("FastAGI listening on %s:%d", self.host, self.port)
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self.calls_started += 1
+        return task
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, let calls finish for up to ``grace`` seconds, then cancel the
+        rest (their handlers see CancelledError and can record the call) and wait."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            if conn.task is None:
+                conn.abort()  # still in the environment block: no call to finish
+        tasks = set(self._tasks)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None

@@ -1,0 +1,114 @@
+"""Scripted callers for the fake Asterisk: small real classes, not mocks.
+
+A caller's ``keys`` are what it presses, in order; ``-`` means "stay silent through one
+wait" (the wait times out). What differs between callers is *when* they press:
+
+- :class:`ImpatientCaller` presses during prompts (barge-in: ``STREAM FILE`` returns
+  the key with the ``endpos`` where it stopped), and the rest during waits;
+- :class:`PatientCaller` always lets prompts finish and keys during ``WAIT FOR DIGIT``;
+- :class:`SilentCaller` never presses anything;
+- :class:`WrongKeysCaller` presses a wrong key a number of times, then its keys;
+- :class:`HangUpCaller` hangs up at its k-th AGI command (any caller's keys until then).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+#: ``keys`` character meaning "let this wait time out".
+SILENCE = "-"
+
+
+class Caller:
+    """Base caller: presses its keys during waits only (patient)."""
+
+    def __init__(self, keys: str = "") -> None:
+        bad = set(keys) - set("0123456789*#" + SILENCE)
+        if bad:
+            raise ValueError(f"not keypad keys: {''.join(sorted(bad))!r}")
+        self._keys = deque(keys)
+
+    @property
+    def keys_left(self) -> str:
+        return "".join(self._keys)
+
+    def during_prompt(self, file: str, escape: str) -> str | None:
+        """The key pressed while ``file`` plays (it stops the prompt if in ``escape``)."""
+        return None
+
+    def at_wait(self) -> str | None:
+        """The key pressed during a wait, None to let it time out."""
+        if not self._keys:
+            return None
+        key = self._keys.popleft()
+        return None if key == SILENCE else key
+
+    def hangs_up_at(self, command_number: int) -> bool:
+        """Whether the caller hangs up while AGI command number ``n`` (1-based) runs."""
+        return False
+
+
+class PatientCaller(Caller):
+    """Waits until each prompt has finished, then keys."""
+
+
+class ImpatientCaller(Caller):
+    """Presses the next key as soon as a prompt that it can interrupt starts."""
+
+    def during_prompt(self, file: str, escape: str) -> str | None:
+        if self._keys and self._keys[0] != SILENCE and self._keys[0] in escape:
+            return self._keys.popleft()
+        return None
+
+
+class SilentCaller(Caller):
+    """Never presses anything: every wait times out."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+class WrongKeysCaller(PatientCaller):
+    """Presses ``wrong`` ``times`` times (one per question), then ``keys``."""
+
+    def __init__(self, wrong: str = "9", times: int = 3, keys: str = "") -> None:
+        super().__init__(wrong * times + keys)
+
+
+class HangUpCaller(Caller):
+    """Behaves like ``inner`` and hangs up during AGI command number ``after``."""
+
+    def __init__(self, after: int, inner: Caller | None = None) -> None:
+        super().__init__("")
+        if after < 1:
+            raise ValueError("after counts AGI commands from 1")
+        self.after = after
+        self.inner = inner or SilentCaller()
+
+    def during_prompt(self, file: str, escape: str) -> str | None:
+        return self.inner.during_prompt(file, escape)
+
+    def at_wait(self) -> str | None:
+        return self.inner.at_wait()
+
+    def hangs_up_at(self, command_number: int) -> bool:
+        return command_number == self.after
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOutcome:
+    """What ``EXEC Queue`` does: the ``QUEUESTATUS`` it leaves and who answered."""
+
+    status: str = "CONTINUE"
+    agent: str | None = "Local/1001@agents"
+    answered_seconds: int | None = 42
+
+    @classmethod
+    def answered(cls, agent: str = "Local/1001@agents", seconds: int = 42) -> QueueOutcome:
+        return cls("CONTINUE", agent, seconds)
+
+    @classmethod
+    def unanswered(cls, status: str) -> QueueOutcome:
+        """``TIMEOUT``, ``FULL``, ``JOINEMPTY``, ``LEAVEEMPTY``..."""
+        return cls(status, None, None)

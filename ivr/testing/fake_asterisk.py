@@ -1,0 +1,333 @@
+"""A fake Asterisk that calls a FastAGI server over real TCP, speaking the recorded wire.
+
+It writes the environment block line for line as the transcripts show it (LF endings,
+``agi_accountcode: `` with its trailing space), answers each command the way Asterisk 22
+did, and lets a scripted caller (:mod:`ivr.testing.callers`) decide when keys are pressed
+and when the caller hangs up. Time is virtual: prompts and timeouts are answered at once.
+
+What it reproduces from the transcripts' README list of easy mistakes:
+
+- a caller hanging up during a media command gets ``200 result=-1`` and the unsolicited
+  ``HANGUP`` line arrives *after* the script's next command, ahead of its reply;
+- an idle hang-up sends ``HANGUP`` at once; a script's own ``HANGUP`` gets
+  ``200 result=1`` and then the ``HANGUP`` line;
+- after a hang-up, media commands get ``511`` while variables, VERBOSE, EXEC and NOOP
+  still get ``200``; Asterisk never closes the socket itself;
+- ``200 result= (timeout)``, ``200 result=12 (timeout)``, ``200 result=`` for ``#``
+  alone, multi-line ``520`` usage, ``510`` for unknown commands, ``-2`` for unknown apps.
+
+Every call's wire conversation is recorded in a :class:`CallTranscript`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ivr.agi.protocol import ParsedCommand, parse_command
+from ivr.testing.callers import Caller, QueueOutcome, SilentCaller
+
+#: A runaway script (a flow looping forever) is stopped after this many commands.
+MAX_COMMANDS = 5000
+#: Samples in a prompt the length table does not know (1 s at 8 kHz, like hotline-short).
+DEFAULT_PROMPT_SAMPLES = 8000
+#: Commands Asterisk refuses on a dead channel with 511 (agi-hangup-during-get-data.txt).
+DEAD_REFUSED = frozenset({
+    "ANSWER", "CHANNEL STATUS", "CONTROL STREAM FILE", "GET DATA", "GET OPTION", "HANGUP",
+    "RECORD FILE", "SAY ALPHA", "SAY DATE", "SAY DATETIME", "SAY DIGITS", "SAY NUMBER",
+    "SAY PHONETIC", "SAY TIME", "STREAM FILE", "WAIT FOR DIGIT",
+})
+#: Commands during which a caller can hang up "in flight" (they block in Asterisk).
+BLOCKING = DEAD_REFUSED - {"ANSWER", "CHANNEL STATUS", "HANGUP"} | {"EXEC"}
+#: Applications the fake knows; any other EXEC answers -2 like a missing app.
+KNOWN_APPS = frozenset({"queue", "dial", "playback", "set", "verbose", "noop", "wait",
+                        "answer", "musiconhold", "userevent", "hangup"})
+DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
+USAGE = ("520-Invalid command syntax.  Proper usage follows:",
+         "Usage: see 'agi show commands' for this command.",
+         "520 End of proper usage.")
+#: The default queue outcome: agent Local/1001@agents answers and talks 42 s.
+AGENT_ANSWERS = QueueOutcome()
+_VAR_REF = re.compile(r"\$\{([^}]*)\}")
+_ids = itertools.count(1)
+
+
+def env_lines(*, script: str = "hotline", callerid: str = "0901234567",
+              calleridname: str = "Test Caller", extension: str = "s", dnid: str = "unknown",
+              args: Sequence[str] = ("arg1",), uniqueid: str | None = None,
+              channel: str | None = None, language: str = "en", context: str = "hotline",
+              host: str = "127.0.0.1", port: int = 4573) -> list[str]:
+    """The environment block as recorded (agi-env-and-basic-commands.txt), in order."""
+    n = next(_ids)
+    lines = [
+        "agi_network: yes",
+        f"agi_network_script: {script}",
+        f"agi_request: agi://{host}:{port}/{script}",
+        f"agi_channel: {channel or f'Local/{extension}@{context}-{n:08x};2'}",
+        f"agi_language: {language}",
+        "agi_type: Local",
+        f"agi_uniqueid: {uniqueid or f'1795848802.{n}'}",
+        "agi_version: GIT-22-69535d4837",
+        f"agi_callerid: {callerid}",
+        f"agi_calleridname: {calleridname}",
+        "agi_callingpres: 0",
+        "agi_callingani2: 0",
+        "agi_callington: 0",
+        "agi_callingtns: 0",
+        f"agi_dnid: {dnid}",
+        "agi_rdnis: unknown",
+        f"agi_context: {context}",
+        f"agi_extension: {extension}",
+        "agi_priority: 3",
+        "agi_enhanced: 0.0",
+        "agi_accountcode: ",
+        "agi_threadid: 140004734400192",
+    ]
+    lines += [f"agi_arg_{i}: {a}" for i, a in enumerate(args, 1)]
+    return [*lines, ""]
+
+
+@dataclass
+class CallTranscript:
+    """One call's wire conversation: ``>>`` to Asterisk (commands), ``<<`` from it."""
+
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    """Seconds from each reply written to the next command read: the server's turn."""
+    closed_by_server: bool = False
+    """The script closed the socket (normal end); False if the fake gave up."""
+    hung_up: bool = False
+
+    @property
+    def commands(self) -> list[str]:
+        return [text for d, text in self.lines if d == ">>"]
+
+    @property
+    def received(self) -> list[str]:
+        return [text for d, text in self.lines if d == "<<"]
+
+    def text(self) -> str:
+        """The conversation in the recorded transcripts' format, without times."""
+        return "".join(f"{d} {t}\n" if t else f"{d}\n" for d, t in self.lines)
+
+    def has_command(self, prefix: str) -> bool:
+        return any(c.startswith(prefix) for c in self.commands)
+
+
+class FakeCall:
+    """One call's Asterisk side, sans-IO: a command line in, reply lines out."""
+
+    def __init__(self, caller: Caller, *, queue: QueueOutcome = AGENT_ANSWERS,
+                 prompt_samples: Mapping[str, int] | None = None,
+                 missing_files: frozenset[str] = frozenset(),
+                 missing_apps: frozenset[str] = frozenset(),
+                 variables: Mapping[str, str] | None = None) -> None:
+        self.caller = caller
+        self.queue = queue
+        self.prompt_samples = prompt_samples or {}
+        self.missing_files = missing_files
+        self.missing_apps = frozenset(a.lower() for a in missing_apps)
+        self.variables: dict[str, str] = dict(variables or {})
+        self.dead = False
+        self.notice_due = False
+        self.count = 0
+
+    def handle(self, line: str) -> list[str]:
+        """The lines Asterisk writes after receiving command ``line``."""
+        self.count += 1
+        out: list[str] = []
+        if self.notice_due:  # the HANGUP line lands ahead of this command's reply
+            out.append("HANGUP")
+            self.notice_due = False
+        cmd = parse_command(line)
+        verb = cmd.canonical
+        if not self.dead and self.caller.hangs_up_at(self.count):
+            self.dead = True
+            if verb in BLOCKING:
+                self.notice_due = True
+                out.append("200 result=-1 endpos=0" if "STREAM" in verb else "200 result=-1")
+                return out
+            out += self._reply(cmd)
+            out.append("HANGUP")  # idle hang-up right after this reply: sent unprompted
+            return out
+        if self.dead and verb in DEAD_REFUSED:
+            out.append(DEAD)
+            return out
+        out += self._reply(cmd)
+        return out
+
+    def _samples(self, file: str) -> int:
+        return self.prompt_samples.get(file, DEFAULT_PROMPT_SAMPLES)
+
+    def _reply(self, cmd: ParsedCommand) -> list[str]:
+        verb = cmd.canonical
+        nargs = len(cmd.args)
+        if verb == "":
+            return ["510 Invalid or unknown command"]
+        if verb in ("ANSWER", "NOOP"):
+            return ["200 result=0"]
+        if verb == "VERBOSE":
+            return ["200 result=1"] if nargs else list(USAGE)
+        if verb == "CHANNEL STATUS":
+            return ["200 result=6"]
+        if verb == "HANGUP":
+            self.dead = self.notice_due = True
+            return ["200 result=1"]
+        if verb == "STREAM FILE":
+            return self._stream(cmd) if nargs >= 2 else list(USAGE)
+        if verb == "WAIT FOR DIGIT":
+            if nargs < 1:
+                return list(USAGE)
+            key = self.caller.at_wait()
+            return [f"200 result={ord(key) if key else 0}"]
+        if verb == "GET DATA":
+            return self._get_data(cmd) if nargs >= 1 else list(USAGE)
+        if verb == "SET VARIABLE":
+            if nargs < 2:
+                return list(USAGE)
+            self.variables[cmd.text(0)] = cmd.text(1)
+            return ["200 result=1"]
+        if verb == "GET VARIABLE":
+            if nargs < 1:
+                return list(USAGE)
+            value = self.variables.get(cmd.text(0))
+            return ["200 result=0" if value is None else f"200 result=1 ({value})"]
+        if verb == "GET FULL VARIABLE":
+            if nargs < 1:
+                return list(USAGE)
+            expanded = _VAR_REF.sub(lambda m: self.variables.get(m.group(1), ""), cmd.text(0))
+            return [f"200 result=1 ({expanded})"]
+        if verb == "EXEC":
+            return self._exec(cmd.text(0), cmd.text(1)) if nargs >= 1 else list(USAGE)
+        if verb.startswith("SAY "):
+            return ["200 result=0"] if nargs >= 2 else list(USAGE)
+        return ["200 result=0"]
+
+    def _stream(self, cmd: ParsedCommand) -> list[str]:
+        file, escape = cmd.text(0), cmd.text(1)
+        if file in self.missing_files:
+            return ["200 result=-1 endpos=0"]
+        samples = self._samples(file)
+        key = self.caller.during_prompt(file, escape) if escape else None
+        if key is not None and key in escape:
+            return [f"200 result={ord(key)} endpos={samples // 2}"]
+        return [f"200 result=0 endpos={samples}"]
+
+    def _get_data(self, cmd: ParsedCommand) -> list[str]:
+        max_digits = int(cmd.text(2, "1024") or "1024")
+        digits = ""
+        first = self.caller.during_prompt(cmd.text(0), "0123456789*#")
+        key = first if first is not None else self.caller.at_wait()
+        while key is not None:
+            if key == "#":
+                return [f"200 result={digits}"]
+            digits += key
+            if len(digits) >= max_digits:
+                return [f"200 result={digits}"]
+            key = self.caller.at_wait()
+        return [f"200 result={digits} (timeout)"]
+
+    def _exec(self, app: str, options: str) -> list[str]:
+        name = app.lower()
+        if name not in KNOWN_APPS or name in self.missing_apps:
+            return ["200 result=-2"]
+        if name == "set" and "=" in options:
+            key, _, value = options.partition("=")
+            self.variables[key] = value
+        if name == "queue":
+            q = self.queue
+            self.variables["QUEUESTATUS"] = q.status
+            if q.agent:
+                self.variables["MEMBERINTERFACE"] = q.agent
+            if q.answered_seconds is not None:
+                self.variables["ANSWEREDTIME"] = str(q.answered_seconds)
+            # Without the "c" option Queue returns -1 after the agent hangs up
+            # (agi-queue-to-agent-no-continue.txt).
+            parts = options.split(",")
+            if q.status == "CONTINUE" and "c" not in (parts[1] if len(parts) > 1 else ""):
+                return ["200 result=-1"]
+        if name == "dial":
+            answered = self.queue.status == "CONTINUE"
+            self.variables["DIALSTATUS"] = "ANSWER" if answered else "NOANSWER"
+            if answered and self.queue.answered_seconds is not None:
+                self.variables["ANSWEREDTIME"] = str(self.queue.answered_seconds)
+        return ["200 result=0"]
+
+
+async def run_call(host: str, port: int, caller: Caller | None = None, *,
+                   script: str = "hotline", callerid: str = "0901234567",
+                   calleridname: str = "Test Caller", extension: str = "s",
+                   dnid: str = "unknown", args: Sequence[str] = ("arg1",),
+                   uniqueid: str | None = None, queue: QueueOutcome = AGENT_ANSWERS,
+                   prompt_samples: Mapping[str, int] | None = None,
+                   missing_files: frozenset[str] = frozenset(),
+                   missing_apps: frozenset[str] = frozenset(),
+                   max_commands: int = MAX_COMMANDS) -> CallTranscript:
+    """Place one call to the FastAGI server at ``host:port`` and return its transcript.
+
+    Returns when the server closes the connection (the script ended), or after
+    ``max_commands`` (then ``closed_by_server`` is False).
+    """
+    call = FakeCall(caller or SilentCaller(), queue=queue, prompt_samples=prompt_samples,
+                    missing_files=missing_files, missing_apps=missing_apps)
+    transcript = CallTranscript()
+    record = transcript.lines.append
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        env = env_lines(script=script, callerid=callerid, calleridname=calleridname,
+                        extension=extension, dnid=dnid, args=args, uniqueid=uniqueid,
+                        host=host, port=port)
+        for text in env:
+            record(("<<", text))
+        writer.write("".join(t + "\n" for t in env).encode())
+        clock = time.perf_counter
+        sent_at = clock()
+        while True:
+            try:
+                raw = await reader.readline()
+            except ConnectionError:
+                raw = b""
+            if not raw.endswith(b"\n"):
+                transcript.closed_by_server = True  # EOF (a partial line is discarded)
+                break
+            transcript.latencies.append(clock() - sent_at)
+            line = raw[:-1].decode("utf-8", "replace")
+            record((">>", line))
+            if call.count >= max_commands:
+                break
+            replies = call.handle(line)
+            for text in replies:
+                record(("<<", text))
+            writer.write("".join(t + "\n" for t in replies).encode())
+            sent_at = clock()
+    finally:
+        transcript.hung_up = call.dead
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return transcript
+
+
+async def run_many(host: str, port: int, n: int, *, concurrency: int = 100,
+                   caller_factory: Callable[[int], Caller] | None = None,
+                   on_done: Callable[[CallTranscript], None] | None = None,
+                   **call_options: object) -> list[CallTranscript]:
+    """Place ``n`` calls, at most ``concurrency`` at a time (for tests and loadtest)."""
+    if n < 0 or concurrency < 1:
+        raise ValueError("n must be >= 0 and concurrency >= 1")
+    gate = asyncio.Semaphore(concurrency)
+    factory = caller_factory or (lambda _i: SilentCaller())
+
+    async def one(i: int) -> CallTranscript:
+        async with gate:
+            transcript = await run_call(host, port, factory(i), **call_options)  # type: ignore[arg-type]
+        if on_done is not None:
+            on_done(transcript)
+        return transcript
+
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
