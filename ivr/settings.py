@@ -42,6 +42,8 @@ class Settings:
     """SQLAlchemy URL; empty means the SQLite file ``<data_dir>/ivr.db``."""
     flows_path: Path = Path("config/flows.yaml")
     prompts_path: Path = Path("config/prompts.yaml")
+    recorded_prompts_dir: Path = Path("prompts/recorded")
+    """Supervisors' recordings, ``<dir>/<lang>/<id>.(wav|m4a|mp3)``; they win over TTS."""
     data_dir: Path = Path("var")
     sounds_prefix: str = "ivr"
     """Asterisk plays prompt ``id`` in language ``lang`` as ``<prefix>/<lang>/<id>``."""
@@ -81,6 +83,7 @@ ENV_VARS: Mapping[str, str] = {
     "IVR_DB": "db_url",
     "IVR_FLOWS": "flows_path",
     "IVR_PROMPTS": "prompts_path",
+    "IVR_RECORDED_PROMPTS": "recorded_prompts_dir",
     "IVR_DATA_DIR": "data_dir",
     "IVR_SOUNDS_PREFIX": "sounds_prefix",
     "IVR_SPEECH_VARIANT": "speech_variant",
