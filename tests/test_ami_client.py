@@ -270,11 +270,8 @@ async def test_close_logs_off_and_ends_event_iterators(server: FakeAmiServer) ->
     assert received == ["AgentCalled"]
     logoff = await server.wait_action("Logoff")
     assert logoff.logged_in
-    async with asyncio.timeout(WAIT):
-        while server.connections:
-            await server.wait_action("Logoff")  # connection count drops with Goodbye+EOF
-            await asyncio.sleep(0)
-    assert server.logins == 1 and not ami.connected
+    await server.wait_connections(0)  # Goodbye, then the socket closed
+    assert server.logins == 1 and not ami.connected and ami.stats.connection_drops == 0
 
 
 async def test_unreachable_asterisk_keeps_retrying(caplog: pytest.LogCaptureFixture) -> None:

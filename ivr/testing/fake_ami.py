@@ -30,6 +30,8 @@ from ivr.ami.protocol import Headers
 BANNER: Final = "Asterisk Call Manager/11.0.0"
 #: Largest action we read; a real client sends a few hundred bytes.
 MAX_ACTION_BYTES: Final = 64 * 1024
+#: The fixed time stamp in security events (the recorded one; tests compare bytes).
+EVENT_TV: Final = "2026-11-28T06:56:53.441+0000"
 #: Actions Asterisk accepts before authentication; others get "Permission denied".
 PRE_LOGIN_ACTIONS: Final = frozenset({"login", "logoff", "challenge"})
 
@@ -134,8 +136,13 @@ class ReceivedAction:
 
 
 class _Client:
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, session_id: str) -> None:
         self.writer = writer
+        self.session_id = session_id
+        local = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
+        remote = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        self.local = f"{local[0]}/{local[1]}"
+        self.remote = f"{remote[0]}/{remote[1]}"
         self.logged_in = False
         self.mask: frozenset[str] | None = None
         self.closing = False
@@ -182,6 +189,7 @@ class FakeAmiServer:
         self._sleep = sleep
         self._server: asyncio.Server | None = None
         self._clients: set[_Client] = set()
+        self._handlers: set[asyncio.Task[object]] = set()
         self._changed = asyncio.Condition()
         self._uniqueids = itertools.count(46)
         self.logins = 0
@@ -207,9 +215,16 @@ class FakeAmiServer:
         )
 
     async def stop(self) -> None:
+        """Stop listening, close every connection and wait for their handlers to end."""
         if self._server is not None:
             self._server.close()
             self.drop_connections()
+            handlers = list(self._handlers)
+            if handlers:
+                # Closed sockets end the handlers at once; the bound is for safety.
+                _, stuck = await asyncio.wait(handlers, timeout=5.0)
+                for task in stuck:
+                    task.cancel()
             await self._server.wait_closed()
             self._server = None
 
@@ -260,6 +275,10 @@ class FakeAmiServer:
         """Wait until ``count`` successful logins happened in total."""
         await self._wait(lambda: self.logins >= count, timeout)
 
+    async def wait_connections(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until exactly ``count`` clients are connected (0: all have gone)."""
+        await self._wait(lambda: len(self._clients) == count, timeout)
+
     async def wait_login_failures(self, count: int, timeout: float = 5.0) -> None:
         await self._wait(lambda: self.login_failures >= count, timeout)
 
@@ -283,9 +302,13 @@ class FakeAmiServer:
     # ---- the protocol -----------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = _Client(writer)
-        self._clients.add(client)
         self.connections_total += 1
+        client = _Client(writer, f"0x7f55380{self.connections_total:05x}")
+        self._clients.add(client)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         writer.write(f"{BANNER}\r\n".encode())
         try:
             while not client.closing:
@@ -328,22 +351,33 @@ class FakeAmiServer:
                 f"Message: Invalid/unknown command: {action.name}. "
                 "Use Action: ListCommands to show available commands.",
             ])
-            client.send(self._security_event("RequestBadFormat", [
-                f"RequestType: Action: {action.name}",
-                f"AccountID: {self.username}",
-            ]))
+            if client.wants("security,all"):
+                client.send([
+                    *self._security_event(client, "RequestBadFormat", "Error"),
+                    *self._addresses(client),
+                    f"RequestType: Action: {action.name}",
+                    f"SessionTV: {EVENT_TV}",
+                    f"AccountID: {self.username}",
+                ])
             return
         await handler(client, action, aid)
 
-    def _security_event(self, name: str, extra: list[str]) -> list[str]:
+    def _security_event(self, client: _Client, name: str, severity: str) -> list[str]:
+        """Security-class event head, fields in Asterisk 22's order (transcripts)."""
         return [
             f"Event: {name}",
             "Privilege: security,all",
-            "EventTV: 2026-11-28T06:56:53.441+0000",
-            "Severity: Informational" if name == "SuccessfulAuth" else "Severity: Error",
+            f"EventTV: {EVENT_TV}",
+            f"Severity: {severity}",
             "Service: AMI",
             "EventVersion: 1",
-            *extra,
+        ]
+
+    def _addresses(self, client: _Client) -> list[str]:
+        return [
+            f"SessionID: {client.session_id}",
+            f"LocalAddress: IPV4/TCP/{client.local}",
+            f"RemoteAddress: IPV4/TCP/{client.remote}",
         ]
 
     async def _action_login(self, client: _Client, action: ReceivedAction, aid: list[str]) -> None:
@@ -365,9 +399,13 @@ class FakeAmiServer:
             "LastReload: 378", "Status: Fully Booted",
         ])
         if client.wants("security,all"):
-            client.send(self._security_event("SuccessfulAuth", [
-                f"AccountID: {self.username}", "UsingPassword: 0",
-            ]))
+            client.send([
+                *self._security_event(client, "SuccessfulAuth", "Informational"),
+                f"AccountID: {self.username}",
+                *self._addresses(client),
+                "UsingPassword: 0",
+                f"SessionTV: {EVENT_TV}",
+            ])
 
     async def _action_logoff(self, client: _Client, action: ReceivedAction, aid: list[str]) -> None:
         client.send(["Response: Goodbye", *aid, "Message: Thanks for all the fish."])
