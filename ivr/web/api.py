@@ -1,0 +1,159 @@
+"""JSON API for the console and for CRMs: cases, calls and who is online.
+
+Agents see only cases of the queues they serve, and not a case another agent holds;
+supervisors see everything. Writes need the session's CSRF token (``X-CSRF-Token``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from ivr.settings import WebUser
+from ivr.web.auth import builtin_interface, serves_queue
+from ivr.web.keys import DISPATCHER, QUEUE, STORE, current_session
+from ivr.web.middleware import require_api_user
+
+#: Dispositions an agent can close a case with (shown in the console's form).
+DISPOSITIONS = (
+    "resolved",
+    "callback_needed",
+    "field_crew_dispatched",
+    "escalated",
+    "information_given",
+    "wrong_number",
+    "other",
+)
+#: Notes are free text for people; a few pages is plenty and keeps rows small.
+MAX_NOTES = 4000
+#: Most cases one list request returns.
+MAX_LIST = 200
+_CASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_NUMBER = re.compile(r"^[0-9+]{1,20}$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9]{1,20}$")
+
+
+def can_read(user: WebUser, case: dict[str, Any]) -> bool:
+    """Supervisors read every case; an agent reads cases of their queues not held by
+    another agent (a case's owner is whoever last rang or answered it)."""
+    if user.role == "supervisor":
+        return True
+    if not serves_queue(user, str(case.get("queue") or "")):
+        return False
+    holder = str(case.get("agent") or "")
+    # The store names the holder by user name (pops) or by interface (transfer result).
+    mine = {user.name.lower(), builtin_interface(user.name).lower()}
+    mine.update(i.lower() for i in user.interfaces)
+    return not holder or holder.lower() in mine
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _readable_case(request: web.Request, user: WebUser) -> dict[str, Any] | web.Response:
+    case_id = request.match_info["case_id"]
+    if not _CASE_ID.match(case_id):
+        return _error(404, "no such case")
+    case = await request.app[STORE].get_case(case_id)
+    if case is None:
+        return _error(404, "no such case")
+    if not can_read(user, case):
+        return _error(403, "this case belongs to another queue or agent")
+    return dict(case)
+
+
+async def get_case(request: web.Request) -> web.Response:
+    user = require_api_user(request)
+    case = await _readable_case(request, user)
+    if isinstance(case, web.Response):
+        return case
+    return web.json_response(case)
+
+
+async def list_cases(request: web.Request) -> web.Response:
+    user = require_api_user(request)
+    caller = request.query.get("caller") or None
+    account = request.query.get("account") or None
+    queue = request.query.get("queue") or None
+    if caller is not None and not _NUMBER.match(caller):
+        return _error(400, "caller must be a phone number (digits)")
+    if account is not None and not _ACCOUNT.match(account):
+        return _error(400, "account must be a customer code (letters and digits)")
+    try:
+        limit = min(MAX_LIST, max(1, int(request.query.get("limit", "50"))))
+    except ValueError:
+        return _error(400, "limit must be a number")
+    found = await request.app[STORE].list_cases(caller=caller, account=account, queue=queue,
+                                                limit=limit)
+    return web.json_response({"cases": [c for c in found if can_read(user, c)]})
+
+
+async def update_case(request: web.Request) -> web.Response:
+    user = require_api_user(request)
+    case = await _readable_case(request, user)
+    if isinstance(case, web.Response):
+        return case
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "send a JSON object with notes and/or disposition")
+    if not isinstance(body, dict):
+        return _error(400, "send a JSON object with notes and/or disposition")
+    notes, disposition = body.get("notes"), body.get("disposition")
+    if notes is not None and (not isinstance(notes, str) or len(notes) > MAX_NOTES):
+        return _error(400, f"notes must be text of at most {MAX_NOTES} characters")
+    if disposition is not None and disposition not in DISPOSITIONS:
+        return _error(400, f"disposition must be one of: {', '.join(DISPOSITIONS)}")
+    if notes is None and disposition is None:
+        return _error(400, "nothing to save: give notes and/or disposition")
+    agent = user.name if user.role == "agent" and not case.get("agent") else None
+    updated = await request.app[STORE].update_case(
+        str(case["id"]), notes=notes, disposition=disposition, agent=agent
+    )
+    if updated is None:
+        return _error(404, "no such case")
+    await request.app[STORE].add_case_event(
+        str(case["id"]), "notes_saved", agent=user.name,
+        detail=f"disposition {disposition}" if disposition else "")
+    return web.json_response(updated)
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    require_api_user(request, role="supervisor")
+    try:
+        limit = min(MAX_LIST, max(1, int(request.query.get("limit", "50"))))
+    except ValueError:
+        return _error(400, "limit must be a number")
+    return web.json_response({"calls": await request.app[STORE].list_calls(limit=limit)})
+
+
+async def agents(request: web.Request) -> web.Response:
+    require_api_user(request, role="supervisor")
+    online = request.app[DISPATCHER].online()
+    busy = request.app[QUEUE].busy()
+    rows = [
+        {"name": u.name, "queues": list(u.queues), "interfaces": list(u.interfaces),
+         "online": u.name in online, "available": online.get(u.name, False),
+         "case": busy.get(u.name)}
+        for u in request.app[DISPATCHER].directory.agents()
+    ]
+    return web.json_response({"agents": rows})
+
+
+async def me(request: web.Request) -> web.Response:
+    user = require_api_user(request)
+    return web.json_response({"name": user.name, "role": user.role, "queues": list(user.queues),
+                              "csrf": current_session(request).csrf,
+                              "dispositions": list(DISPOSITIONS)})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/me", me)
+    app.router.add_get("/api/cases", list_cases)
+    app.router.add_get("/api/cases/{case_id}", get_case)
+    app.router.add_post("/api/cases/{case_id}", update_case)
+    app.router.add_get("/api/calls", list_calls)
+    app.router.add_get("/api/agents", agents)

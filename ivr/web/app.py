@@ -1,0 +1,109 @@
+"""The web app: agent console, softphone, supervisor page and JSON API (aiohttp).
+
+:func:`create_app` builds the application from injected parts; ``ivr serve`` runs it
+with aiohttp's app runner on ``settings.host:settings.web_port``. The dispatcher's
+PostgreSQL listener runs in ``cleanup_ctx``; open websockets are closed on shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ivr.clock import Clock
+from ivr.settings import Settings
+from ivr.web import api, sockets, views
+from ivr.web.auth import LoginLimiter, UserDirectory, demo_users, secret_key
+from ivr.web.builtin_queue import BuiltinQueue
+from ivr.web.dispatch import Dispatcher, WebStore
+from ivr.web.keys import (
+    AUDIO_DIR,
+    CATALOG,
+    CLOCK,
+    CODEC,
+    DEMO_CALLERS,
+    DIRECTORY,
+    DISPATCHER,
+    ENGINE,
+    FLOW_NAMES,
+    LIMITER,
+    QUEUE,
+    SETTINGS,
+    SOCKETS,
+    STORE,
+)
+from ivr.web.middleware import security_headers, session_middleware
+from ivr.web.sessions import SessionCodec
+from ivr.web.softphone import CallRunner
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(
+    *,
+    settings: Settings,
+    store: WebStore,
+    engine: CallRunner,
+    catalog: Any,
+    dispatcher: Dispatcher,
+    clock: Clock,
+    audio_dir: Path,
+    builtin_queue: BuiltinQueue | None = None,
+    flow_names: Callable[[], Sequence[str]] | None = None,
+    demo_callers: Sequence[str] = (),
+    environ: dict[str, str] | None = None,
+) -> web.Application:
+    """The web application.
+
+    ``store`` is an :class:`ivr.store.Store`, ``engine`` an :class:`ivr.flows.engine.Engine`
+    (the softphone runs calls on it), ``catalog`` the :class:`PromptCatalog`.
+    ``builtin_queue`` receives softphone transfers (made here when not given);
+    ``flow_names`` lists the flows the softphone offers; ``demo_callers`` are caller
+    numbers the softphone suggests (phones registered to demo accounts).
+    Users are ``settings.users``, or the demo users when none are configured.
+    """
+    env = dict(os.environ) if environ is None else environ
+    users = settings.users or demo_users(settings.data_dir)[0]
+    app = web.Application(middlewares=[security_headers, session_middleware],
+                          client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[STORE] = store
+    app[ENGINE] = engine
+    app[CATALOG] = catalog
+    app[DISPATCHER] = dispatcher
+    app[QUEUE] = builtin_queue or BuiltinQueue(dispatcher)
+    app[CLOCK] = clock
+    app[AUDIO_DIR] = audio_dir.resolve()
+    app[DIRECTORY] = UserDirectory(users)
+    app[CODEC] = SessionCodec(secret_key(settings.data_dir, env))
+    app[LIMITER] = LoginLimiter()
+    app[SOCKETS] = weakref.WeakSet()
+    app[FLOW_NAMES] = flow_names or (lambda: ())
+    app[DEMO_CALLERS] = tuple(demo_callers)
+
+    views.add_routes(app)
+    api.add_routes(app)
+    sockets.add_routes(app)
+    app.router.add_static("/static/", STATIC_DIR, name="static")
+
+    app.cleanup_ctx.append(_dispatcher_ctx)
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The PostgreSQL listener (when there is one) lives exactly as long as the app.
+    await app[DISPATCHER].start()
+    yield
+    await app[DISPATCHER].close()
+
+
+async def _close_websockets(app: web.Application) -> None:
+    open_sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    for ws in [*open_sockets]:
+        await ws.close(code=1001, message=b"server shutting down")

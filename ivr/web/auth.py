@@ -1,0 +1,215 @@
+"""Web users: bcrypt passwords, the demo users, the signing key and a login rate limit.
+
+Users come from the service config file (``web.users`` with bcrypt hashes printed by
+``ivr web hash-password``). A demo install has none, so :func:`demo_users` makes
+``agent1``, ``agent2`` and ``supervisor`` with random passwords, generated once and kept
+in ``<data_dir>/demo-credentials.txt`` (mode 0600) so a restart does not change them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bcrypt
+
+from ivr.settings import WebUser
+
+ROLES = ("agent", "supervisor")
+DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
+SECRET_KEY_FILE = "secret-key"  # noqa: S105 (a file name, not a secret)
+#: bcrypt cost: 12 is bcrypt's default, about 0.25 s a check on a small server, which
+#: slows guessing without making a login feel slow.
+BCRYPT_ROUNDS = 12
+#: Demo passwords are checked the same way but hashed at a lower cost: they are made at
+#: every start and are random 16-character strings, so guessing is not the threat.
+DEMO_BCRYPT_ROUNDS = 8
+#: The demo agents answer every queue and stand for the Asterisk queue members the
+#: transcripts use (``Local/1001@agents``), so AMI pops work in the demo too.
+DEMO_AGENTS: tuple[tuple[str, str], ...] = (
+    ("agent1", "Local/1001@agents"),
+    ("agent2", "Local/1002@agents"),
+)
+#: Bytes of randomness in a generated signing key (HMAC-SHA256 wants at least 32).
+SECRET_KEY_BYTES = 32
+#: Failed logins allowed per client address and user name within the window below;
+#: enough for typos, too few for guessing.
+LOGIN_MAX_FAILURES = 5
+LOGIN_FAILURE_WINDOW = 300.0
+#: Longest user name or password we look at; longer input is refused without hashing
+#: (bcrypt only reads 72 bytes anyway).
+MAX_CREDENTIAL_LENGTH = 200
+
+
+def hash_password(password: str, *, rounds: int = BCRYPT_ROUNDS) -> str:
+    """bcrypt hash of ``password`` for the service config file."""
+    data = password.encode("utf-8")
+    if len(data) > 72:
+        raise ValueError("password too long for bcrypt (more than 72 bytes)")
+    return bcrypt.hashpw(data, bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    """True when ``password`` matches; a malformed hash is a mismatch, not a crash."""
+    data = password.encode("utf-8")
+    if len(data) > 72:
+        return False
+    try:
+        return bcrypt.checkpw(data, password_hash.encode("ascii"))
+    except ValueError:
+        return False
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
+
+
+def _read_credentials(path: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return found
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        name, password = line.split(":", 1)
+        found[name.strip()] = password.strip()
+    return found
+
+
+def demo_users(data_dir: Path) -> tuple[tuple[WebUser, ...], dict[str, str]]:
+    """The demo users and their plain passwords (``name -> password``).
+
+    Passwords are generated on first use and read back afterwards from
+    ``<data_dir>/demo-credentials.txt`` (0600), so ``ivr serve`` can print them.
+    """
+    path = data_dir / DEMO_CREDENTIALS_FILE
+    passwords = _read_credentials(path)
+    names = [name for name, _ in DEMO_AGENTS] + ["supervisor"]
+    if any(not passwords.get(name) for name in names):
+        for name in names:
+            passwords.setdefault(name, secrets.token_urlsafe(12))
+        lines = ["# ivr demo web users (name: password); delete this file to make new ones"]
+        lines += [f"{name}: {passwords[name]}" for name in names]
+        _write_private(path, "\n".join(lines) + "\n")
+    users = [
+        WebUser(
+            name=name,
+            role="agent",
+            password_hash=hash_password(passwords[name], rounds=DEMO_BCRYPT_ROUNDS),
+            interfaces=(interface,),
+        )
+        for name, interface in DEMO_AGENTS
+    ]
+    users.append(
+        WebUser(
+            name="supervisor",
+            role="supervisor",
+            password_hash=hash_password(passwords["supervisor"], rounds=DEMO_BCRYPT_ROUNDS),
+        )
+    )
+    return tuple(users), {name: passwords[name] for name in names}
+
+
+def secret_key(data_dir: Path, environ: Mapping[str, str]) -> bytes:
+    """Key that signs session cookies: ``IVR_SECRET_KEY``, else ``<data_dir>/secret-key``.
+
+    The file is made with a random key on first use (0600) so sessions survive restarts;
+    several web nodes behind one balancer must share ``IVR_SECRET_KEY``.
+    """
+    from_env = environ.get("IVR_SECRET_KEY", "").strip()
+    if from_env:
+        return from_env.encode("utf-8")
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        stored = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        stored = ""
+    if len(stored) < SECRET_KEY_BYTES:
+        stored = secrets.token_hex(SECRET_KEY_BYTES)
+        _write_private(path, stored + "\n")
+    return stored.encode("ascii")
+
+
+class UserDirectory:
+    """The configured users by name, and which user each queue-member interface is."""
+
+    def __init__(self, users: Sequence[WebUser]) -> None:
+        self._by_name: dict[str, WebUser] = {}
+        self._by_interface: dict[str, WebUser] = {}
+        for user in users:
+            if user.role not in ROLES:
+                raise ValueError(f"web user {user.name}: role must be agent or supervisor")
+            if user.name in self._by_name:
+                raise ValueError(f"web user {user.name} is configured twice")
+            self._by_name[user.name] = user
+            for interface in (*user.interfaces, builtin_interface(user.name)):
+                self._by_interface[interface.lower()] = user
+
+    @property
+    def users(self) -> tuple[WebUser, ...]:
+        return tuple(self._by_name.values())
+
+    def get(self, name: str) -> WebUser | None:
+        return self._by_name.get(name)
+
+    def by_interface(self, interface: str) -> WebUser | None:
+        """The user a queue member interface belongs to (case-insensitive, as Asterisk's)."""
+        return self._by_interface.get(interface.strip().lower())
+
+    def agents(self) -> tuple[WebUser, ...]:
+        return tuple(u for u in self._by_name.values() if u.role == "agent")
+
+
+def builtin_interface(name: str) -> str:
+    """Interface the built-in queue uses for a user with no Asterisk interface."""
+    return f"Web/{name}"
+
+
+def agent_interface(user: WebUser) -> str:
+    """The interface a built-in queue offer names: the user's first configured one."""
+    return user.interfaces[0] if user.interfaces else builtin_interface(user.name)
+
+
+def serves_queue(user: WebUser, queue: str) -> bool:
+    """Supervisors see every queue; an agent with no queues configured serves them all."""
+    return user.role == "supervisor" or not user.queues or queue in user.queues
+
+
+@dataclass
+class LoginLimiter:
+    """Counts failed logins per (address, name) in a sliding window: rate limiting lite."""
+
+    max_failures: int = LOGIN_MAX_FAILURES
+    window: float = LOGIN_FAILURE_WINDOW
+    _failures: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def blocked(self, address: str, name: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return len(self._recent((address, name), now)) >= self.max_failures
+
+    def failed(self, address: str, name: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        key = (address, name)
+        self._failures[key] = [*self._recent(key, now), now]
+
+    def succeeded(self, address: str, name: str) -> None:
+        self._failures.pop((address, name), None)

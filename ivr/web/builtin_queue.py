@@ -1,0 +1,194 @@
+"""The built-in queue: agents in the browser stand in for Asterisk queue members.
+
+Used when no AMI is configured (the demo, the softphone): a transfer is offered to the
+logged-in, available agents who serve its queue, one at a time in turn (round robin).
+Each step emits the same kind of queue event Asterisk's AMI would (ringing, connected,
+completed, caller gone) through the dispatcher, so the agent's card behaves the same
+with or without Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.channel import CallerHungUp, TransferRequest, TransferResult, TransferStatus
+from ivr.settings import WebUser
+from ivr.web.auth import agent_interface
+from ivr.web.dispatch import Dispatcher
+from ivr.web.pop_events import PopEvent, PopState
+
+log = logging.getLogger(__name__)
+
+#: Seconds an offer rings one agent before it moves to the next (Asterisk's ``timeout``
+#: in queues.conf defaults to 15).
+RING_SECONDS = 15.0
+#: Seconds a caller waits in the queue when the flow gives no timeout.
+DEFAULT_WAIT_SECONDS = 120.0
+
+
+@dataclass(eq=False)
+class _Offer:
+    case_id: str
+    queue: str
+    agent: WebUser
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class BuiltinQueue:
+    """Offers transfers to available agents in turn and waits for Answer and End."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        ring_seconds: float = RING_SECONDS,
+        auto_answer: float | None = None,
+        default_wait: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self.ring_seconds = ring_seconds
+        self.auto_answer = auto_answer
+        """Seconds after which a ringing offer answers itself (None: the agent clicks)."""
+        self.default_wait = default_wait
+        self._offers: dict[str, _Offer] = {}
+        """Live offer per agent name (ringing or connected)."""
+        self._last: str | None = None
+        self._presence = asyncio.Event()
+        dispatcher.on_presence(self._presence_changed)
+
+    def _presence_changed(self) -> None:
+        # A fresh event per change: every waiter holds the one it looked under, so a
+        # change between looking and waiting wakes it instead of being lost.
+        changed, self._presence = self._presence, asyncio.Event()
+        changed.set()
+
+    # -- the agent's buttons ---------------------------------------------------------
+    def answer(self, agent: str, case_id: str) -> bool:
+        offer = self._offers.get(agent)
+        if offer is None or offer.case_id != case_id or offer.answered.is_set():
+            return False
+        offer.answered.set()
+        return True
+
+    def end(self, agent: str, case_id: str) -> bool:
+        offer = self._offers.get(agent)
+        if offer is None or offer.case_id != case_id or not offer.answered.is_set():
+            return False
+        offer.ended.set()
+        return True
+
+    def busy(self) -> dict[str, str]:
+        """Agent name -> case id of the call it is ringing for or talking on."""
+        return {name: offer.case_id for name, offer in self._offers.items()}
+
+    # -- the caller's side -----------------------------------------------------------
+    def _next_agent(self, queue: str) -> tuple[WebUser | None, bool]:
+        """Next free agent after the last one offered; and whether anyone serves at all."""
+        available = self._dispatcher.available_agents(queue)
+        free = {u.name for u in available if u.name not in self._offers}
+        order = list(self._dispatcher.directory.agents())
+        names = [u.name for u in order]
+        after = names.index(self._last) + 1 if self._last in names else 0
+        for user in order[after:] + order[:after]:
+            if user.name in free:
+                return user, True
+        return None, bool(available)
+
+    async def _emit(self, state: PopState, offer: _Offer, reason: str = "") -> None:
+        event = PopEvent(state, offer.case_id, agent_interface(offer.agent), offer.queue,
+                         reason=reason)
+        try:
+            await self._dispatcher.handle(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the caller's transfer goes on even if a card cannot update
+            log.exception("built-in queue: pop %s for case %s failed", state.value,
+                          offer.case_id)
+
+    async def transfer(
+        self, request: TransferRequest, *, hangup: asyncio.Event | None = None
+    ) -> TransferResult:
+        """Offer the call until an agent answers and ends it, the wait runs out, or nobody
+        serves the queue. Raises :class:`CallerHungUp` if ``hangup`` is set while waiting.
+        """
+        hangup = hangup or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        wait = request.timeout if request.timeout is not None else self.default_wait
+        deadline = loop.time() + wait
+        while True:
+            if hangup.is_set():
+                raise CallerHungUp("caller hung up while queued")
+            agent, anyone = self._next_agent(request.queue)
+            if agent is None and not anyone:
+                return TransferResult(TransferStatus.NO_AGENTS, raw_status="JOINEMPTY")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return TransferResult(TransferStatus.TIMEOUT, raw_status="TIMEOUT")
+            if agent is None:  # everyone serving this queue is busy: wait for a change
+                await _first(remaining, self._presence.wait(), hangup.wait())
+                continue
+            result = await self._offer(request, agent, hangup, deadline)
+            if result is not None:
+                return result
+
+    async def _offer(
+        self, request: TransferRequest, agent: WebUser, hangup: asyncio.Event, deadline: float
+    ) -> TransferResult | None:
+        loop = asyncio.get_running_loop()
+        offer = _Offer(request.case_id, request.queue, agent)
+        self._offers[agent.name] = offer
+        self._last = agent.name
+        try:
+            await self._emit(PopState.RINGING, offer)
+            ring_until = min(loop.time() + self.ring_seconds, deadline)
+            auto_at = None if self.auto_answer is None else loop.time() + self.auto_answer
+            while not (offer.answered.is_set() or hangup.is_set()):
+                changed = self._presence  # taken before looking, so no change is missed
+                now = loop.time()
+                if auto_at is not None and now >= auto_at:
+                    offer.answered.set()
+                    break
+                if now >= ring_until or not self._dispatcher.is_available(agent.name):
+                    break
+                until = ring_until if auto_at is None else min(ring_until, auto_at)
+                await _first(until - now, offer.answered.wait(), hangup.wait(), changed.wait())
+            if hangup.is_set():
+                await self._emit(PopState.CALLER_GONE, offer, "caller")
+                raise CallerHungUp("caller hung up while ringing an agent")
+            if not offer.answered.is_set():
+                await self._emit(PopState.MISSED, offer, "no answer")
+                return None
+            await self._emit(PopState.CONNECTED, offer)
+            started = time.monotonic()
+            await _first(None, offer.ended.wait(), hangup.wait())
+            reason = "caller" if hangup.is_set() and not offer.ended.is_set() else "agent"
+            await self._emit(PopState.COMPLETED, offer, reason)
+            return TransferResult(
+                TransferStatus.COMPLETED,
+                raw_status="CONTINUE",
+                agent=agent_interface(agent),
+                talk_seconds=round(time.monotonic() - started, 3),
+            )
+        finally:
+            self._offers.pop(agent.name, None)
+            self._presence_changed()  # another caller may be waiting for this agent
+
+
+async def _first(timeout: float | None, *waits: Awaitable[Any]) -> None:
+    """Wait until the first of ``waits`` finishes, or ``timeout`` seconds; cancel the rest."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

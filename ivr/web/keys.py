@@ -1,0 +1,49 @@
+"""Typed application and request state keys, shared by the web modules."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ivr.clock import Clock
+from ivr.settings import Settings, WebUser
+from ivr.web.auth import LoginLimiter, UserDirectory
+from ivr.web.builtin_queue import BuiltinQueue
+from ivr.web.dispatch import Dispatcher, WebStore
+from ivr.web.sessions import Session, SessionCodec
+from ivr.web.softphone import CallRunner
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE: web.AppKey[WebStore] = web.AppKey("store")
+ENGINE: web.AppKey[CallRunner] = web.AppKey("engine")
+CATALOG: web.AppKey[Any] = web.AppKey("catalog")
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+QUEUE = web.AppKey("builtin_queue", BuiltinQueue)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+AUDIO_DIR = web.AppKey("audio_dir", Path)
+DIRECTORY = web.AppKey("directory", UserDirectory)
+CODEC = web.AppKey("session_codec", SessionCodec)
+LIMITER = web.AppKey("login_limiter", LoginLimiter)
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
+FLOW_NAMES: web.AppKey[Callable[[], Sequence[str]]] = web.AppKey("flow_names")
+DEMO_CALLERS: web.AppKey[tuple[str, ...]] = web.AppKey("demo_callers")
+
+#: Request keys set by the session middleware.
+SESSION_KEY = "ivr.session"
+USER_KEY = "ivr.user"
+NEW_SESSION_KEY = "ivr.new_session"
+
+
+def current_user(request: web.Request) -> WebUser | None:
+    user = request.get(USER_KEY)
+    return user if isinstance(user, WebUser) else None
+
+
+def current_session(request: web.Request) -> Session:
+    session = request[SESSION_KEY]
+    assert isinstance(session, Session)  # set by session_middleware on every request
+    return session

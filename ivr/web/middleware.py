@@ -1,0 +1,135 @@
+"""Request plumbing: sessions, CSRF checks, who may see what, and security headers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ivr.settings import WebUser
+from ivr.web.keys import CODEC, DIRECTORY, NEW_SESSION_KEY, SESSION_KEY, USER_KEY, current_user
+from ivr.web.sessions import (
+    COOKIE_NAME,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_LIFETIME,
+    Session,
+    csrf_ok,
+    new_session,
+)
+
+#: Methods that change nothing: no CSRF token needed.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Pages only load our own scripts, styles, audio and websocket (no inline script):
+#: an injected string in a case note cannot run.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+
+
+def _set_cookie(response: web.StreamResponse, request: web.Request, session: Session) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        request.app[CODEC].encode(session),
+        max_age=SESSION_LIFETIME,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure,
+    )
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/ws/")
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    session = request.app[CODEC].decode(request.cookies.get(COOKIE_NAME))
+    fresh = session is None
+    if session is None:
+        session = new_session()
+    user = request.app[DIRECTORY].get(session.user) if session.user else None
+    if session.user and user is None:  # the user was removed from the config
+        session, fresh = new_session(), True
+    request[SESSION_KEY] = session
+    request[USER_KEY] = user
+    if request.method not in SAFE_METHODS:
+        token = request.headers.get(CSRF_HEADER)
+        if token is None and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            form = await request.post()
+            field = form.get(CSRF_FIELD)
+            token = field if isinstance(field, str) else None
+        if not csrf_ok(session, token):
+            if _is_api(request):
+                return web.json_response(
+                    {"error": "missing or wrong CSRF token; reload the page"}, status=403
+                )
+            return web.Response(text="Forbidden: the form expired. Reload the page and try again.",
+                                status=403)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+    replaced = request.get(NEW_SESSION_KEY)
+    if isinstance(replaced, Session):
+        _set_cookie(response, request, replaced)
+    elif fresh and not response.prepared:
+        _set_cookie(response, request, session)
+    if isinstance(response, web.HTTPException) and response.status >= 400:
+        raise response
+    return response
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _secure(exc)
+        raise
+    if not response.prepared:
+        _secure(response)
+    return response
+
+
+def _secure(response: web.StreamResponse) -> None:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+
+
+def require_page_user(request: web.Request, role: str | None = None) -> WebUser:
+    """The logged-in user, or a redirect to the login page (403 for the wrong role)."""
+    user = current_user(request)
+    if user is None:
+        raise web.HTTPFound(f"/login?next={request.path}")
+    if role is not None and user.role != role:
+        raise web.HTTPForbidden(text=f"This page is for {role}s.")
+    return user
+
+
+def require_api_user(request: web.Request, role: str | None = None) -> WebUser:
+    """The logged-in user, or 401 (403 for the wrong role), as JSON."""
+    user = current_user(request)
+    if user is None:
+        raise web.HTTPUnauthorized(text='{"error": "log in first"}',
+                                   content_type="application/json")
+    if role is not None and user.role != role:
+        raise web.HTTPForbidden(text=f'{{"error": "{role}s only"}}',
+                                content_type="application/json")
+    return user
+
+
+def same_origin(request: web.Request) -> bool:
+    """Websocket handshakes carry cookies from any site: accept only our own pages."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser (tests, curl): cookies were sent deliberately
+    return origin in (f"{request.scheme}://{request.host}", f"http://{request.host}",
+                      f"https://{request.host}")

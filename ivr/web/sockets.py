@@ -1,0 +1,113 @@
+"""Websockets: ``/ws/agent`` (pops, availability, answer/end) and ``/ws/softphone``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from ivr.web.keys import AUDIO_DIR, DISPATCHER, ENGINE, FLOW_NAMES, QUEUE, SOCKETS
+from ivr.web.middleware import require_api_user, same_origin
+from ivr.web.softphone import (
+    SoftphoneInputError,
+    WebSoftphoneChannel,
+    audio_url_for,
+    call_info_from,
+    run_softphone_call,
+)
+
+log = logging.getLogger(__name__)
+
+#: Seconds between websocket pings: a console on a dead network is noticed (and its
+#: agent marked away) within about a minute.
+HEARTBEAT = 30.0
+#: Browser messages are tiny (a key, an availability flag); anything big is garbage.
+MAX_MESSAGE = 16 * 1024
+
+
+async def _open(request: web.Request) -> web.WebSocketResponse:
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="websocket from another site")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    return ws
+
+
+async def _next_json(ws: web.WebSocketResponse) -> dict[str, Any] | None:
+    """The next JSON object from the browser; None once the socket closed."""
+    while True:
+        msg = await ws.receive()
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return None
+        if msg.type != WSMsgType.TEXT:
+            continue
+        try:
+            data = json.loads(msg.data)
+        except ValueError:
+            continue  # a broken message from a browser is ignored, not fatal
+        if isinstance(data, dict):
+            return data
+
+
+async def agent_ws(request: web.Request) -> web.WebSocketResponse:
+    user = require_api_user(request)
+    ws = await _open(request)
+    dispatcher = request.app[DISPATCHER]
+    queue = request.app[QUEUE]
+    sock = dispatcher.attach(user.name, ws.send_json)
+    try:
+        await ws.send_json({"type": "hello", "agent": user.name, "role": user.role,
+                            "available": dispatcher.is_available(user.name),
+                            "queues": list(user.queues)})
+        while (message := await _next_json(ws)) is not None:
+            kind = message.get("type")
+            case_id = str(message.get("case_id", ""))
+            if kind == "availability":
+                dispatcher.set_available(user.name, bool(message.get("available")))
+                await ws.send_json({"type": "availability",
+                                    "available": dispatcher.is_available(user.name)})
+            elif kind == "answer":
+                await ws.send_json({"type": "answer", "case_id": case_id,
+                                    "ok": queue.answer(user.name, case_id)})
+            elif kind == "end":
+                await ws.send_json({"type": "end", "case_id": case_id,
+                                    "ok": queue.end(user.name, case_id)})
+    except (ConnectionError, RuntimeError) as exc:
+        log.info("agent console of %s closed: %s", user.name, exc)
+    finally:
+        dispatcher.detach(sock)
+    return ws
+
+
+async def softphone_ws(request: web.Request) -> web.WebSocketResponse:
+    user = require_api_user(request)
+    ws = await _open(request)
+    start = await _next_json(ws)
+    if start is None:
+        return ws
+    try:
+        if start.get("type") != "start":
+            raise SoftphoneInputError("the first message must be 'start'")
+        info = call_info_from(start, flows=list(request.app[FLOW_NAMES]()), user=user.name)
+    except SoftphoneInputError as exc:
+        await ws.send_json({"type": "error", "message": str(exc)})
+        await ws.close()
+        return ws
+    channel = WebSoftphoneChannel(info, ws.send_json, request.app[QUEUE],
+                                  audio_url_for(request.app[AUDIO_DIR]))
+    await ws.send_json({"type": "started", "call_id": info.call_id})
+    record = await run_softphone_call(channel, request.app[ENGINE], lambda: _next_json(ws))
+    if not ws.closed:
+        outcome = record.outcome.value if record is not None else "failed"
+        await ws.send_json({"type": "ended", "outcome": outcome,
+                            "case_id": record.case_id if record is not None else None})
+        await ws.close()
+    return ws
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/ws/agent", agent_ws)
+    app.router.add_get("/ws/softphone", softphone_ws)

@@ -1,0 +1,133 @@
+// Browser softphone: calls a flow over /ws/softphone, plays prompts in order, sends keys.
+"use strict";
+(function () {
+  const { el, wsUrl } = window.ivr;
+  const $ = (id) => document.getElementById(id);
+  let ws = null;
+  let playing = null; // {seq, escape, audio, timer, cancelled}
+  // A prompt without audio (not built, or the browser cannot play it) is shown and left
+  // after a reading pause, so the call never stalls.
+  const TEXT_PAUSE_MS = 700, TEXT_PAUSE_PER_CHAR_MS = 18, TEXT_PAUSE_MAX_MS = 2500;
+
+  function status(text, kind) {
+    $("status").textContent = text;
+    $("status").className = "status " + (kind || "");
+  }
+
+  function log(kind, text, extra) {
+    const li = el("li", { class: kind }, el("span", { class: "tag", text: kind === "key" ? "key" : kind }),
+      el("span", { class: "text", text }), extra || null);
+    $("log").append(li);
+    li.scrollIntoView({ block: "nearest" });
+    return li;
+  }
+
+  function stopPlaying() {
+    if (!playing) return;
+    playing.cancelled = true;
+    if (playing.audio) { playing.audio.pause(); playing.audio.src = ""; }
+    clearTimeout(playing.timer);
+    document.querySelectorAll("#log li.now").forEach((n) => n.classList.remove("now"));
+    playing = null;
+  }
+
+  function playOne(state, prompt) {
+    return new Promise((resolve) => {
+      const li = log("prompt", prompt.text, el("span", { class: "pid", text: prompt.id }));
+      li.classList.add("now");
+      const done = () => { li.classList.remove("now"); resolve(); };
+      const textPause = () => {
+        li.classList.add("noaudio");
+        const ms = Math.min(TEXT_PAUSE_MAX_MS, TEXT_PAUSE_MS + TEXT_PAUSE_PER_CHAR_MS * prompt.text.length);
+        state.timer = setTimeout(done, ms);
+      };
+      if (!prompt.url) { textPause(); return; }
+      const audio = new Audio(prompt.url);
+      state.audio = audio;
+      audio.onended = done;
+      audio.onerror = () => { if (!state.cancelled) textPause(); };
+      audio.play().catch(() => { if (!state.cancelled && !audio.error) textPause(); });
+    });
+  }
+
+  async function playList(msg) {
+    stopPlaying();
+    const state = { seq: msg.seq, escape: msg.escape || "", audio: null, timer: null, cancelled: false };
+    playing = state;
+    for (const p of msg.prompts) {
+      if (state.cancelled) return;
+      await playOne(state, p);
+    }
+    if (!state.cancelled) {
+      send({ type: "played", seq: msg.seq });
+      if (playing === state) playing = null;
+    }
+  }
+
+  function send(msg) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  }
+
+  function press(key) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    log("key", key);
+    if (playing && playing.escape.includes(key)) stopPlaying();
+    send({ type: "key", key });
+  }
+
+  function setInCall(on) {
+    $("call").disabled = on;
+    $("hangup").disabled = !on;
+    for (const id of ["flow", "caller", "dialled"]) $(id).disabled = on;
+    document.body.classList.toggle("in-call", on);
+  }
+
+  function call() {
+    $("log").replaceChildren();
+    status("Calling…", "busy");
+    setInCall(true);
+    ws = new WebSocket(wsUrl("/ws/softphone"));
+    ws.onopen = () => send({ type: "start", flow: $("flow").value, caller: $("caller").value.trim(),
+      dialled: $("dialled").value.trim() });
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      if (msg.type === "started") status("In call", "live");
+      else if (msg.type === "play") playList(msg);
+      else if (msg.type === "stop") { if (playing && playing.seq === msg.seq) stopPlaying(); }
+      else if (msg.type === "transfer") {
+        status(`Waiting for an agent (case ${msg.case_id})…`, "busy");
+        log("event", `Transferred to queue ${msg.queue}, case ${msg.case_id}`);
+      } else if (msg.type === "transfer_result") {
+        log("event", `Queue: ${msg.status.replace(/_/g, " ")}${msg.agent ? " (" + msg.agent + ")" : ""}`);
+        status("In call", "live");
+      } else if (msg.type === "hangup") log("event", "The IVR hung up");
+      else if (msg.type === "ended") log("event", `Call ended: ${msg.outcome.replace(/_/g, " ")}${msg.case_id ? ", case " + msg.case_id : ""}`);
+      else if (msg.type === "error") { log("event", msg.message); status(msg.message, "bad"); }
+    };
+    ws.onclose = () => {
+      stopPlaying();
+      setInCall(false);
+      if (!$("status").classList.contains("bad")) status("Call ended", "");
+      ws = null;
+    };
+  }
+
+  function hangup() {
+    stopPlaying();
+    send({ type: "hangup" });
+    if (ws) ws.close();
+  }
+
+  $("call").onclick = call;
+  $("hangup").onclick = hangup;
+  $("keypad").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-key]");
+    if (b) press(b.dataset.key);
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.target.tagName === "INPUT" || ev.target.tagName === "SELECT") return;
+    if (/^[0-9*#]$/.test(ev.key)) { press(ev.key); ev.preventDefault(); }
+  });
+  window.addEventListener("beforeunload", () => { if (ws) ws.close(); });
+})();

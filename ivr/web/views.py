@@ -1,0 +1,195 @@
+"""HTML pages (login, agent console, softphone, supervisor), prompt audio and /healthz.
+
+Pages are small server-rendered shells; the live parts (pop cards, the keypad) are
+vanilla JavaScript in ``static/`` talking to the websockets and the JSON API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import string
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ivr.settings import WebUser
+from ivr.web.auth import MAX_CREDENTIAL_LENGTH, check_password
+from ivr.web.keys import (
+    AUDIO_DIR,
+    DEMO_CALLERS,
+    DIRECTORY,
+    FLOW_NAMES,
+    LIMITER,
+    NEW_SESSION_KEY,
+    current_session,
+    current_user,
+)
+from ivr.web.middleware import require_page_user
+from ivr.web.sessions import CSRF_FIELD, login_session, logout_session
+
+TEMPLATES = Path(__file__).parent / "templates"
+#: Audio paths: ``<prefix>/<lang>/<id>.wav`` and nothing that could climb out.
+_AUDIO_PATH = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.wav$")
+#: A bcrypt check costs the same for a wrong user, so timing does not reveal names.
+_DUMMY_HASH = "$2b$12$E2.pbT8ZRCcAl6oWdTpY8OQLmjv9DWq32VTDQatvbi6IOT5hTqTMy"
+
+
+def _template(name: str) -> string.Template:
+    return string.Template((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+def render(request: web.Request, template: str, *, title: str, script: str = "",
+           status: int = 200, **values: str) -> web.Response:
+    """Fill ``templates/<name>`` into the base layout; every value is HTML-escaped."""
+    user = current_user(request)
+    csrf = current_session(request).csrf
+    safe = {k: html.escape(v) for k, v in values.items()}
+    body = _template(template).safe_substitute(safe, csrf=html.escape(csrf))
+    page = _template("base.html").safe_substitute(
+        title=html.escape(title),
+        csrf=html.escape(csrf),
+        nav=_nav(user, request.path, csrf),
+        body=body,
+        script=(
+            '<script src="/static/common.js" defer></script>'
+            f'<script src="/static/{html.escape(script)}" defer></script>'
+        ) if script else "",
+        user=html.escape(user.name if user else ""),
+        role=html.escape(user.role if user else ""),
+    )
+    return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)
+
+
+def _nav(user: WebUser | None, path: str, csrf: str) -> str:
+    if user is None:
+        return ""
+    links = [("/agent", "Agent console"), ("/softphone", "Softphone")]
+    if user.role == "supervisor":
+        links.append(("/supervisor", "Supervisor"))
+    active = ' class="active"'
+    items = "".join(
+        f'<a href="{href}"{active if path == href else ""}>{label}</a>'
+        for href, label in links
+    )
+    return (
+        f'<nav>{items}</nav><div class="who"><span>{html.escape(user.name)} '
+        f'<small>{html.escape(user.role)}</small></span>'
+        f'<form method="post" action="/logout"><input type="hidden" name="{CSRF_FIELD}" '
+        f'value="{html.escape(csrf)}"><button class="link" type="submit">Log out</button>'
+        "</form></div>"
+    )
+
+
+def _safe_next(target: str) -> str:
+    """Only local paths: a login link must not bounce the user to another site."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return ""
+    return target
+
+
+def _home(user: WebUser) -> str:
+    return "/supervisor" if user.role == "supervisor" else "/agent"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def index(request: web.Request) -> web.Response:
+    user = require_page_user(request)
+    raise web.HTTPFound(_home(user))
+
+
+async def login_page(request: web.Request) -> web.Response:
+    user = current_user(request)
+    if user is not None:
+        raise web.HTTPFound(_home(user))
+    return render(request, "login.html", title="Log in", error="",
+                  next=_safe_next(request.query.get("next", "")), name="")
+
+
+async def login_post(request: web.Request) -> web.Response:
+    form = await request.post()
+    name = str(form.get("name", "")).strip()[:MAX_CREDENTIAL_LENGTH]
+    password = str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "")))
+    address = request.remote or "?"
+    limiter = request.app[LIMITER]
+    if limiter.blocked(address, name):
+        return render(request, "login.html", title="Log in", status=429, next=target, name=name,
+                      error="Too many failed attempts. Wait a few minutes and try again.")
+    user = request.app[DIRECTORY].get(name)
+    ok = False
+    if len(password) <= MAX_CREDENTIAL_LENGTH:
+        # bcrypt takes ~0.25 s: off the event loop so calls and pops keep flowing.
+        hashed = user.password_hash if user else _DUMMY_HASH
+        ok = await asyncio.to_thread(check_password, password, hashed) and user is not None
+    if not ok or user is None:
+        limiter.failed(address, name)
+        return render(request, "login.html", title="Log in", status=401, next=target, name=name,
+                      error="Wrong user name or password.")
+    limiter.succeeded(address, name)
+    request[NEW_SESSION_KEY] = login_session(current_session(request), user.name)
+    raise web.HTTPFound(target or _home(user))
+
+
+async def logout(request: web.Request) -> web.Response:
+    request[NEW_SESSION_KEY] = logout_session(current_session(request))
+    raise web.HTTPFound("/login")
+
+
+async def agent_page(request: web.Request) -> web.Response:
+    user = require_page_user(request)
+    return render(request, "agent.html", title="Agent console", script="agent.js",
+                  queues=", ".join(user.queues) or "all queues")
+
+
+async def softphone_page(request: web.Request) -> web.Response:
+    require_page_user(request)
+    flows = list(request.app[FLOW_NAMES]())
+    options = "".join(f'<option value="{html.escape(f)}">{html.escape(f)}</option>'
+                      for f in flows) or '<option value="">(default flow)</option>'
+    callers = "".join(f'<option value="{html.escape(c)}"></option>'
+                      for c in request.app[DEMO_CALLERS])
+    first = request.app[DEMO_CALLERS][0] if request.app[DEMO_CALLERS] else ""
+    page = render(request, "softphone.html", title="Softphone", script="softphone.js",
+                  caller=first)
+    assert page.text is not None
+    page.text = page.text.replace("<!--FLOW_OPTIONS-->", options).replace(
+        "<!--CALLER_OPTIONS-->", callers)
+    return page
+
+
+async def supervisor_page(request: web.Request) -> web.Response:
+    require_page_user(request, role="supervisor")
+    return render(request, "supervisor.html", title="Supervisor", script="supervisor.js")
+
+
+async def audio(request: web.Request) -> web.FileResponse:
+    """Built prompt audio (``var/prompts/<prefix>/<lang>/<id>.wav``), logged-in users only."""
+    require_page_user(request)
+    relative = request.match_info["path"]
+    if not _AUDIO_PATH.match(relative):
+        raise web.HTTPNotFound()
+    root = request.app[AUDIO_DIR]
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav",
+                                           "Cache-Control": "private, max-age=300"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", index)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_post)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/agent", agent_page)
+    app.router.add_get("/softphone", softphone_page)
+    app.router.add_get("/supervisor", supervisor_page)
+    app.router.add_get("/audio/{path:.+}", audio)
