@@ -365,8 +365,9 @@ class AgiConnection:
 
     __slots__ = ("_buffer", "_env", "_env_bytes", "_eof", "_usage", "state")
 
-    def __init__(self) -> None:
-        self.state = State.ENVIRONMENT
+    def __init__(self, *, expect_environment: bool = True) -> None:
+        # Classic AGI via pyst2 reads the environment itself and hands us the rest.
+        self.state = State.ENVIRONMENT if expect_environment else State.IDLE
         self._buffer = bytearray()
         self._env: dict[str, str] = {}
         self._env_bytes = 0

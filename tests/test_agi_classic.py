@@ -1,0 +1,115 @@
+"""Classic AGI through pyst2: a fake stdin/stdout pair carries the recorded bytes; the
+commands our channel writes are checked byte for byte."""
+
+from __future__ import annotations
+
+import io
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agi_fixtures import prompt
+
+from ivr.agi.classic import open_classic_channel, run_classic_call
+from ivr.channel import CallerHungUp, Channel, DigitSpec, EndedBy, Entry
+from ivr.cli import build_parser
+from ivr.testing.transcripts import read_transcript
+
+TRANSCRIPT = Path(__file__).parent / "transcripts" / "agi-classic-pyst2-wire.txt"
+
+
+def recorded_env() -> str:
+    lines = read_transcript(TRANSCRIPT)
+    end = next(i for i, line in enumerate(lines) if line.direction == "<<" and not line.text)
+    return "".join(line.text + "\n" for line in lines[: end + 1])
+
+
+@pytest.fixture(autouse=True)
+def restore_sighup() -> Iterator[None]:
+    previous = signal.getsignal(signal.SIGHUP)  # pyst2 installs its own handler
+    yield
+    signal.signal(signal.SIGHUP, previous)
+
+
+def classic(replies: list[str]) -> tuple[Channel, io.StringIO]:
+    stdin = io.StringIO(recorded_env() + "".join(r + "\n" for r in replies))
+    stdout = io.StringIO()
+    return open_classic_channel("hotline", stdin=stdin, stdout=stdout,
+                                stderr=io.StringIO()), stdout
+
+
+async def test_environment_and_commands_through_pyst2() -> None:
+    channel, stdout = classic([
+        "200 result=1",                    # SET VARIABLE
+        "200 result=1 (C-PYST2-1)",        # GET VARIABLE
+        "200 result=0",                    # GET VARIABLE missing
+        "200 result=49 endpos=4000",       # STREAM FILE interrupted by '1'
+        "200 result=50", "200 result=51", "200 result=0",  # WAIT FOR DIGIT x3
+        "200 result=1",                    # HANGUP
+    ])
+    info = channel.info
+    assert (info.caller, info.dialled, info.flow, info.args) == ("", "", "hotline", ("hello",))
+    assert info.call_id == "1795849040.55"
+    entries: list[Entry] = []
+
+    async def handler(ch: Channel) -> None:
+        await ch.set_variable("IVR_CASE_ID", "C-PYST2-1")
+        assert await ch.get_variable("IVR_CASE_ID") == "C-PYST2-1"  # type: ignore[attr-defined]
+        assert await ch.get_variable("NO_SUCH_VAR") is None  # type: ignore[attr-defined]
+        entries.append(await ch.ask([prompt("enter_account")], DigitSpec(max_digits=4)))
+        await ch.hangup()
+
+    assert await run_classic_call(channel, handler) == 0
+    assert entries == [Entry("123", EndedBy.TIMEOUT)]
+    assert stdout.getvalue() == (
+        "SET VARIABLE IVR_CASE_ID C-PYST2-1\n"
+        "GET VARIABLE IVR_CASE_ID\n"
+        "GET VARIABLE NO_SUCH_VAR\n"
+        'STREAM FILE ivr/vi/enter_account "0123456789*#"\n'
+        "WAIT FOR DIGIT 3000\n"
+        "WAIT FOR DIGIT 3000\n"
+        "WAIT FOR DIGIT 3000\n"
+        "HANGUP\n")
+
+
+async def test_hangup_line_ahead_of_reply_and_eof() -> None:
+    channel, stdout = classic([
+        "200 result=-1 endpos=0",          # STREAM FILE: hung up (or missing file?)
+        "HANGUP",                          # ... the HANGUP line settles it
+        "511 Command Not Permitted on a dead channel or intercept routine",
+        "200 result=1",                    # SET VARIABLE still works
+    ])
+    seen: list[str] = []
+
+    async def handler(ch: Channel) -> None:
+        try:
+            await ch.play([prompt("welcome")])
+        except CallerHungUp:
+            seen.append("hung up")
+        await ch.set_variable("IVR_OUTCOME", "abandoned")
+        await ch.hangup()  # already gone: not sent
+        await ch.set_variable("AFTER_EOF", "x")  # stdin is exhausted: EOF
+
+    assert await run_classic_call(channel, handler) == 0
+    assert seen == ["hung up"]
+    assert stdout.getvalue().splitlines() == [
+        'STREAM FILE ivr/vi/welcome ""', "CHANNEL STATUS", "SET VARIABLE IVR_OUTCOME abandoned",
+        "SET VARIABLE AFTER_EOF x"]
+
+
+async def test_sighup_means_the_caller_hung_up() -> None:
+    channel, stdout = classic(["200 result=1"])
+
+    async def handler(ch: Channel) -> None:
+        await ch.set_variable("A", "1")
+        signal.raise_signal(signal.SIGHUP)  # what Asterisk sends a classic script
+        await ch.play([prompt("welcome")])
+
+    assert await run_classic_call(channel, handler) == 0
+    assert stdout.getvalue() == "SET VARIABLE A 1\n"
+
+
+def test_cli_has_agi_command() -> None:
+    args = build_parser().parse_args(["agi", "hotline"])
+    assert args.flow == "hotline" and callable(args.func)
