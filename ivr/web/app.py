@@ -55,7 +55,7 @@ def create_app(
     audio_dir: Path,
     builtin_queue: BuiltinQueue | None = None,
     flow_names: Callable[[], Sequence[str]] | None = None,
-    demo_callers: Sequence[str] = (),
+    demo_callers: Sequence[tuple[str, str]] | None = None,
     environ: dict[str, str] | None = None,
 ) -> web.Application:
     """The web application.
@@ -64,7 +64,8 @@ def create_app(
     (the softphone runs calls on it), ``catalog`` the :class:`PromptCatalog`.
     ``builtin_queue`` receives softphone transfers (made here when not given);
     ``flow_names`` lists the flows the softphone offers; ``demo_callers`` are caller
-    numbers the softphone suggests (phones registered to demo accounts).
+    numbers the softphone suggests as ``(number, label)`` (default: the phones of the
+    documented demo accounts when the demo data is seeded).
     Users are ``settings.users``, or the demo users when none are configured.
     """
     env = dict(os.environ) if environ is None else environ
@@ -84,6 +85,8 @@ def create_app(
     app[LIMITER] = LoginLimiter()
     app[SOCKETS] = weakref.WeakSet()
     app[FLOW_NAMES] = flow_names or (lambda: ())
+    if demo_callers is None:
+        demo_callers = _demo_callers() if settings.seed_demo else ()
     app[DEMO_CALLERS] = tuple(demo_callers)
 
     views.add_routes(app)
@@ -94,6 +97,16 @@ def create_app(
     app.cleanup_ctx.append(_dispatcher_ctx)
     app.on_shutdown.append(_close_websockets)
     return app
+
+
+def _demo_callers() -> tuple[tuple[str, str], ...]:
+    from ivr.store.demo import DEMO_ACCOUNTS
+
+    return tuple(
+        (phone, f"{account.name} ({account.code[-4:]}): {account.shows}")
+        for account in DEMO_ACCOUNTS
+        for phone in account.phones
+    )
 
 
 async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -30,20 +30,17 @@ CODEC = web.AppKey("session_codec", SessionCodec)
 LIMITER = web.AppKey("login_limiter", LoginLimiter)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 FLOW_NAMES: web.AppKey[Callable[[], Sequence[str]]] = web.AppKey("flow_names")
-DEMO_CALLERS: web.AppKey[tuple[str, ...]] = web.AppKey("demo_callers")
+DEMO_CALLERS: web.AppKey[tuple[tuple[str, str], ...]] = web.AppKey("demo_callers")
 
-#: Request keys set by the session middleware.
-SESSION_KEY = "ivr.session"
-USER_KEY = "ivr.user"
-NEW_SESSION_KEY = "ivr.new_session"
+#: Request state set by the session middleware (and by login/logout for the new cookie).
+SESSION_KEY = web.RequestKey("ivr_session", Session)
+USER_KEY: web.RequestKey[WebUser | None] = web.RequestKey("ivr_user")
+NEW_SESSION_KEY = web.RequestKey("ivr_new_session", Session)
 
 
 def current_user(request: web.Request) -> WebUser | None:
-    user = request.get(USER_KEY)
-    return user if isinstance(user, WebUser) else None
+    return request.get(USER_KEY)
 
 
 def current_session(request: web.Request) -> Session:
-    session = request[SESSION_KEY]
-    assert isinstance(session, Session)  # set by session_middleware on every request
-    return session
+    return request[SESSION_KEY]

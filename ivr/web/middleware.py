@@ -73,16 +73,20 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
                                 status=403)
     try:
         response = await handler(request)
-    except web.HTTPException as exc:
-        response = exc
+    except web.HTTPException as exc:  # redirects and errors raised by handlers
+        _session_cookie(exc, request, session, fresh)
+        raise
+    _session_cookie(response, request, session, fresh)
+    return response
+
+
+def _session_cookie(response: web.StreamResponse, request: web.Request, session: Session,
+                    fresh: bool) -> None:
     replaced = request.get(NEW_SESSION_KEY)
     if isinstance(replaced, Session):
         _set_cookie(response, request, replaced)
     elif fresh and not response.prepared:
         _set_cookie(response, request, session)
-    if isinstance(response, web.HTTPException) and response.status >= 400:
-        raise response
-    return response
 
 
 @web.middleware

@@ -153,9 +153,11 @@ async def softphone_page(request: web.Request) -> web.Response:
     flows = list(request.app[FLOW_NAMES]())
     options = "".join(f'<option value="{html.escape(f)}">{html.escape(f)}</option>'
                       for f in flows) or '<option value="">(default flow)</option>'
-    callers = "".join(f'<option value="{html.escape(c)}"></option>'
-                      for c in request.app[DEMO_CALLERS])
-    first = request.app[DEMO_CALLERS][0] if request.app[DEMO_CALLERS] else ""
+    callers = "".join(
+        f'<option value="{html.escape(number)}">{html.escape(label)}</option>'
+        for number, label in request.app[DEMO_CALLERS]
+    )
+    first = request.app[DEMO_CALLERS][0][0] if request.app[DEMO_CALLERS] else ""
     page = render(request, "softphone.html", title="Softphone", script="softphone.js",
                   caller=first)
     assert page.text is not None

@@ -1,0 +1,207 @@
+"""The web app over HTTP: health, login/logout, CSRF, roles, the case API, audio files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from web_fixtures import PASSWORD, csrf_of, login, open_case
+
+pytest_plugins = ("web_fixtures",)
+
+Client = TestClient[Any, Any]
+
+
+async def test_healthz_needs_no_login(aiohttp_client: Any, make_app: Any) -> None:
+    client = await aiohttp_client(make_app())
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok"}
+
+
+async def test_pages_refuse_anonymous_users(aiohttp_client: Any, make_app: Any) -> None:
+    client = await aiohttp_client(make_app())
+    for path in ("/", "/agent", "/softphone", "/supervisor", "/audio/ivr/vi/welcome.wav"):
+        resp = await client.get(path, allow_redirects=False)
+        assert resp.status == 302, path
+        assert resp.headers["Location"].startswith("/login"), path
+    for path in ("/api/cases/C-2026-000001", "/api/cases?caller=0901234567", "/api/calls",
+                 "/api/me", "/ws/agent", "/ws/softphone"):
+        resp = await client.get(path)
+        assert resp.status == 401, path
+
+
+async def test_login_sets_a_safe_cookie_and_logout_ends_the_session(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    token = await csrf_of(client)
+    resp = await client.post("/login", data={"name": "agent1", "password": PASSWORD,
+                                             "csrf_token": token}, allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"] == "/agent"
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = await client.get("/agent")
+    assert page.status == 200
+    html = await page.text()
+    assert "Agent console" in html and "agent1" in html
+    token = await csrf_of(client, "/agent")
+    resp = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"] == "/login"
+    assert (await client.get("/api/me")).status == 401
+
+
+async def test_wrong_password_and_unknown_user_are_refused_alike(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    for name, password in (("agent1", "nope"), ("ghost", PASSWORD)):
+        token = await csrf_of(client)
+        resp = await client.post("/login", data={"name": name, "password": password,
+                                                 "csrf_token": token})
+        assert resp.status == 401
+        assert "Wrong user name or password." in await resp.text()
+    assert (await client.get("/api/me")).status == 401
+
+
+async def test_login_is_rate_limited(aiohttp_client: Any, make_app: Any) -> None:
+    client: Client = await aiohttp_client(make_app())
+    statuses = []
+    for _ in range(6):
+        token = await csrf_of(client)
+        resp = await client.post("/login", data={"name": "agent2", "password": "guess",
+                                                 "csrf_token": token})
+        statuses.append(resp.status)
+    assert statuses == [401] * 5 + [429]
+    token = await csrf_of(client)
+    resp = await client.post("/login", data={"name": "agent2", "password": PASSWORD,
+                                             "csrf_token": token})
+    assert resp.status == 429  # even the right password waits out the window
+
+
+async def test_state_changes_need_the_csrf_token(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    resp = await client.post("/login", data={"name": "agent1", "password": PASSWORD})
+    assert resp.status == 403  # the login form too: no login CSRF
+    token = await login(client, "agent1")
+    case_id = await open_case(web_store)
+    url = f"/api/cases/{case_id}"
+    resp = await client.post(url, json={"notes": "x"})
+    assert resp.status == 403
+    resp = await client.post(url, json={"notes": "x"}, headers={"X-CSRF-Token": "forged"})
+    assert resp.status == 403
+    resp = await client.post(url, json={"notes": "x"}, headers={"X-CSRF-Token": token})
+    assert resp.status == 200
+    resp = await client.post("/logout", allow_redirects=False)
+    assert resp.status == 403
+    assert (await client.get("/api/me")).status == 200
+
+
+async def test_agents_cannot_open_supervisor_pages(aiohttp_client: Any, make_app: Any) -> None:
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent1")
+    assert (await client.get("/supervisor", allow_redirects=False)).status == 403
+    assert (await client.get("/api/calls")).status == 403
+    assert (await client.get("/api/agents")).status == 403
+
+
+async def test_supervisor_sees_calls_agents_and_every_case(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    safety_case = await open_case(web_store, queue="safety", intent="electrical_safety")
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "boss")
+    page = await client.get("/supervisor")
+    assert page.status == 200 and "Recent calls" in await page.text()
+    assert (await client.get("/api/calls")).status == 200
+    agents = await (await client.get("/api/agents")).json()
+    assert [a["name"] for a in agents["agents"]] == ["agent1", "agent2", "agent3"]
+    assert (await client.get(f"/api/cases/{safety_case}")).status == 200
+
+
+async def test_case_api_limits_agents_to_their_queues(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    billing = await open_case(web_store, queue="agents", intent="billing")
+    safety = await open_case(web_store, queue="safety", intent="electrical_safety")
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent2")  # serves "agents" only
+    resp = await client.get(f"/api/cases/{billing}")
+    assert resp.status == 200
+    case = await resp.json()
+    assert case["account"] == "PE01000123456"
+    assert case["facts"]["account"]["name"] == "Nguyễn Văn An"
+    assert (await client.get(f"/api/cases/{safety}")).status == 403
+    listed = await (await client.get("/api/cases?caller=0901234567")).json()
+    assert [c["id"] for c in listed["cases"]] == [billing]
+    assert (await client.get("/api/cases/C-9999-999999")).status == 404
+    assert (await client.get("/api/cases?caller=abc")).status == 400
+
+
+async def test_an_agent_cannot_read_a_case_another_agent_holds(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    case_id = await open_case(web_store)
+    await web_store.add_case_event(case_id, "connected", agent="agent1", detail="Local/1001@agents")
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent2")
+    assert (await client.get(f"/api/cases/{case_id}")).status == 403
+    listed = await (await client.get("/api/cases?caller=0901234567")).json()
+    assert listed["cases"] == []
+
+
+async def test_notes_and_disposition_are_saved_to_the_case(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    case_id = await open_case(web_store)
+    client: Client = await aiohttp_client(make_app())
+    token = await login(client, "agent1")
+    headers = {"X-CSRF-Token": token}
+    resp = await client.post(f"/api/cases/{case_id}", headers=headers,
+                             json={"notes": "Khách hỏi hóa đơn tháng 11",
+                                   "disposition": "resolved"})
+    assert resp.status == 200, await resp.text()
+    saved = await web_store.get_case(case_id)
+    assert saved["notes"] == "Khách hỏi hóa đơn tháng 11"
+    assert saved["disposition"] == "resolved"
+    assert saved["agent"] == "agent1"
+    assert saved["events"][-1]["event"] == "notes_saved"
+    bad = await client.post(f"/api/cases/{case_id}", headers=headers,
+                            json={"disposition": "<script>"})
+    assert bad.status == 400
+    assert "disposition must be one of" in (await bad.json())["error"]
+    assert (await client.post(f"/api/cases/{case_id}", headers=headers, data="x")).status == 400
+
+
+async def test_audio_is_served_from_the_prompt_build_and_cannot_escape_it(
+    aiohttp_client: Any, make_app: Any, tmp_path: Any
+) -> None:
+    app = make_app()
+    wav = tmp_path / "audio" / "ivr" / "vi" / "welcome.wav"
+    wav.parent.mkdir(parents=True)
+    wav.write_bytes(b"RIFF....WAVE")
+    (tmp_path / "secret.wav").write_bytes(b"secret")
+    client: Client = await aiohttp_client(app)
+    await login(client, "agent1")
+    resp = await client.get("/audio/ivr/vi/welcome.wav")
+    assert resp.status == 200 and await resp.read() == b"RIFF....WAVE"
+    assert resp.headers["Content-Type"] == "audio/wav"
+    for path in ("/audio/../secret.wav", "/audio/%2e%2e/secret.wav", "/audio/ivr/vi/nope.wav",
+                 "/audio/ivr/vi/welcome.txt", "/audio//etc/passwd"):
+        assert (await client.get(path)).status == 404, path
+
+
+async def test_pages_carry_security_headers_and_render_vietnamese(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent1")
+    resp = await client.get("/softphone")
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Content-Type"].startswith("text/html; charset=utf-8")
+    html = await resp.text()
+    assert "Nguyễn Văn An" in html  # demo callers listed by name
