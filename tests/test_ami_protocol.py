@@ -220,3 +220,10 @@ def test_send_refuses_injection(action: Action) -> None:
 def test_lf_only_lines_are_tolerated() -> None:
     messages = parse([b"Asterisk Call Manager/11.0.0\nEvent: X\nA: 1\n\n"])
     assert isinstance(messages[1], Event) and messages[1]["A"] == "1"
+
+
+def test_refused_value_is_not_echoed_because_it_may_be_the_secret() -> None:
+    with pytest.raises(LocalProtocolError) as caught:
+        AmiConnection().send(Action("Login", headers=(("Secret", "hunter2\r\nX: y"),)))
+    assert "hunter2" not in str(caught.value)
+    assert "Secret" in str(caught.value)

@@ -143,6 +143,9 @@ class _Session:
         self.lists: dict[str, tuple[Response, list[Event]]] = {}
         self.banner: asyncio.Future[Banner] = asyncio.get_running_loop().create_future()
         self.logged_in = False
+        self.closed = False
+        """No more responses will come (set with the reason when the reader ends)."""
+        self.close_reason = ""
         self.done = asyncio.Event()
         """Set once the socket is closed and the session cleaned up."""
 
@@ -150,6 +153,8 @@ class _Session:
         self.writer.write(self.conn.send(action))
 
     def fail_pending(self, why: str) -> None:
+        self.closed = True
+        self.close_reason = why
         for fut in self.pending.values():
             if not fut.done():
                 fut.set_exception(AmiConnectionLost(why))
@@ -270,13 +275,17 @@ class AmiClient:
         limit = self.action_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
-                await self._connected.wait()
+                while True:
+                    await self._connected.wait()
+                    # The link may have dropped again between the wake-up and now.
+                    session = self._session
+                    if session is not None and session.logged_in and not session.closed:
+                        break
+                    await asyncio.sleep(0)
         except TimeoutError:
             raise AmiNotConnected(
                 f"AMI {self.host}:{self.port} not connected ({self._last_error or 'connecting'})"
             ) from None
-        session = self._session
-        assert session is not None  # set before _connected
         return await self._request(session, action, limit)
 
     def subscribe(self, maxsize: int | None = None) -> Subscription:
@@ -324,6 +333,8 @@ class AmiClient:
         return f"{self._id_prefix}-{next(self._ids)}"
 
     async def _request(self, session: _Session, action: Action, timeout: float) -> Response:
+        if session.closed:
+            raise AmiConnectionLost(session.close_reason)
         action_id = self._next_id()
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         session.pending[action_id] = fut

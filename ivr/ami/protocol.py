@@ -255,10 +255,12 @@ class _State(Enum):
 
 
 def _check_text(kind: str, text: str, *, name: bool = False) -> None:
+    # Values are not echoed in the message: one may be the Login secret.
+    shown = f": {text!r}" if name else ""
     if "\r" in text or "\n" in text:
-        raise LocalProtocolError(f"AMI {kind} must not contain CR or LF: {text!r}")
+        raise LocalProtocolError(f"AMI {kind} must not contain CR or LF{shown}")
     if name and (not text or ":" in text or text != text.strip()):
-        raise LocalProtocolError(f"AMI {kind} must be a non-empty name without ':': {text!r}")
+        raise LocalProtocolError(f"AMI {kind} must be a non-empty name without ':'{shown}")
 
 
 class AmiConnection:
