@@ -10,6 +10,7 @@ import logging
 import random
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +23,9 @@ from ivr.ami.client import (
     Subscription,
 )
 from ivr.ami.protocol import Event, ResponseStatus
+from ivr.ami.queue_events import AgentConnected, QueueEvent, queue_event_from
 from ivr.settings import Settings
-from ivr.testing.fake_ami import FakeAmiServer
+from ivr.testing.fake_ami import FakeAmiServer, recorded_events, with_case_id
 
 WAIT = 5.0
 
@@ -310,3 +312,30 @@ def test_from_settings() -> None:
     ami = AmiClient.from_settings(settings, ping_interval=5.0)
     assert (ami.host, ami.port, ami.username, ami.ping_interval) == ("10.0.0.5", 5039, "ivr", 5.0)
     assert "s3" not in repr(vars(ami).get("username"))
+
+
+async def test_recorded_queue_events_replayed_become_typed_across_a_restart(
+    server: FakeAmiServer, client: AmiClient, transcripts_dir: Path
+) -> None:
+    path = transcripts_dir / "ami-during-queue-to-agent-continue.txt"
+    blocks = recorded_events(path, ["AgentCalled", "AgentConnect", "AgentComplete"])
+    sub = client.subscribe()
+
+    async def replay(case_id: str) -> list[QueueEvent]:
+        for lines in blocks:
+            assert server.emit_raw(with_case_id(lines, case_id)) == 1
+        typed = []
+        while len(typed) < len(blocks):
+            event = queue_event_from(await next_event(sub))
+            if event is not None:
+                typed.append(event)
+        return typed
+
+    first = await replay("C-2026-0100")
+    assert [type(e).__name__ for e in first] == ["AgentRinging", "AgentConnected", "AgentCompleted"]
+    assert {e.case_id for e in first} == {"C-2026-0100"}
+    server.drop_connections()
+    await server.wait_logins(2)
+    second = await replay("C-2026-0101")
+    assert {e.case_id for e in second} == {"C-2026-0101"}
+    assert isinstance(second[1], AgentConnected) and second[1].interface == "Local/1001@agents"
