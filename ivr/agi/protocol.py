@@ -495,17 +495,22 @@ class AgiConnection:
         return None
 
 
-def _known_verbs() -> tuple[tuple[str, ...], ...]:
+def _known_verbs() -> dict[str, tuple[tuple[str, ...], ...]]:
     verbs = """ANSWER|ASYNCAGI BREAK|CHANNEL STATUS|CONTROL STREAM FILE|DATABASE DEL|
     DATABASE DELTREE|DATABASE GET|DATABASE PUT|EXEC|GET DATA|GET FULL VARIABLE|GET OPTION|
     GET VARIABLE|GOSUB|HANGUP|NOOP|RECEIVE CHAR|RECEIVE TEXT|RECORD FILE|SAY ALPHA|SAY DATE|
     SAY DATETIME|SAY DIGITS|SAY NUMBER|SAY PHONETIC|SAY TIME|SEND IMAGE|SEND TEXT|
     SET AUTOHANGUP|SET CALLERID|SET CONTEXT|SET EXTENSION|SET MUSIC|SET PRIORITY|
     SET VARIABLE|STREAM FILE|TDD MODE|VERBOSE|WAIT FOR DIGIT"""
-    parsed = (tuple(v.split()) for v in verbs.replace("\n", "").split("|"))
-    return tuple(sorted(parsed, key=len, reverse=True))  # longest match first
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for verb in verbs.replace("\n", "").split("|"):
+        words = tuple(verb.split())
+        by_first.setdefault(words[0], []).append(words)
+    # longest match first within each first word ("GET FULL VARIABLE" before "GET")
+    return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in by_first.items()}
 
 
+#: Asterisk's AGI verbs, indexed by their first word.
 KNOWN_VERBS = _known_verbs()
 
 
@@ -532,6 +537,8 @@ class ParsedCommand:
 def split_args(line: str) -> list[Arg]:
     """Split like Asterisk's ``parse_args``: whitespace separates, ``"`` groups, ``\\``
     escapes the next character. Quoted words come back as :class:`Quoted`."""
+    if '"' not in line and "\\" not in line:
+        return list(line.split())  # the common case, without a character loop
     words: list[Arg] = []
     current: list[str] = []
     in_word = quoted = in_quotes = escaped = False
@@ -561,11 +568,13 @@ def split_args(line: str) -> list[Arg]:
 def parse_command(line: str) -> ParsedCommand:
     """Parse one command line (without its LF) into verb and arguments."""
     words = split_args(line)
-    plain = [w.upper() if isinstance(w, str) else "" for w in words]
-    for verb in KNOWN_VERBS:
+    first = words[0] if words else ""
+    for verb in KNOWN_VERBS.get(first.upper() if isinstance(first, str) else "", ()):
         n = len(verb)
-        if tuple(plain[:n]) == verb:
-            written = " ".join(w for w in words[:n] if isinstance(w, str))
+        head = words[:n]
+        if len(head) == n and all(isinstance(w, str) and w.upper() == v
+                                  for w, v in zip(head, verb, strict=True)):
+            written = " ".join(w for w in head if isinstance(w, str))
             return ParsedCommand(written, " ".join(verb), tuple(words[n:]))
     if not words:
         return ParsedCommand("", "", ())
