@@ -1,0 +1,66 @@
+"""``ivr validate [PATH]``: check a flows file; every problem as PATH:LINE:COL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ivr.cli import UsageError
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "validate",
+        help="check a flows file (exit 1 on any error)",
+        description="Compile a flows file and print every problem as "
+        "PATH:LINE:COL: error|warning: message. Exits 1 if there is any error.",
+    )
+    parser.add_argument("path", nargs="?", default="config/flows.yaml",
+                        help="flows file (default: config/flows.yaml)")
+    parser.add_argument("--prompts", default=None,
+                        help="prompts file the prompt ids are checked against "
+                        "(default: prompts.yaml beside the flows file, else config/prompts.yaml)")
+    parser.set_defaults(func=run)
+
+
+def _prompts_path(flows: Path, given: str | None) -> Path:
+    if given:
+        return Path(given)
+    beside = flows.parent / "prompts.yaml"
+    return beside if beside.is_file() else Path("config/prompts.yaml")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ivr.flows.compiler import compile_flows, known_actions
+    from ivr.flows.errors import has_errors
+    from ivr.prompts.catalog import CatalogError, PromptCatalog
+
+    path_text: str = args.path
+    path = Path(path_text)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path_text}: cannot read: {exc.strerror or exc}") from None
+    prompts = _prompts_path(path, args.prompts)
+    try:
+        catalog = PromptCatalog.load(prompts)
+    except CatalogError as exc:
+        for line in exc.errors:
+            print(line)
+        print(f"{path_text}: not checked: the prompts file has errors", file=sys.stderr)
+        return 1
+    flowset, diags = compile_flows(data, path_text, catalog=catalog, actions=known_actions())
+    for d in diags:
+        print(d)
+    errors = sum(1 for d in diags if d.is_error)
+    warnings = len(diags) - errors
+    if has_errors(diags) or flowset is None:
+        print(f"{path_text}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+        return 1
+    nodes = sum(len(f.nodes) for f in flowset.flows.values())
+    print(f"{path_text}: ok, {len(flowset.flows)} flows, {nodes} nodes, version "
+          f"{flowset.version}" + (f", {warnings} warning(s)" if warnings else ""),
+          file=sys.stderr)
+    return 0

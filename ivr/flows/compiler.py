@@ -1,0 +1,472 @@
+"""Compile a flows file into an immutable :class:`FlowSet`, collecting every problem.
+
+``compile_flows`` never stops at the first error: it reports all of them, each as
+``PATH:LINE:COL: error|warning: message``, and returns a FlowSet only when there is no
+error. Node kinds are compiled in :mod:`ivr.flows.nodes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from ivr.actions import ActionRegistry
+from ivr.channel import ALL_KEYS
+from ivr.flows.errors import Diagnostic, Diagnostics, Mark, did_you_mean
+from ivr.flows.loader import YMap, YScalar, YSeq, YValue, load_yaml
+from ivr.flows.model import (
+    AGENT,
+    HANGUP,
+    REPEAT,
+    RETURN,
+    SPECIAL_TARGETS,
+    AnyNode,
+    Assign,
+    Defaults,
+    Exit,
+    Flow,
+    FlowSet,
+    Hotline,
+    Literal,
+    PlayItem,
+    PromptItem,
+    Queue,
+    Ref,
+    SayItem,
+    Value,
+)
+from ivr.flows.reader import Reader, describe
+
+#: What the prompts catalog promises for ``say:`` (``PromptCatalog.SAY_KINDS``).
+DEFAULT_SAY_KINDS = frozenset({"number", "digits", "money", "date", "time", "datetime", "duration"})
+#: Variables every call has before any node runs.
+BUILTIN_VARIABLES = frozenset({"caller", "hotline", "language", "call", "result"})
+#: Prompts the engine itself plays (apology, read-back, callback offer).
+ENGINE_PROMPTS = ("sorry_transfer",)
+READ_BACK_PROMPTS = ("you_entered", "confirm_entry")
+CALLBACK_PROMPTS = ("offer_callback", "callback_confirmed", "goodbye")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+TOP_KEYS = ("version", "defaults", "hotlines", "queues", "flows")
+DEFAULT_KEYS = (
+    "language", "timeout", "inter_digit_timeout", "retries", "when_retries_run_out",
+    "keys_everywhere", "no_input", "no_match", "agent_queue", "flow",
+)
+
+
+class PromptIds(Protocol):
+    """What the compiler needs from ``PromptCatalog``."""
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+
+    def has(self, prompt_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSignature:
+    required: frozenset[str] = frozenset()
+    optional: frozenset[str] | None = None
+    """None when only the name is known: inputs are then not checked."""
+
+
+ActionsLike = ActionRegistry | Mapping[str, ActionSignature] | Iterable[str]
+
+
+def action_signatures(actions: ActionsLike) -> Mapping[str, ActionSignature]:
+    """Normalise what callers have (a registry, a name set) to name -> signature."""
+    if isinstance(actions, ActionRegistry):
+        return {
+            n: ActionSignature(actions.spec(n).inputs, actions.spec(n).optional_inputs)
+            for n in actions.names()
+        }
+    if isinstance(actions, Mapping):
+        return dict(actions)
+    return {name: ActionSignature() for name in actions}
+
+
+@dataclass
+class PendingExit:
+    exit: Exit
+    flow: str | None
+    """None for ``defaults`` exits, which may only use special targets."""
+    node: str
+    allow_repeat: bool = False
+
+
+@dataclass
+class Compiler:
+    path: str
+    catalog: PromptIds
+    actions: Mapping[str, ActionSignature]
+    diags: Diagnostics = field(default_factory=Diagnostics)
+    variables: set[str] = field(default_factory=lambda: set(BUILTIN_VARIABLES))
+    flow_names: set[str] = field(default_factory=set)
+    queues: dict[str, Queue] = field(default_factory=dict)
+    pending: list[PendingExit] = field(default_factory=list)
+    edges: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    engine_prompts: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.read = Reader(self.diags)
+        self.say_kinds: frozenset[str] = getattr(self.catalog, "SAY_KINDS", DEFAULT_SAY_KINDS)
+        self.defaults = Defaults()
+        self.default_exhausted = Exit(AGENT, Mark(self.path, 1, 1))
+        self.default_keys: dict[str, Exit] = {}
+
+    # ---- values, prompts and exits shared by the node kinds ----------------------
+
+    def check_prompt(self, prompt_id: str, mark: Mark) -> None:
+        if not self.catalog.has(prompt_id):
+            self.diags.error(mark, f"unknown prompt {prompt_id!r}")
+
+    def check_ref(self, path: str, mark: Mark) -> Ref | None:
+        if not _PATH.match(path):
+            self.diags.error(mark, f"{path!r} is not a variable name like balance.amount_due")
+            return None
+        root = path.split(".", 1)[0]
+        if root not in self.variables:
+            self.diags.error(
+                mark, f"unknown variable {path!r}{did_you_mean(root, self.variables)}"
+            )
+            return None
+        return Ref(path)
+
+    def value(self, node: YValue, what: str) -> Value | None:
+        """Plain words naming a known variable are references; anything else is literal."""
+        if not isinstance(node, YScalar):
+            self.diags.error(node.mark, f"{what} must be a single value, not {describe(node)}")
+            return None
+        raw = node.value
+        if isinstance(raw, str) and not node.quoted and _PATH.match(raw):
+            if raw.split(".", 1)[0] in self.variables:
+                return Ref(raw)
+        return Literal(raw)
+
+    def play_items(self, node: YValue | None, what: str) -> tuple[PlayItem, ...]:
+        if node is None:
+            return ()
+        entries = node.items if isinstance(node, YSeq) else (node,)
+        items: list[PlayItem] = []
+        for entry in entries:
+            item = self.play_item(entry, what)
+            if item is not None:
+                items.append(item)
+        return tuple(items)
+
+    def play_item(self, node: YValue, what: str) -> PlayItem | None:
+        if isinstance(node, YScalar):
+            prompt_id = self.read.word(node, f"prompt in {what}")
+            if prompt_id is None:
+                return None
+            self.check_prompt(prompt_id, node.mark)
+            return PromptItem(prompt_id)
+        m = self.read.mapping(node, f"prompt in {what}")
+        if m is None:
+            return None
+        if len(m.items) != 1 or m.keys()[0] not in ("prompt", "say"):
+            self.diags.error(m.mark, f"a prompt in {what} is a prompt id, {{prompt: id}} "
+                             "or {say: {kind: variable}}")
+            return None
+        key, val = m.items[0]
+        if key.value == "prompt":
+            return self.play_item(val, what)
+        say = self.read.mapping(val, f"say in {what}")
+        if say is None:
+            return None
+        if len(say.items) != 1:
+            self.diags.error(say.mark, f"say in {what} takes one kind, like "
+                             "{money: balance.amount_due}")
+            return None
+        kind_key, ref_node = say.items[0]
+        kind = str(kind_key.value)
+        if kind not in self.say_kinds:
+            kinds = ", ".join(sorted(self.say_kinds))
+            self.diags.error(kind_key.mark, f"bad say kind {kind!r}: use one of {kinds}"
+                             f"{did_you_mean(kind, self.say_kinds)}")
+            return None
+        path = self.read.text(ref_node, f"say {kind} in {what}")
+        ref = self.check_ref(path, ref_node.mark) if path is not None else None
+        return SayItem(kind, ref) if ref is not None else None
+
+    def escalation(self, node: YValue | None, what: str) -> tuple[tuple[PlayItem, ...], ...]:
+        if node is None:
+            return ()
+        entries = node.items if isinstance(node, YSeq) else (node,)
+        return tuple(self.play_items(e, what) for e in entries)
+
+    def assignments(self, node: YValue, what: str) -> tuple[Assign, ...]:
+        m = self.read.mapping(node, what)
+        if m is None:
+            return ()
+        out: list[Assign] = []
+        for key, val in m.items:
+            name = str(key.value)
+            if not _NAME.match(name):
+                self.diags.error(key.mark, f"{what}: {name!r} is not a variable name")
+                continue
+            if name in ("caller", "hotline", "call"):
+                self.diags.error(key.mark, f"{what}: {name!r} is set by the call itself")
+                continue
+            value = self.value(val, f"{what}: {name}")
+            if value is None:
+                continue
+            if name == "language" and isinstance(value, Literal):
+                self.check_language(val, value.value)
+            out.append(Assign(name, value))
+        return tuple(out)
+
+    def check_language(self, node: YValue, language: Any) -> None:
+        if language not in self.catalog.languages:
+            self.diags.error(node.mark, f"unknown language {language!r} (the prompts have "
+                             f"{', '.join(self.catalog.languages)})")
+
+    def exit(
+        self, node: YValue | None, flow: str | None, owner: str, what: str,
+        *, allow_repeat: bool = False,
+    ) -> Exit | None:
+        """A target: a node id, a special word, or {set:, prompt:, next:}."""
+        if node is None:
+            return None
+        if isinstance(node, YScalar):
+            target = self.read.word(node, what)
+            if target is None:
+                return None
+            out = Exit(target, node.mark)
+        else:
+            m = self.read.mapping(node, what)
+            if m is None:
+                return None
+            self.read.keys(m, ("set", "prompt", "next"), what)
+            next_node = m.get("next")
+            if next_node is None:
+                self.diags.error(m.mark, f"{what} needs 'next' (where to go)")
+                return None
+            target = self.read.word(next_node, f"{what}: next")
+            if target is None:
+                return None
+            assign = self.assignments(m.get("set") or YMap((), m.mark), f"{what}: set")
+            prompts = self.play_items(m.get("prompt"), what)
+            out = Exit(target, next_node.mark, assign, prompts)
+        self.pending.append(PendingExit(out, flow, owner, allow_repeat))
+        if flow is not None:
+            self.edges.setdefault((flow, owner), []).append(out.target)
+        return out
+
+    # ---- the file ---------------------------------------------------------------
+
+    def collect_variables(self, value: YValue) -> None:
+        """Pre-pass: every name a flow stores into becomes a known variable."""
+        if isinstance(value, YSeq):
+            for item in value.items:
+                self.collect_variables(item)
+        elif isinstance(value, YMap):
+            lookup, store_as = value.get("lookup"), value.get("as")
+            for key, val in value.items:
+                if key.value == "store" and isinstance(val, YScalar):
+                    self.variables.add(str(val.value))
+                elif key.value == "set" and isinstance(val, YMap):
+                    self.variables.update(str(k.value) for k, _ in val.items)
+                self.collect_variables(val)
+            if isinstance(store_as, YScalar):
+                self.variables.add(str(store_as.value))
+            elif isinstance(lookup, YScalar):
+                self.variables.add(str(lookup.value))
+
+    def compile(self, root: YValue, version: str) -> FlowSet | None:
+        from ivr.flows.nodes import compile_flow
+
+        top = self.read.mapping(root, "the flows file")
+        if top is None:
+            return None
+        self.read.keys(top, TOP_KEYS, "the flows file")
+        flows_node = self.read.mapping(top.get("flows"), "flows", dup_word="flow")
+        if flows_node is None:
+            if top.get("flows") is None:
+                self.diags.error(top.mark, "the file has no 'flows:'")
+            return None
+        self.flow_names = set(flows_node.keys())
+        self.collect_variables(flows_node)
+        self.read_queues(top.get("queues"))
+        defaults = self.read_defaults(top.get("defaults"))
+        hotlines = self.read_hotlines(top.get("hotlines"))
+        flows: dict[str, Flow] = {}
+        for key, body in flows_node.items:
+            flow = compile_flow(self, str(key.value), key.mark, body)
+            if flow is not None:
+                flows[flow.name] = flow
+        self.resolve(flows)
+        self.warn_unreachable(flows)
+        for prompt_id in sorted(self.engine_prompts):
+            if not self.catalog.has(prompt_id):
+                self.diags.error(top.mark, f"the prompts have no {prompt_id!r}, which the "
+                                 "engine plays (add it to the prompts file)")
+        if self.diags.failed or not flows:
+            return None
+        default_flow = defaults[1] or ("hotline" if "hotline" in flows else next(iter(flows)))
+        return FlowSet(
+            version=version, path=self.path, flows=MappingProxyType(flows),
+            default_flow=default_flow, defaults=defaults[0],
+            hotlines=MappingProxyType(hotlines), queues=MappingProxyType(dict(self.queues)),
+        )
+
+    def read_queues(self, node: YValue | None) -> None:
+        m = self.read.mapping(node, "queues", dup_word="queue")
+        for key, body in m.items if m else ():
+            name = str(key.value)
+            q = self.read.mapping(body, f"queue {name!r}")
+            if q is None:
+                continue
+            what = f"queue {name!r}"
+            self.read.keys(q, ("name", "priority", "max_wait", "when_full"), what)
+            when_full = self.read.word(q.get("when_full"), f"{what}: when_full") or "hangup"
+            if when_full not in ("offer_callback", "hangup", "agent_fallback"):
+                self.diags.error(q.key_mark("when_full"), f"{what}: when_full must be "
+                                 f"offer_callback or hangup, not {when_full!r}")
+            if when_full == "offer_callback":
+                self.engine_prompts.update(CALLBACK_PROMPTS)
+            self.queues[name] = Queue(
+                key=name,
+                name=self.read.word(q.get("name"), f"{what}: name") or name,
+                priority=self.read.integer(q.get("priority"), f"{what}: priority") or 0,
+                max_wait=self.read.duration(q.get("max_wait"), f"{what}: max_wait"),
+                when_full=when_full,
+            )
+
+    def read_defaults(self, node: YValue | None) -> tuple[Defaults, str | None]:
+        m = self.read.mapping(node, "defaults")
+        self.engine_prompts.update(ENGINE_PROMPTS)
+        if m is None:
+            self.default_keys = {}
+            return self.defaults, None
+        self.read.keys(m, DEFAULT_KEYS, "defaults")
+        language = self.read.word(m.get("language"), "defaults: language") or "vi"
+        if m.get("language") is not None:
+            self.check_language(m.get("language") or m, language)
+        agent_queue = self.read.word(m.get("agent_queue"), "defaults: agent_queue") or "agents"
+        if self.queues and agent_queue not in self.queues:
+            self.diags.error(m.key_mark("agent_queue") if m.get("agent_queue") else m.mark,
+                             f"defaults: agent queue {agent_queue!r} is not under 'queues:'")
+        flow = self.read.word(m.get("flow"), "defaults: flow")
+        if flow is not None and flow not in self.flow_names:
+            self.diags.error(m.key_mark("flow"), f"defaults: unknown flow {flow!r}"
+                             f"{did_you_mean(flow, self.flow_names)}")
+        self.defaults = Defaults(
+            language=language,
+            timeout=self.read.duration(m.get("timeout"), "defaults: timeout") or 5.0,
+            inter_digit_timeout=self.read.duration(
+                m.get("inter_digit_timeout"), "defaults: inter_digit_timeout") or 3.0,
+            retries=self.read.integer(m.get("retries"), "defaults: retries", low=1, high=10) or 3,
+            agent_queue=agent_queue,
+            no_input=self.escalation(m.get("no_input"), "defaults: no_input"),
+            no_match=self.escalation(m.get("no_match"), "defaults: no_match"),
+        )
+        exhausted = self.exit(m.get("when_retries_run_out"), None, "defaults",
+                              "defaults: when_retries_run_out")
+        if exhausted is not None:
+            self.default_exhausted = exhausted
+        keys = self.read.mapping(m.get("keys_everywhere"), "defaults: keys_everywhere")
+        for key, target in keys.items if keys else ():
+            digit = str(key.value)
+            if len(digit) != 1 or digit not in ALL_KEYS:
+                self.diags.error(key.mark, f"keys_everywhere: {digit!r} is not a single key "
+                                 "(0-9, * or #)")
+                continue
+            out = self.exit(target, None, "defaults", f"keys_everywhere {digit!r}",
+                            allow_repeat=True)
+            if out is not None:
+                self.default_keys[digit] = out
+        return self.defaults, flow
+
+    def read_hotlines(self, node: YValue | None) -> dict[str, Hotline]:
+        m = self.read.mapping(node, "hotlines", dup_word="hotline number")
+        out: dict[str, Hotline] = {}
+        for key, body in m.items if m else ():
+            number = str(key.value)
+            what = f"hotline {number!r}"
+            if not number.isdigit():
+                self.diags.error(key.mark, f"{what}: a hotline number is digits only "
+                                 "(quote it: \"19001288\")")
+            h = self.read.mapping(body, what)
+            if h is None:
+                continue
+            self.read.keys(h, ("corporation", "prefix"), what)
+            prefix = self.read.word(h.get("prefix"), f"{what}: prefix") or ""
+            if not re.fullmatch(r"[A-Z]{2}", prefix):
+                self.diags.error(h.key_mark("prefix"), f"{what}: prefix must be two capital "
+                                 f"letters like PE, not {prefix!r}")
+            corp = self.read.word(h.get("corporation"), f"{what}: corporation") or ""
+            out[number] = Hotline(number, corp, prefix)
+        return out
+
+    # ---- after every node is known --------------------------------------------
+
+    def resolve(self, flows: Mapping[str, Flow]) -> None:
+        for p in self.pending:
+            target = p.exit.target
+            if target == REPEAT and p.allow_repeat:
+                continue
+            if target in SPECIAL_TARGETS - {REPEAT}:
+                continue
+            if p.flow is None:
+                self.diags.error(p.exit.mark, f"{p.node} can only go to {AGENT} or {HANGUP}"
+                                 f"{' or repeat' if p.allow_repeat else ''}, not {target!r}")
+                continue
+            flow = flows.get(p.flow)
+            if flow is None or target in flow.nodes:
+                continue
+            choices = set(flow.nodes) | (SPECIAL_TARGETS - {REPEAT})
+            self.diags.error(p.exit.mark, f"node {p.node!r} goes to unknown node {target!r}"
+                             f"{did_you_mean(target, choices)}")
+
+    def warn_unreachable(self, flows: Mapping[str, Flow]) -> None:
+        for flow in flows.values():
+            seen = {flow.start}
+            todo = [flow.start]
+            while todo:
+                for target in self.edges.get((flow.name, todo.pop()), []):
+                    if target in flow.nodes and target not in seen:
+                        seen.add(target)
+                        todo.append(target)
+            for node_id, node in flow.nodes.items():
+                if node_id not in seen:
+                    self.diags.warning(node.mark, f"node {node_id!r} is never reached "
+                                       f"(nothing in flow {flow.name!r} goes to it)")
+
+
+def compile_flows(
+    data: bytes, path: str, *, catalog: PromptIds, actions: ActionsLike
+) -> tuple[FlowSet | None, list[Diagnostic]]:
+    """Compile a flows file. Returns the FlowSet (None on any error) and all diagnostics."""
+    version = hashlib.sha256(data).hexdigest()[:12]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [Diagnostics.single(Mark(path, 1, exc.start + 1),
+                                         "the file is not UTF-8 text")]
+    root, problems = load_yaml(text, path)
+    if root is None:
+        return None, problems
+    compiler = Compiler(path, catalog, action_signatures(actions))
+    flowset = compiler.compile(root, version)
+    return flowset, compiler.diags.sorted()
+
+
+__all__ = ["RETURN", "AnyNode", "Compiler", "compile_flows"]
+
+
+def known_actions() -> ActionRegistry:
+    """The action names and inputs flows may use, for validation without a database.
+
+    ``build_actions`` only wires functions to a store; none runs here, so no store is
+    needed to read the names and input specs.
+    """
+    from typing import cast
+
+    from ivr.store.lookups import build_actions
+
+    return build_actions(cast(Any, None))

@@ -1,0 +1,454 @@
+"""Compiling each node kind (one verb per node) for :mod:`ivr.flows.compiler`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import time
+from types import MappingProxyType
+
+from ivr.channel import ALL_KEYS
+from ivr.flows.compiler import READ_BACK_PROMPTS, Compiler
+from ivr.flows.conditions import ConditionError, parse_condition
+from ivr.flows.errors import Mark, did_you_mean
+from ivr.flows.loader import YMap, YScalar, YSeq, YValue
+from ivr.flows.model import (
+    SPECIAL_TARGETS,
+    AnyNode,
+    BranchNode,
+    CallNode,
+    Exit,
+    Flow,
+    GotoNode,
+    HangupNode,
+    HoursNode,
+    InputNode,
+    LanguageNode,
+    LookupNode,
+    MenuNode,
+    OpeningHours,
+    PlayNode,
+    Question,
+    SetNode,
+    TransferNode,
+    Value,
+)
+
+#: Named input checks, so supervisors never write regular expressions for the usual ones.
+CHECKS = {
+    "customer_code": r"\d{11}",  # the 11 digits after the 2-letter prefix (domain.md)
+    "phone": r"0\d{9,10}",  # Vietnamese numbers: 0 + 9 digits (mobile) or 10 (landline)
+    "score": r"[1-5]",  # survey answers
+    "digits": r"\d+",
+}
+#: Longest entry a caller can key; longer is a flows-file mistake.
+MAX_INPUT_DIGITS = 32
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KINDS = ("play", "menu", "input", "lookup", "branch", "set", "goto", "call", "language",
+         "hours", "transfer", "hangup")
+NODE_KEYS: dict[str, tuple[str, ...]] = {
+    "play": ("next",),
+    "menu": (),
+    "input": ("next",),
+    "lookup": ("with", "as", "found", "not_found", "error", "timeout", "next"),
+    "branch": (),
+    "set": ("next",),
+    "goto": (),
+    "call": ("next",),
+    "language": ("next",),
+    "hours": ("open", "closed", "holiday"),
+    "transfer": ("on_timeout", "on_full", "on_no_agents", "next"),
+    "hangup": (),
+}
+QUESTION_KEYS = ("prompt", "reprompt", "no_input", "no_match", "retries",
+                 "when_retries_run_out", "timeout", "barge_in")
+INPUT_KEYS = (*QUESTION_KEYS, "digits", "min_digits", "max_digits", "terminator",
+              "inter_digit_timeout", "pattern", "check", "store", "read_back", "sensitive")
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+class NodeContext:
+    def __init__(self, c: Compiler, flow: str, node_id: str, m: YMap) -> None:
+        self.c, self.flow, self.id, self.m = c, flow, node_id, m
+        self.what = f"node {node_id!r}"
+
+    @property
+    def mark(self) -> Mark:
+        return self.m.mark
+
+    def exit(self, key: str, *, required: bool = True, node: YValue | None = None,
+             fallback: str | None = None) -> Exit | None:
+        raw = node if node is not None else self.m.get(key)
+        if raw is None and fallback is not None:
+            raw = self.m.get(fallback)
+        if raw is None:
+            if required:
+                hint = f"'{key}'" + (f" or '{fallback}'" if fallback else "")
+                self.c.diags.error(self.mark, f"{self.what} has no way out: add {hint}")
+            return None
+        return self.c.exit(raw, self.flow, self.id, f"{self.what}: {key}")
+
+
+def compile_flow(c: Compiler, name: str, mark: Mark, body: YValue) -> Flow | None:
+    what = f"flow {name!r}"
+    m = c.read.mapping(body, what)
+    if m is None:
+        return None
+    c.read.keys(m, ("start", "nodes"), what)
+    nodes_map = c.read.mapping(m.get("nodes"), f"{what}: nodes", dup_word="node id")
+    if nodes_map is None:
+        if m.get("nodes") is None:
+            c.diags.error(m.mark, f"{what} has no 'nodes:'")
+        return None
+    nodes: dict[str, AnyNode] = {}
+    for key, node_body in nodes_map.items:
+        node_id = str(key.value)
+        if not _ID.match(node_id):
+            c.diags.error(key.mark, f"node id {node_id!r} must be a word of letters, "
+                          "digits and _")
+            continue
+        if node_id in SPECIAL_TARGETS:
+            c.diags.error(key.mark, f"node id {node_id!r} is reserved (it is a special target)")
+            continue
+        node = compile_node(c, name, node_id, node_body)
+        if node is not None:
+            nodes[node_id] = node
+    start = c.read.word(m.get("start"), f"{what}: start")
+    if m.get("start") is None:
+        c.diags.error(m.mark, f"{what} has no 'start:' node")
+    elif start is not None and start not in {str(k.value) for k, _ in nodes_map.items}:
+        c.diags.error(m.key_mark("start"), f"{what} starts at unknown node {start!r}"
+                      f"{did_you_mean(start, nodes)}")
+        start = None
+    if start is None:
+        return None
+    return Flow(name, start, MappingProxyType(nodes), mark)
+
+
+def compile_node(c: Compiler, flow: str, node_id: str, body: YValue) -> AnyNode | None:
+    m = c.read.mapping(body, f"node {node_id!r}")
+    if m is None:
+        return None
+    kinds = [k for k in m.keys() if k in KINDS]
+    if len(kinds) != 1:
+        if kinds:
+            c.diags.error(m.mark, f"node {node_id!r} has two verbs: {kinds[0]!r} and "
+                          f"{kinds[1]!r} (one verb per node)")
+        else:
+            c.diags.error(m.mark, f"node {node_id!r} has no verb: give one of "
+                          f"{', '.join(KINDS)}")
+        return None
+    kind = kinds[0]
+    ctx = NodeContext(c, flow, node_id, m)
+    c.read.keys(m, (kind, *NODE_KEYS[kind]), ctx.what)
+    return _COMPILERS[kind](ctx, m.get(kind) or YScalar(None, m.key_mark(kind)))
+
+
+def question(ctx: NodeContext, q: YMap, *, used_keys: set[str]) -> Question | None:
+    c, what = ctx.c, ctx.what
+    prompt = c.play_items(q.get("prompt"), what)
+    if q.get("prompt") is None:
+        c.diags.error(q.mark, f"{what} needs a 'prompt'")
+    reprompt = c.play_items(q.get("reprompt"), what) if q.get("reprompt") else prompt
+    exhausted = ctx.exit("when_retries_run_out", required=False,
+                         node=q.get("when_retries_run_out")) or c.default_exhausted
+    keys = {k: e for k, e in c.default_keys.items() if k not in used_keys}
+    return Question(
+        prompt=prompt,
+        reprompt=reprompt,
+        no_input=c.escalation(q.get("no_input"), what) + c.defaults.no_input,
+        no_match=c.escalation(q.get("no_match"), what) + c.defaults.no_match,
+        retries=c.read.integer(q.get("retries"), f"{what}: retries", low=1, high=10)
+        or c.defaults.retries,
+        exhausted=exhausted,
+        timeout=c.read.duration(q.get("timeout"), f"{what}: timeout") or c.defaults.timeout,
+        inter_digit_timeout=c.read.duration(q.get("inter_digit_timeout"),
+                                            f"{what}: inter_digit_timeout")
+        or c.defaults.inter_digit_timeout,
+        keys=MappingProxyType(keys),
+        barge_in=c.read.boolean(q.get("barge_in"), f"{what}: barge_in") is not False,
+    )
+
+
+def _play(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    items = ctx.c.play_items(v, ctx.what)
+    nxt = ctx.exit("next")
+    return PlayNode(ctx.id, ctx.flow, ctx.mark, items, nxt) if nxt else None
+
+
+def _menu(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    c = ctx.c
+    q = c.read.mapping(v, f"{ctx.what}: menu")
+    if q is None:
+        return None
+    c.read.keys(q, (*QUESTION_KEYS, "options"), f"{ctx.what}: menu")
+    opts = c.read.mapping(q.get("options"), f"menu {ctx.id!r}", dup_word="key")
+    if opts is None:
+        if q.get("options") is None:
+            c.diags.error(q.mark, f"{ctx.what} has no way out: add 'options'")
+        return None
+    options: dict[str, Exit] = {}
+    for key, target in opts.items:
+        digit = str(key.value)
+        if len(digit) != 1 or digit not in ALL_KEYS:
+            c.diags.error(key.mark, f"menu {ctx.id!r}: {digit!r} is not a single key "
+                          "(0-9, * or #)")
+            continue
+        out = ctx.exit(f"option {digit!r}", node=target)
+        if out is not None:
+            options[digit] = out
+    qq = question(ctx, q, used_keys=set(options))
+    if qq is None:
+        return None
+    return MenuNode(ctx.id, ctx.flow, ctx.mark, qq, MappingProxyType(options))
+
+
+def _input(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    c, what = ctx.c, ctx.what
+    q = c.read.mapping(v, f"{what}: input")
+    if q is None:
+        return None
+    c.read.keys(q, INPUT_KEYS, f"{what}: input")
+    digits = c.read.integer(q.get("digits"), f"{what}: digits", low=1, high=MAX_INPUT_DIGITS)
+    low = c.read.integer(q.get("min_digits"), f"{what}: min_digits", low=1,
+                         high=MAX_INPUT_DIGITS) or digits or 1
+    high = c.read.integer(q.get("max_digits"), f"{what}: max_digits", low=1,
+                          high=MAX_INPUT_DIGITS) or digits or MAX_INPUT_DIGITS
+    if low > high:
+        c.diags.error(q.mark, f"{what}: min_digits {low} is more than max_digits {high}")
+    terminator = c.read.text(q.get("terminator"), f"{what}: terminator") or ""
+    if terminator not in ("", "#", "*"):
+        c.diags.error(q.key_mark("terminator"), f"{what}: terminator must be # or *")
+    pattern_text = c.read.text(q.get("pattern"), f"{what}: pattern")
+    check = c.read.word(q.get("check"), f"{what}: check")
+    if check is not None:
+        if pattern_text is not None:
+            c.diags.error(q.key_mark("check"), f"{what}: give 'check' or 'pattern', not both")
+        elif check not in CHECKS:
+            c.diags.error(q.key_mark("check"), f"{what}: unknown check {check!r}; known: "
+                          f"{', '.join(CHECKS)}{did_you_mean(check, CHECKS)}")
+        else:
+            pattern_text = CHECKS[check]
+    pattern = None
+    if pattern_text is not None:
+        try:
+            pattern = re.compile(pattern_text)
+        except re.error as exc:
+            c.diags.error(q.key_mark("pattern"), f"{what}: bad pattern: {exc}")
+    store = c.read.word(q.get("store"), f"{what}: store")
+    if q.get("store") is None:
+        c.diags.error(q.mark, f"{what} needs 'store:' (the variable that keeps the digits)")
+    read_back = bool(c.read.boolean(q.get("read_back"), f"{what}: read_back"))
+    if read_back:
+        c.engine_prompts.update(READ_BACK_PROMPTS)
+    sensitive = bool(c.read.boolean(q.get("sensitive"), f"{what}: sensitive"))
+    qq = question(ctx, q, used_keys=set())
+    nxt = ctx.exit("next")
+    if qq is None or nxt is None or store is None:
+        return None
+    return InputNode(ctx.id, ctx.flow, ctx.mark, qq, low, high, terminator, pattern, store,
+                     read_back, sensitive, nxt)
+
+
+def _lookup(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    c, what = ctx.c, ctx.what
+    action = c.read.word(v, f"{what}: lookup")
+    if action is None:
+        return None
+    sig = c.actions.get(action)
+    if sig is None:
+        c.diags.error(v.mark, f"unknown lookup {action!r}{did_you_mean(action, c.actions)}")
+    inputs: list[tuple[str, Value]] = []
+    w = c.read.mapping(ctx.m.get("with"), f"{what}: with")
+    for key, val in w.items if w else ():
+        name = str(key.value)
+        if sig is not None and sig.optional is not None:
+            known = sig.required | sig.optional
+            if name not in known:
+                c.diags.error(key.mark, f"lookup {action!r} has no input {name!r}"
+                              f"{did_you_mean(name, known)}")
+        value = c.value(val, f"{what}: with {name}")
+        if value is not None:
+            inputs.append((name, value))
+    given = {n for n, _ in inputs}
+    for missing in sorted((sig.required if sig else frozenset()) - given):
+        c.diags.error(v.mark, f"lookup {action!r} needs input {missing!r} under 'with:'")
+    store_as = c.read.word(ctx.m.get("as"), f"{what}: as") or action
+    found = ctx.exit("found", fallback="next")
+    not_found = ctx.exit("not_found", fallback="next")
+    error = ctx.exit("error", required=False)
+    timeout = ctx.exit("timeout", required=False)
+    if found is None or not_found is None:
+        return None
+    return LookupNode(ctx.id, ctx.flow, ctx.mark, action, tuple(inputs), store_as, found,
+                      not_found, error, timeout)
+
+
+def _branch(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    c, what = ctx.c, ctx.what
+    entries = c.read.seq(v, f"{what}: branch")
+    if entries is None:
+        return None
+    cases = []
+    otherwise: Exit | None = None
+    for entry in entries:
+        e = c.read.mapping(entry, f"{what}: branch entry")
+        if e is None:
+            continue
+        if e.get("otherwise") is not None:
+            c.read.keys(e, ("otherwise",), f"{what}: branch entry")
+            otherwise = ctx.exit("otherwise", node=e.get("otherwise"))
+            continue
+        c.read.keys(e, ("when", "next"), f"{what}: branch entry")
+        cond_node = e.get("when")
+        text = c.read.text(cond_node, f"{what}: when")
+        if cond_node is None or text is None:
+            c.diags.error(e.mark, f"{what}: a branch entry needs 'when' and 'next', "
+                          "or 'otherwise'")
+            continue
+        assert isinstance(cond_node, YScalar)  # text() accepted it
+        shift = 1 if cond_node.quoted else 0
+        try:
+            cond = parse_condition(text)
+        except ConditionError as exc:
+            c.diags.error(cond_node.mark.shifted(exc.offset + shift),
+                          f"{what}: bad condition: {exc}")
+            continue
+        ok = all(c.check_ref(var.path, cond_node.mark.shifted(var.offset + shift))
+                 for var in cond.variables())
+        nxt = ctx.exit("next", node=e.get("next"))
+        if nxt is None:
+            c.diags.error(e.mark, f"{what}: a branch entry needs 'next'")
+        elif ok:
+            cases.append((cond, nxt))
+    if otherwise is None:
+        c.diags.error(v.mark, f"{what} has no way out when nothing matches: add "
+                      "'- otherwise: <node>'")
+        return None
+    return BranchNode(ctx.id, ctx.flow, ctx.mark, tuple(cases), otherwise)
+
+
+def _set(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    assign = ctx.c.assignments(v, f"{ctx.what}: set")
+    nxt = ctx.exit("next")
+    return SetNode(ctx.id, ctx.flow, ctx.mark, assign, nxt) if nxt else None
+
+
+def _goto(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    nxt = ctx.exit("goto", node=v)
+    return GotoNode(ctx.id, ctx.flow, ctx.mark, nxt) if nxt else None
+
+
+def _call(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    sub = ctx.c.read.word(v, f"{ctx.what}: call")
+    if sub is not None and sub not in ctx.c.flow_names:
+        ctx.c.diags.error(v.mark, f"{ctx.what} calls unknown flow {sub!r}"
+                          f"{did_you_mean(sub, ctx.c.flow_names)}")
+        sub = None
+    nxt = ctx.exit("next")
+    return CallNode(ctx.id, ctx.flow, ctx.mark, sub, nxt) if nxt and sub else None
+
+
+def _language(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    lang = ctx.c.read.word(v, f"{ctx.what}: language")
+    if lang is not None:
+        ctx.c.check_language(v, lang)
+    nxt = ctx.exit("next")
+    return LanguageNode(ctx.id, ctx.flow, ctx.mark, lang, nxt) if nxt and lang else None
+
+
+def _opening_hours(ctx: NodeContext, v: YValue) -> OpeningHours | None:
+    c, what = ctx.c, f"{ctx.what}: hours"
+    m = c.read.mapping(v, what)
+    if m is None:
+        return None
+    weekly: list[list[tuple[time, time]]] = [[] for _ in WEEKDAYS]
+    holidays = "VN"
+    for key, val in m.items:
+        name = str(key.value)
+        if name == "holidays":
+            raw = val.value if isinstance(val, YScalar) else None
+            holidays = raw if isinstance(raw, str) and raw.isalpha() else ""
+            if raw is False or raw is None:
+                holidays = ""
+            elif not holidays:
+                c.diags.error(val.mark, f"{what}: holidays must be a country code like VN, "
+                              "or false")
+            continue
+        days = _days(name)
+        if days is None:
+            c.diags.error(key.mark, f"{what}: {name!r} is not a day or range like mon-fri"
+                          f"{did_you_mean(name, (*WEEKDAYS, 'mon-fri', 'holidays'))}")
+            continue
+        spans = val.items if isinstance(val, YSeq) else (val,)
+        for span in spans:
+            text = c.read.text(span, f"{what}: {name}")
+            match = _HHMM.match(text or "")
+            if text is not None and match is None:
+                c.diags.error(span.mark, f"{what}: {text!r} is not opening hours like "
+                              "\"07:30-17:00\"")
+            if match is None:
+                continue
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h1, m1) >= (h2, m2):
+                c.diags.error(span.mark, f"{what}: {text!r} is not a valid time span")
+                continue
+            end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
+            for d in days:
+                weekly[d].append((time(h1, m1), end))
+    return OpeningHours(tuple(tuple(day) for day in weekly), holidays or None)
+
+
+def _days(name: str) -> list[int] | None:
+    if name in WEEKDAYS:
+        return [WEEKDAYS.index(name)]
+    first, _, last = name.partition("-")
+    if first in WEEKDAYS and last in WEEKDAYS:
+        a, b = WEEKDAYS.index(first), WEEKDAYS.index(last)
+        return list(range(a, b + 1)) if a <= b else None
+    return None
+
+
+def _hours(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    hours = _opening_hours(ctx, v)
+    opened = ctx.exit("open")
+    closed = ctx.exit("closed")
+    holiday = ctx.exit("holiday", required=False) or closed
+    if hours is None or opened is None or closed is None or holiday is None:
+        return None
+    return HoursNode(ctx.id, ctx.flow, ctx.mark, hours, opened, closed, holiday)
+
+
+def _transfer(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    c, what = ctx.c, f"{ctx.what}: transfer"
+    t = c.read.mapping(v, what)
+    if t is None:
+        return None
+    c.read.keys(t, ("queue", "priority", "reason"), what)
+    queue = c.read.word(t.get("queue"), f"{what}: queue") or c.defaults.agent_queue
+    if c.queues and queue not in c.queues:
+        c.diags.error(t.key_mark("queue"), f"{ctx.what} transfers to unknown queue {queue!r}"
+                      f"{did_you_mean(queue, c.queues)}")
+    priority = c.read.integer(t.get("priority"), f"{what}: priority", low=0, high=100)
+    reason = c.read.text(t.get("reason"), f"{what}: reason") or ""
+    return TransferNode(
+        ctx.id, ctx.flow, ctx.mark, queue, priority, reason,
+        on_timeout=ctx.exit("on_timeout", required=False),
+        on_full=ctx.exit("on_full", required=False),
+        on_no_agents=ctx.exit("on_no_agents", required=False),
+        next=ctx.exit("next", required=False),
+    )
+
+
+def _hangup(ctx: NodeContext, v: YValue) -> AnyNode | None:
+    if isinstance(v, YScalar) and (v.value is None or v.value is True):
+        return HangupNode(ctx.id, ctx.flow, ctx.mark, ())
+    return HangupNode(ctx.id, ctx.flow, ctx.mark, ctx.c.play_items(v, ctx.what))
+
+
+_COMPILERS: dict[str, Callable[[NodeContext, YValue], AnyNode | None]] = {
+    "play": _play, "menu": _menu, "input": _input, "lookup": _lookup, "branch": _branch,
+    "set": _set, "goto": _goto, "call": _call, "language": _language, "hours": _hours,
+    "transfer": _transfer, "hangup": _hangup,
+}

@@ -1,0 +1,146 @@
+"""Handing a caller to a queue: open the case, transfer, record how it ended.
+
+The case is committed before the transfer so the agent's screen can pop it the moment
+the call rings. When nobody answers (timeout, full, no agents) the transfer node's own
+exits decide, else the queue's ``when_full`` (a callback offer, or goodbye).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from ivr.actions import ActionContext, LookupStatus
+from ivr.calls import CaseDraft, Outcome
+from ivr.channel import (
+    CallerHungUp,
+    Channel,
+    DigitSpec,
+    TransferRequest,
+    TransferResult,
+    TransferStatus,
+)
+from ivr.flows.model import Exit, PromptItem, Queue, Ref, SayItem, TransferNode
+from ivr.flows.render import render
+from ivr.flows.state import CallState
+
+if TYPE_CHECKING:
+    from ivr.flows.engine import Engine
+
+log = logging.getLogger(__name__)
+
+#: Channel variable names the dialplan or a CRM may read on the agent leg.
+VAR_INTENT = "IVR_INTENT"
+VAR_LANGUAGE = "IVR_LANGUAGE"
+_CALLBACK_REF = Ref("callback.reference")
+
+
+async def transfer(
+    engine: Engine, ch: Channel, st: CallState, queue_key: str, priority: int | None,
+    reason: str, node: TransferNode | None,
+) -> Exit | None:
+    """Run a transfer; returns where the flow goes next, or None when the call is over."""
+    queue = st.flowset.queues.get(queue_key) or Queue(
+        queue_key, engine.agent_queue_fallback if queue_key == st.flowset.defaults.agent_queue
+        else queue_key)
+    now = engine.clock.now()
+    st.transfer_started_at = now
+    intent = st.intent(reason)
+    case_id = await _open_case(engine, st, queue, priority, intent)
+    st.case_id = case_id or st.case_id
+    st.transfer_queue = queue.name
+    request = TransferRequest(
+        queue=queue.name,
+        case_id=case_id,
+        priority=queue.priority if priority is None else priority,
+        timeout=queue.max_wait,
+        variables={VAR_INTENT: intent, VAR_LANGUAGE: st.language},
+    )
+    try:
+        result = await ch.transfer(request)
+    except CallerHungUp:
+        st.queue_seconds = (engine.clock.now() - now).total_seconds()
+        st.transfer_status = "abandoned"
+        await _finish(engine, case_id, TransferResult(TransferStatus.FAILED, "ABANDON"))
+        raise
+    st.queue_seconds = (engine.clock.now() - now).total_seconds()
+    st.transfer_status = result.status.value
+    await _finish(engine, case_id, result)
+    if result.status is TransferStatus.COMPLETED:
+        st.outcome = Outcome.TRANSFERRED
+        return node.next if node is not None else None
+    exits = {
+        TransferStatus.TIMEOUT: node.on_timeout if node else None,
+        TransferStatus.FULL: node.on_full if node else None,
+        TransferStatus.NO_AGENTS: node.on_no_agents if node else None,
+    }
+    out = exits.get(result.status)
+    if out is not None:
+        return out
+    st.outcome = Outcome.FAILED if result.status is TransferStatus.FAILED else Outcome.TRANSFERRED
+    if result.status is TransferStatus.FAILED:
+        st.error = st.error or f"transfer to {queue.name} failed: {result.raw_status}"
+    if queue.when_full == "offer_callback":
+        await offer_callback(engine, ch, st, intent)
+    elif engine.catalog.has("goodbye"):
+        await engine.play(ch, st, (PromptItem("goodbye"),))
+    return None
+
+
+async def _open_case(engine: Engine, st: CallState, queue: Queue, priority: int | None,
+                     intent: str) -> str:
+    draft = CaseDraft(
+        call_id=st.info.call_id,
+        caller=st.info.caller,
+        dialled=st.info.dialled,
+        language=st.language,
+        intent=intent,
+        queue=queue.name,
+        priority=queue.priority if priority is None else priority,
+        account=st.account_code(),
+        corporation=st.resolve("hotline.corporation"),
+        facts=dict(st.facts),
+        path=tuple(st.path),
+        inputs=tuple(st.inputs),
+        lookups=tuple(st.lookups),
+        seconds_in_ivr=st.seconds_in_ivr(engine.clock.now()),
+        flow=str(st.vars["call"]["flow"]),
+        flow_version=st.flowset.version,
+        note=st.note,
+    )
+    try:
+        return await engine.store.open_case(draft)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # no case is bad; no agent would be worse: transfer anyway
+        log.error("call %s: cannot open the case: %s", st.info.call_id, exc)
+        st.error = st.error or f"open_case failed: {exc}"
+        return ""
+
+
+async def _finish(engine: Engine, case_id: str, result: TransferResult) -> None:
+    if not case_id:
+        return
+    try:
+        await asyncio.shield(engine.store.finish_transfer(case_id, result))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the transfer happened; a failed note must not end the call
+        log.error("case %s: cannot record the transfer result: %s", case_id, exc)
+
+
+async def offer_callback(engine: Engine, ch: Channel, st: CallState, intent: str) -> None:
+    """"Nobody is free: press 1 and we call you back." Stored as a callback request."""
+    spec = DigitSpec(max_digits=1, first_timeout=st.flowset.defaults.timeout)
+    entry = await ch.ask(render(engine.catalog, st, (PromptItem("offer_callback"),)), spec)
+    if entry.digits == "1" and "request_callback" in engine.actions:
+        inputs = {"reason": intent, "account": st.account_code(), "phone": st.info.caller}
+        ctx = ActionContext(st.info.call_id, st.info.caller, st.info.dialled, st.language,
+                            st.flow.name)
+        result = await engine.actions.run("request_callback", inputs, ctx)
+        if result.status is LookupStatus.FOUND:
+            st.store("callback", result.value)
+            await engine.play(ch, st, (PromptItem("callback_confirmed"),
+                                       SayItem("digits", _CALLBACK_REF)))
+    await engine.play(ch, st, (PromptItem("goodbye"),))
