@@ -102,7 +102,10 @@ def load(path: Path) -> AudioSegment:
     except (OSError, EOFError, wave.Error, IndexError, ValueError) as exc:
         raise AudioError(f"cannot read {path.name}: {exc}") from None
     except CouldntDecodeError as exc:
-        raise AudioError(f"cannot decode {path.name}: {exc}") from None
+        # pydub quotes ffmpeg's whole banner; its last line is the reason.
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        reason = lines[-1].replace(f"{path}: ", "") if lines else "unknown format"
+        raise AudioError(f"cannot decode {path.name}: {reason}") from None
 
 
 def prepare(segment: AudioSegment) -> AudioSegment:
