@@ -24,7 +24,7 @@ from ivr.ami.protocol import (
     Response,
     ResponseStatus,
 )
-from ivr.testing.fake_ami import transcript_bytes, transcript_messages
+from ivr.testing.ami_transcripts import transcript_bytes, transcript_messages
 
 TRANSCRIPTS = sorted(
     (Path(__file__).parent / "transcripts").glob("ami-*.txt"), key=lambda p: p.name

@@ -19,7 +19,7 @@ from ivr.ami.queue_events import (
     case_id_of,
     queue_event_from,
 )
-from ivr.testing.fake_ami import recorded_events, transcript_bytes, with_case_id
+from ivr.testing.ami_transcripts import recorded_events, transcript_bytes, with_case_id
 
 CASES = {
     # transcript: (caller's IVR_CASE_ID, caller uniqueid, linkedid, agent uniqueid, talk time)

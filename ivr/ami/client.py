@@ -15,11 +15,17 @@ import itertools
 import logging
 import random
 import secrets
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from ivr.ami.errors import (
+    AmiConnectionLost,
+    AmiError,
+    AmiLoginError,
+    AmiNotConnected,
+    AmiTimeout,
+)
 from ivr.ami.protocol import (
     Action,
     AmiConnection,
@@ -30,7 +36,19 @@ from ivr.ami.protocol import (
     Response,
     ResponseStatus,
 )
+from ivr.ami.subscription import Subscription
 from ivr.settings import Settings
+
+__all__ = [
+    "AmiClient",
+    "AmiConnectionLost",
+    "AmiError",
+    "AmiLoginError",
+    "AmiNotConnected",
+    "AmiStats",
+    "AmiTimeout",
+    "Subscription",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,83 +63,6 @@ LOGOFF_TIMEOUT: Final = 2.0
 MAX_LIST_EVENTS: Final = 10_000
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class AmiError(Exception):
-    """Base of the AMI client's errors."""
-
-
-class AmiNotConnected(AmiError):
-    """No logged-in connection within the action's timeout."""
-
-
-class AmiTimeout(AmiError, TimeoutError):
-    """Asterisk did not answer an action in time."""
-
-
-class AmiConnectionLost(AmiError):
-    """The connection dropped while the action was waiting for its response."""
-
-
-class AmiLoginError(AmiError):
-    """Asterisk refused the login (wrong user/secret, or the host is not permitted)."""
-
-
-class Subscription:
-    """A bounded queue of events for one consumer; iterate it with ``async for``.
-
-    When full, the oldest event is dropped and :attr:`dropped` counts it, so a slow
-    consumer sees the freshest events and memory stays bounded.
-    """
-
-    def __init__(self, maxsize: int, on_close: Callable[[Subscription], None]) -> None:
-        if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
-        self.maxsize = maxsize
-        self.dropped = 0
-        self._items: deque[Event] = deque()
-        self._wakeup = asyncio.Event()
-        self._closed = False
-        self._on_close = on_close
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, event: Event) -> None:
-        if self._closed:
-            return
-        if len(self._items) >= self.maxsize:
-            self._items.popleft()
-            self.dropped += 1
-        self._items.append(event)
-        self._wakeup.set()
-
-    async def get(self) -> Event:
-        """The next event; raises StopAsyncIteration once closed and drained."""
-        while not self._items:
-            if self._closed:
-                raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        return self._items.popleft()
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._wakeup.set()
-            self._on_close(self)
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Event:
-        return await self.get()
-
-    async def __aenter__(self) -> Subscription:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True, slots=True)
