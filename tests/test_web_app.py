@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from web_fixtures import PASSWORD, csrf_of, login, open_case
+from web_helpers import PASSWORD, csrf_of, login, open_case
 
 pytest_plugins = ("web_fixtures",)
 

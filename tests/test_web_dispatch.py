@@ -1,0 +1,164 @@
+"""Screen pops: typed queue events in, the case on the right agent's websocket out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from web_helpers import ACCOUNT, CALLER, login, open_case
+
+from ivr.ami.queue_events import (
+    AgentCompleted,
+    AgentConnected,
+    AgentRinging,
+    CallerAbandoned,
+    CompleteReason,
+)
+from ivr.web.dispatch import Dispatcher
+
+pytest_plugins = ("web_fixtures",)
+
+Client = TestClient[Any, Any]
+#: The contract: a pop reaches the agent's browser within one second.
+POP_DEADLINE = 1.0
+
+
+def _common(case_id: str) -> dict[str, Any]:
+    return {"case_id": case_id, "queue": "hotline", "caller_uniqueid": "1764300000.11",
+            "linkedid": "1764300000.10", "caller_channel": "Local/s@hotline-00000001;2",
+            "caller_number": CALLER}
+
+
+def _member(interface: str) -> dict[str, Any]:
+    return {"interface": interface, "member_name": interface,
+            "agent_channel": f"{interface}-00000002;1", "agent_uniqueid": "1764300000.12"}
+
+
+def ringing(case_id: str, interface: str) -> AgentRinging:
+    return AgentRinging(**_common(case_id), **_member(interface))
+
+
+def connected(case_id: str, interface: str) -> AgentConnected:
+    return AgentConnected(**_common(case_id), **_member(interface), hold_time=2, ring_time=1)
+
+
+def completed(case_id: str, interface: str, reason: CompleteReason,
+              talk: int) -> AgentCompleted:
+    return AgentCompleted(**_common(case_id), **_member(interface), hold_time=2,
+                          talk_time=talk, reason=reason)
+
+
+async def console(aiohttp_client: Any, app: Any, agent: str) -> Any:
+    client: Client = await aiohttp_client(app)
+    await login(client, agent)
+    ws = await client.ws_connect("/ws/agent")
+    hello = await ws.receive_json(timeout=2)
+    assert hello["type"] == "hello" and hello["agent"] == agent
+    return ws
+
+
+async def test_a_pop_reaches_only_the_agent_whose_phone_rings(
+    aiohttp_client: Any, make_app: Any, web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    app = make_app()
+    ws1 = await console(aiohttp_client, app, "agent1")
+    ws2 = await console(aiohttp_client, app, "agent2")
+    first = await open_case(web_store)
+    second = await open_case(web_store, caller="0902345678", account="PE01000654321")
+
+    started = time.monotonic()
+    assert await web_dispatcher.handle(ringing(first, "Local/1001@agents"))
+    pop = await ws1.receive_json(timeout=POP_DEADLINE)
+    assert time.monotonic() - started < POP_DEADLINE
+    assert pop["type"] == "pop" and pop["state"] == "ringing"
+    case = pop["case"]
+    assert case["id"] == first and case["caller"] == CALLER and case["account"] == ACCOUNT
+    assert case["facts"]["balance"]["amount_due"] == 1234500
+    assert [i["result"] for i in case["inputs"]] == ["no_input", "no_match", "ok"]
+
+    # agent2's next message is its own pop: it never saw agent1's.
+    assert await web_dispatcher.handle(connected(second, "LOCAL/1002@agents"))
+    other = await ws2.receive_json(timeout=POP_DEADLINE)
+    assert (other["state"], other["case"]["id"]) == ("connected", second)
+
+    stored = await web_store.get_case(first)
+    assert stored["status"] == "ringing"
+    assert [(e["event"], e["agent"]) for e in stored["events"]][-1] == ("ringing", "agent1")
+    assert (await web_store.get_case(second))["agent"] == "agent2"
+    await ws1.close()
+    await ws2.close()
+
+
+async def test_caller_gone_just_as_the_agent_answers(
+    aiohttp_client: Any, make_app: Any, web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    """Asterisk sends AgentConnect ~13 ms after the caller left, then AgentComplete with
+    Reason: caller: the card must say the caller is gone, and so must the case."""
+    ws = await console(aiohttp_client, make_app(), "agent1")
+    case_id = await open_case(web_store)
+    await web_dispatcher.handle(connected(case_id, "Local/1001@agents"))
+    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "connected"
+    await web_dispatcher.handle(completed(case_id, "Local/1001@agents",
+                                          CompleteReason.CALLER, talk=0))
+    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    assert pop["state"] == "caller_gone"
+    assert pop["case"]["status"] == "abandoned"
+    events = [e["event"] for e in (await web_store.get_case(case_id))["events"]]
+    assert events[-2:] == ["connected", "caller_gone"]
+    await ws.close()
+
+
+async def test_a_finished_conversation_is_completed_not_caller_gone(
+    aiohttp_client: Any, make_app: Any, web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    ws = await console(aiohttp_client, make_app(), "agent1")
+    case_id = await open_case(web_store)
+    await web_dispatcher.handle(completed(case_id, "Local/1001@agents",
+                                          CompleteReason.CALLER, talk=95))
+    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    assert pop["state"] == "completed" and pop["case"]["status"] == "completed"
+    await ws.close()
+
+
+async def test_an_abandoning_caller_reaches_the_agent_who_was_ringing(
+    aiohttp_client: Any, make_app: Any, web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    ws = await console(aiohttp_client, make_app(), "agent2")
+    case_id = await open_case(web_store)
+    await web_dispatcher.handle(ringing(case_id, "Local/1002@agents"))
+    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "ringing"
+    abandon = CallerAbandoned(**_common(case_id), position=1, original_position=1,
+                              hold_time=4)
+    assert await web_dispatcher.handle(abandon)
+    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    assert pop["state"] == "caller_gone" and pop["case"]["id"] == case_id
+    await ws.close()
+
+
+async def test_the_card_lists_the_callers_earlier_cases(
+    aiohttp_client: Any, make_app: Any, web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    older = await open_case(web_store, intent="outage")
+    await web_store.update_case(older, notes="Mất điện từ 8 giờ", disposition="resolved")
+    await open_case(web_store, caller="0902345678", account="PE01000654321")  # not this caller
+    current = await open_case(web_store, intent="billing")
+    ws = await console(aiohttp_client, make_app(), "agent1")
+    await web_dispatcher.handle(ringing(current, "Local/1001@agents"))
+    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    earlier = pop["case"]["earlier"]
+    assert [e["id"] for e in earlier] == [older]
+    assert earlier[0]["notes"] == "Mất điện từ 8 giờ"
+    await ws.close()
+
+
+async def test_events_nobody_can_take_are_ignored(
+    web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    case_id = await open_case(web_store)
+    assert not await web_dispatcher.handle(ringing(case_id, "PJSIP/9999"))  # not a web user
+    assert not await web_dispatcher.handle(ringing("C-2026-999999", "Local/1001@agents"))
+    assert not await web_dispatcher.handle(ringing("", "Local/1001@agents"))
+    assert not await web_dispatcher.handle(object())
+    events = [e["event"] for e in (await web_store.get_case(case_id))["events"]]
+    assert events == ["opened"]
