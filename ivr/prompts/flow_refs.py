@@ -7,7 +7,6 @@ those questions down yields exactly the ids the flows use, whether or not they e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 from ivr.prompts.catalog import PromptCatalog
@@ -19,6 +18,7 @@ class _RecordingCatalog:
     def __init__(self, catalog: PromptCatalog) -> None:
         self._catalog = catalog
         self.asked: set[str] = set()
+        self.SAY_KINDS = catalog.SAY_KINDS
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -30,14 +30,12 @@ class _RecordingCatalog:
 
 
 def referenced_prompts(
-    flows_path: Path, catalog: PromptCatalog, actions: Iterable[str] = ()
+    flows_path: Path, catalog: PromptCatalog
 ) -> tuple[frozenset[str] | None, str]:
     """(prompt ids the flows file uses, note); (None, why) when they cannot be known, in
     which case the caller checks every catalog prompt instead."""
-    try:
-        from ivr.flows.compiler import compile_flows
-    except ImportError:
-        return None, "flow compiler not available: checking every catalog prompt"
+    from ivr.flows.compiler import compile_flows, known_actions
+
     try:
         data = flows_path.read_bytes()
     except OSError as exc:
@@ -45,7 +43,7 @@ def referenced_prompts(
     recorder = _RecordingCatalog(catalog)
     # Unknown actions or other flow errors do not matter here (ivr validate reports them):
     # the compiler still checks every prompt it reaches.
-    flowset, _ = compile_flows(data, str(flows_path), catalog=recorder, actions=tuple(actions))
+    flowset, _ = compile_flows(data, str(flows_path), catalog=recorder, actions=known_actions())
     if flowset is None and not recorder.asked:
         return None, f"{flows_path} does not compile (ivr validate): checking every catalog prompt"
     return frozenset(recorder.asked), ""
