@@ -1,8 +1,8 @@
 """``ivr say LANG KIND VALUE``: how the hotline speaks a value, as words and prompt ids.
 
-    $ ivr say vi money 1250000
-    một triệu hai trăm năm mươi nghìn đồng
-    w_mot w_trieu w_hai w_tram w_nam w_muoi_tens w_nghin w_dong
+$ ivr say vi money 1250000
+một triệu hai trăm năm mươi nghìn đồng
+w_mot w_trieu w_hai w_tram w_nam w_muoi_tens w_nghin w_dong
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="Vietnamese reading (default: settings, IVR_SPEECH_VARIANT, else north)",
     )
+    parser.add_argument("--config", metavar="FILE", help="service config file (YAML)")
     parser.set_defaults(func=run)
 
 
@@ -99,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if args.language not in LANGUAGES:
         raise UsageError(f"language must be one of {', '.join(LANGUAGES)}")
     try:
-        settings = load_settings(os.environ, {"speech_variant": args.variant})
+        settings = load_settings(
+            os.environ, {"speech_variant": args.variant, "config_path": args.config}
+        )
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     # Words only: no need for the flow prompts file to exist or be valid.
