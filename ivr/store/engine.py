@@ -10,9 +10,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 #: Seconds SQLite waits for another writer's lock before failing with "database is
-#: locked". Longer than the write actions' timeout (4 s) so a stuck lock surfaces as the
-#: action's timeout branch rather than a half-finished retry inside SQLite.
-DEFAULT_BUSY_TIMEOUT = 5.0
+#: locked". Shorter than the write actions' timeout (4 s) on purpose: a statement
+#: blocked inside SQLite cannot be interrupted, so cancelling it (the action's timeout)
+#: only takes effect when SQLite gives up; this bounds that wait. Readers never wait
+#: (WAL mode).
+DEFAULT_BUSY_TIMEOUT = 3.0
 
 #: Pool size for PostgreSQL: lookups are short; a few connections per process serve
 #: hundreds of concurrent calls, and several servers share one database.

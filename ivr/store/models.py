@@ -147,11 +147,12 @@ outages = Table(
     Index("ix_outages_area_id_status", "area_id", "status"),
 )
 
+# Tickets and reference numbers are not stored: they are the row id plus a base (see
+# ``ivr.store.requests``), so the number exists the moment the row does.
 outage_reports = Table(
     "outage_reports",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("ticket", String(20), nullable=True, unique=True),
     Column("call_id", String(100), nullable=True, unique=True),  # one report per call
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=True),
     Column("area_id", Integer, ForeignKey("areas.id"), nullable=True),
@@ -211,7 +212,6 @@ callback_requests = Table(
     "callback_requests",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("reference", String(20), nullable=True, unique=True),
     Column("call_id", String(100), nullable=False, server_default=""),
     Column("phone", String(40), nullable=False),
     Column("reason", String(100), nullable=False),
@@ -225,7 +225,6 @@ service_requests = Table(
     "service_requests",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("reference", String(20), nullable=True, unique=True),
     Column("call_id", String(100), nullable=False, server_default=""),
     Column("kind", String(40), nullable=False),
     Column("account", String(13), nullable=True),

@@ -73,13 +73,11 @@ async def _account_id(conn: AsyncConnection, code: str) -> int | None:
 
 async def balance(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
     """The latest bill, with ``amount_due`` = everything still unpaid on the account."""
-    account_id = await _account_id(conn, code)
-    if account_id is None:
-        return None
     rows = (
         await conn.execute(
             select(bills)
-            .where(bills.c.account_id == account_id)
+            .join(accounts, accounts.c.id == bills.c.account_id)
+            .where(accounts.c.code == code)
             .order_by(bills.c.period.desc())
             .limit(24)  # two years of bills is as far back as debt is spoken
         )
@@ -99,13 +97,11 @@ async def balance(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
 
 
 async def meter_reading(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
-    account_id = await _account_id(conn, code)
-    if account_id is None:
-        return None
     row = (
         await conn.execute(
             select(meter_readings)
-            .where(meter_readings.c.account_id == account_id)
+            .join(accounts, accounts.c.id == meter_readings.c.account_id)
+            .where(accounts.c.code == code)
             .order_by(meter_readings.c.read_on.desc())
             .limit(1)
         )

@@ -29,6 +29,16 @@ TICKET_BASE = 1_000_000
 SERVICE_BASE = 2_000_000
 CALLBACK_BASE = 3_000_000
 
+
+def ticket_number(row_id: int) -> str:
+    return str(TICKET_BASE + int(row_id))
+
+
+def report_id(ticket: str) -> int | None:
+    """The outage report row a ticket number names (None if it cannot be one)."""
+    return int(ticket) - TICKET_BASE if ticket.isdigit() and int(ticket) > TICKET_BASE else None
+
+
 SERVICE_KINDS = frozenset(
     {"new_connection", "meter_relocation", "contract_change", "meter_inspection"}
 )
@@ -37,7 +47,7 @@ SERVICE_KINDS = frozenset(
 async def existing_report(conn: AsyncConnection, call_id: str, tz: tzinfo) -> dict[str, Any] | None:
     row = (
         await conn.execute(
-            select(outage_reports.c.ticket, outages.c.estimated_restore, outages.c.id)
+            select(outage_reports.c.id, outages.c.estimated_restore, outages.c.id.label("outage"))
             .outerjoin(outages, outages.c.id == outage_reports.c.outage_id)
             .where(outage_reports.c.call_id == call_id)
         )
@@ -46,8 +56,8 @@ async def existing_report(conn: AsyncConnection, call_id: str, tz: tzinfo) -> di
         return None
     restore = row.estimated_restore
     return {
-        "ticket": row.ticket,
-        "linked_outage": row.id is not None,
+        "ticket": ticket_number(row.id),
+        "linked_outage": row.outage is not None,
         "estimated_restore": None if restore is None else restore.astimezone(tz),
     }
 
@@ -88,12 +98,8 @@ async def report_outage(
         .returning(outage_reports.c.id)
     )
     assert row_id is not None
-    ticket = str(TICKET_BASE + int(row_id))
-    await conn.execute(
-        update(outage_reports).where(outage_reports.c.id == row_id).values(ticket=ticket)
-    )
     return {
-        "ticket": ticket,
+        "ticket": ticket_number(row_id),
         "linked_outage": outage is not None,
         "estimated_restore": None if outage is None else outage["estimated_restore"],
     }
@@ -116,11 +122,7 @@ async def service_request(
         .returning(service_requests.c.id)
     )
     assert row_id is not None
-    reference = str(SERVICE_BASE + int(row_id))
-    await conn.execute(
-        update(service_requests).where(service_requests.c.id == row_id).values(reference=reference)
-    )
-    return reference
+    return str(SERVICE_BASE + int(row_id))
 
 
 async def request_callback(
@@ -164,13 +166,7 @@ async def request_callback(
         .returning(callback_requests.c.id)
     )
     assert row_id is not None
-    reference = str(CALLBACK_BASE + int(row_id))
-    await conn.execute(
-        update(callback_requests)
-        .where(callback_requests.c.id == row_id)
-        .values(reference=reference)
-    )
-    return reference
+    return str(CALLBACK_BASE + int(row_id))
 
 
 async def record_survey(

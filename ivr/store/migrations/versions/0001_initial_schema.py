@@ -100,7 +100,6 @@ def upgrade() -> None:
     op.create_table(
         "service_requests",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("reference", sa.String(length=20), nullable=True),
         sa.Column("call_id", sa.String(length=100), server_default="", nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("account", sa.String(length=13), nullable=True),
@@ -108,7 +107,6 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), server_default="open", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service_requests")),
-        sa.UniqueConstraint("reference", name=op.f("uq_service_requests_reference")),
     )
     op.create_table(
         "survey_answers",
@@ -144,7 +142,6 @@ def upgrade() -> None:
     op.create_table(
         "callback_requests",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("reference", sa.String(length=20), nullable=True),
         sa.Column("call_id", sa.String(length=100), server_default="", nullable=False),
         sa.Column("phone", sa.String(length=40), nullable=False),
         sa.Column("reason", sa.String(length=100), nullable=False),
@@ -156,7 +153,6 @@ def upgrade() -> None:
             ["case_id"], ["cases.id"], name=op.f("fk_callback_requests_case_id_cases")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_callback_requests")),
-        sa.UniqueConstraint("reference", name=op.f("uq_callback_requests_reference")),
     )
     op.create_table(
         "case_events",
@@ -246,7 +242,6 @@ def upgrade() -> None:
     op.create_table(
         "outage_reports",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("ticket", sa.String(length=20), nullable=True),
         sa.Column("call_id", sa.String(length=100), nullable=True),
         sa.Column("account_id", sa.Integer(), nullable=True),
         sa.Column("area_id", sa.Integer(), nullable=True),
@@ -264,7 +259,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outage_reports")),
         sa.UniqueConstraint("call_id", name=op.f("uq_outage_reports_call_id")),
-        sa.UniqueConstraint("ticket", name=op.f("uq_outage_reports_ticket")),
     )
 
 

@@ -1,0 +1,157 @@
+"""A database that is down, locked or broken takes the flow's error/timeout branch.
+
+No mocks: access is really stopped (a closed port, a table lock held by another
+session, an exclusive SQLite lock from another connection, a file that is not a
+database), and the store recovers once access comes back.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from store_helpers import NOW, Db
+
+from ivr.actions import ActionContext, LookupStatus
+from ivr.clock import FixedClock
+from ivr.store import Store
+from ivr.store.demo import OUTAGE, UNPAID
+from ivr.store.lookups import build_actions
+from ivr.store.seed import seed
+
+pytest_plugins = ("store_fixtures",)
+
+CTX = ActionContext(call_id="c-1", caller=UNPAID.phones[0], dialled="1900545454", language="vi")
+EVERY_ACTION = {
+    "accounts_for_caller": {},
+    "outage_for_caller": {},
+    "account_by_code": {"digits": UNPAID.code[2:], "prefix": "PE"},
+    "balance": {"account": UNPAID.code},
+    "meter_reading": {"account": UNPAID.code},
+    "outage_for_account": {"account": UNPAID.code},
+    "report_outage": {},
+    "service_request": {"kind": "new_connection"},
+    "request_callback": {"reason": "billing"},
+    "record_survey": {"score": 3},
+}
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound by us, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.postgres
+async def test_postgres_down_every_action_takes_the_error_branch(postgres_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url).set(host="127.0.0.1", port=closed_port())
+    store = await Store.open(url.render_as_string(hide_password=False), clock=FixedClock(NOW))
+    try:
+        registry = build_actions(store)
+        for name, inputs in EVERY_ACTION.items():
+            result = await registry.run(name, inputs, CTX)
+            assert result.status is LookupStatus.ERROR, name
+            assert result.error.startswith(f"{name}: "), result.error
+            assert "ConnectionRefusedError" in result.error, result.error
+    finally:
+        await store.close()
+
+
+async def test_sqlite_file_that_is_not_a_database_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "ivr.db"
+    path.write_bytes(b"this is not a database file" * 100)
+    store = await Store.open(f"sqlite+aiosqlite:///{path}", clock=FixedClock(NOW))
+    try:
+        result = await build_actions(store).run("balance", {"account": UNPAID.code}, CTX)
+        assert result.status is LookupStatus.ERROR
+        assert "not a database" in result.error
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_target", ["postgres"], indirect=True)
+async def test_postgres_locked_table_times_out_then_recovers(store: Store, db: Db) -> None:
+    registry = build_actions(store, read_timeout=0.3, write_timeout=0.3)
+    locker = await db.open()
+    try:
+        async with locker.engine.connect() as conn:
+            await conn.execute(text("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE"))
+            slow = await registry.run("balance", {"account": UNPAID.code}, CTX)
+            assert slow.status is LookupStatus.TIMEOUT
+            assert slow.error == "balance: no answer within 0.3s"
+            report = await registry.run("report_outage", {"account": OUTAGE.code}, CTX)
+            assert report.status is LookupStatus.TIMEOUT
+            await conn.rollback()  # releases the lock
+        again = await registry.run("balance", {"account": UNPAID.code}, CTX)
+        assert again.status is LookupStatus.FOUND
+    finally:
+        await locker.close()
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Another process-style connection holding SQLite's write lock."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+async def _sqlite_store(tmp_path: Path, busy_timeout: float) -> tuple[Store, Path]:
+    path = tmp_path / "ivr.db"
+    store = await Store.open(
+        f"sqlite+aiosqlite:///{path}", clock=FixedClock(NOW), busy_timeout=busy_timeout
+    )
+    await store.migrate()
+    await seed(store, n_accounts=20, seed=1)
+    return store, path
+
+
+async def test_sqlite_write_lock_times_out_while_reads_go_on(tmp_path: Path) -> None:
+    # A statement stuck inside SQLite only sees the cancellation when SQLite's own busy
+    # wait ends, so the busy timeout bounds how long past its timeout an action can run.
+    store, path = await _sqlite_store(tmp_path, busy_timeout=0.5)
+    registry = build_actions(store, write_timeout=0.2)
+    try:
+        with exclusive_lock(path):
+            report = await registry.run("report_outage", {"account": OUTAGE.code}, CTX)
+            assert report.status is LookupStatus.TIMEOUT
+            assert report.elapsed_ms < 1_000
+            # WAL: readers are not blocked by the writer's lock.
+            read = await registry.run("balance", {"account": UNPAID.code}, CTX)
+            assert read.status is LookupStatus.FOUND
+        later = await registry.run(
+            "report_outage", {}, ActionContext("c-2", OUTAGE.phones[0], "1900545454", "vi")
+        )
+        assert later.status is LookupStatus.FOUND and later.value["linked_outage"] is True
+    finally:
+        await store.close()
+
+
+async def test_sqlite_busy_database_is_an_error_when_the_busy_wait_runs_out(
+    tmp_path: Path,
+) -> None:
+    store, path = await _sqlite_store(tmp_path, busy_timeout=0.1)
+    registry = build_actions(store)
+    try:
+        with exclusive_lock(path):
+            result = await registry.run("record_survey", {"score": 5}, CTX)
+            assert result.status is LookupStatus.ERROR
+            assert "database is locked" in result.error
+        assert (await registry.run("record_survey", {"score": 5}, CTX)).status is (
+            LookupStatus.FOUND
+        )
+    finally:
+        await store.close()
