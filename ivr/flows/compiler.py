@@ -110,6 +110,8 @@ class Compiler:
     pending: list[PendingExit] = field(default_factory=list)
     edges: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     engine_prompts: set[str] = field(default_factory=set)
+    declared: dict[str, set[str]] = field(default_factory=dict)
+    """Node ids written in each flow, compiled or not (so one bad node is one error)."""
 
     def __post_init__(self) -> None:
         self.read = Reader(self.diags)
@@ -122,7 +124,9 @@ class Compiler:
 
     def check_prompt(self, prompt_id: str, mark: Mark) -> None:
         if not self.catalog.has(prompt_id):
-            self.diags.error(mark, f"unknown prompt {prompt_id!r}")
+            ids = getattr(self.catalog, "ids", None)
+            hint = did_you_mean(prompt_id, ids()) if callable(ids) else ""
+            self.diags.error(mark, f"unknown prompt {prompt_id!r}{hint}")
 
     def check_ref(self, path: str, mark: Mark) -> Ref | None:
         if not _PATH.match(path):
@@ -365,8 +369,8 @@ class Compiler:
             no_input=self.escalation(m.get("no_input"), "defaults: no_input"),
             no_match=self.escalation(m.get("no_match"), "defaults: no_match"),
         )
-        exhausted = self.exit(m.get("when_retries_run_out"), None, "defaults",
-                              "defaults: when_retries_run_out")
+        exhausted = self.exit(m.get("when_retries_run_out"), None,
+                              "defaults: when_retries_run_out", "defaults: when_retries_run_out")
         if exhausted is not None:
             self.default_exhausted = exhausted
         keys = self.read.mapping(m.get("keys_everywhere"), "defaults: keys_everywhere")
@@ -376,8 +380,8 @@ class Compiler:
                 self.diags.error(key.mark, f"keys_everywhere: {digit!r} is not a single key "
                                  "(0-9, * or #)")
                 continue
-            out = self.exit(target, None, "defaults", f"keys_everywhere {digit!r}",
-                            allow_repeat=True)
+            what = f"keys_everywhere {digit!r}"
+            out = self.exit(target, None, what, what, allow_repeat=True)
             if out is not None:
                 self.default_keys[digit] = out
         return self.defaults, flow
@@ -413,13 +417,15 @@ class Compiler:
             if target in SPECIAL_TARGETS - {REPEAT}:
                 continue
             if p.flow is None:
-                self.diags.error(p.exit.mark, f"{p.node} can only go to {AGENT} or {HANGUP}"
-                                 f"{' or repeat' if p.allow_repeat else ''}, not {target!r}")
+                allowed = f"{AGENT}, {HANGUP} or repeat" if p.allow_repeat else \
+                    f"{AGENT} or {HANGUP}"
+                self.diags.error(p.exit.mark, f"{p.node} can only go to {allowed}, "
+                                 f"not {target!r}")
                 continue
-            flow = flows.get(p.flow)
-            if flow is None or target in flow.nodes:
+            declared = self.declared.get(p.flow, set())
+            if target in declared:
                 continue
-            choices = set(flow.nodes) | (SPECIAL_TARGETS - {REPEAT})
+            choices = declared | (SPECIAL_TARGETS - {REPEAT})
             self.diags.error(p.exit.mark, f"node {p.node!r} goes to unknown node {target!r}"
                              f"{did_you_mean(target, choices)}")
 
@@ -429,7 +435,7 @@ class Compiler:
             todo = [flow.start]
             while todo:
                 for target in self.edges.get((flow.name, todo.pop()), []):
-                    if target in flow.nodes and target not in seen:
+                    if target in self.declared.get(flow.name, ()) and target not in seen:
                         seen.add(target)
                         todo.append(target)
             for node_id, node in flow.nodes.items():

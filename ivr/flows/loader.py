@@ -60,6 +60,8 @@ class YMap:
 
 
 YValue = YScalar | YSeq | YMap
+#: Lists and mappings may carry only YAML's own tags; ``!!python/...`` is refused.
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 
 
 def _mark(path: str, m: yaml.Mark) -> Mark:
@@ -77,6 +79,11 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             value = self._constructor.construct_object(node)
             return YScalar(value, mark, quoted=node.style in ("'", '"'))
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+            raise yaml.MarkedYAMLError(
+                problem=f"tag {node.tag!r} is not allowed (flows are plain YAML)",
+                problem_mark=node.start_mark,
+            )
         if isinstance(node, yaml.SequenceNode):
             return YSeq(tuple(self.build(child) for child in node.value), mark)
         if isinstance(node, yaml.MappingNode):

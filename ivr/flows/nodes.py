@@ -96,12 +96,15 @@ def compile_flow(c: Compiler, name: str, mark: Mark, body: YValue) -> Flow | Non
     if m is None:
         return None
     c.read.keys(m, ("start", "nodes"), what)
-    nodes_map = c.read.mapping(m.get("nodes"), f"{what}: nodes", dup_word="node id")
+    nodes_map = c.read.mapping(
+        m.get("nodes"), f"{what}: nodes",
+        dup_message=lambda key, line: f"duplicate node id {key!r} (first defined at line {line})")
     if nodes_map is None:
         if m.get("nodes") is None:
             c.diags.error(m.mark, f"{what} has no 'nodes:'")
         return None
     nodes: dict[str, AnyNode] = {}
+    c.declared[name] = set(nodes_map.keys())
     for key, node_body in nodes_map.items:
         node_id = str(key.value)
         if not _ID.match(node_id):
@@ -182,8 +185,11 @@ def _menu(ctx: NodeContext, v: YValue) -> AnyNode | None:
     q = c.read.mapping(v, f"{ctx.what}: menu")
     if q is None:
         return None
-    c.read.keys(q, (*QUESTION_KEYS, "options"), f"{ctx.what}: menu")
-    opts = c.read.mapping(q.get("options"), f"menu {ctx.id!r}", dup_word="key")
+    c.read.keys(q, (*QUESTION_KEYS, "options"), f"menu {ctx.id!r}")
+    opts = c.read.mapping(
+        q.get("options"), f"menu {ctx.id!r}",
+        dup_message=lambda key, line: f"menu {ctx.id!r} uses key {key!r} twice "
+        f"(first at line {line})")
     if opts is None:
         if q.get("options") is None:
             c.diags.error(q.mark, f"{ctx.what} has no way out: add 'options'")
@@ -209,7 +215,7 @@ def _input(ctx: NodeContext, v: YValue) -> AnyNode | None:
     q = c.read.mapping(v, f"{what}: input")
     if q is None:
         return None
-    c.read.keys(q, INPUT_KEYS, f"{what}: input")
+    c.read.keys(q, INPUT_KEYS, f"input {ctx.id!r}")
     digits = c.read.integer(q.get("digits"), f"{what}: digits", low=1, high=MAX_INPUT_DIGITS)
     low = c.read.integer(q.get("min_digits"), f"{what}: min_digits", low=1,
                          high=MAX_INPUT_DIGITS) or digits or 1
@@ -425,7 +431,7 @@ def _transfer(ctx: NodeContext, v: YValue) -> AnyNode | None:
     t = c.read.mapping(v, what)
     if t is None:
         return None
-    c.read.keys(t, ("queue", "priority", "reason"), what)
+    c.read.keys(t, ("queue", "priority", "reason"), f"transfer {ctx.id!r}")
     queue = c.read.word(t.get("queue"), f"{what}: queue") or c.defaults.agent_queue
     if c.queues and queue not in c.queues:
         c.diags.error(t.key_mark("queue"), f"{ctx.what} transfers to unknown queue {queue!r}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ivr.flows.durations import DurationError, parse_duration
@@ -26,18 +26,18 @@ class Reader:
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
 
-    def mapping(self, value: YValue | None, what: str, *, dup_word: str = "key") -> YMap | None:
+    def mapping(self, value: YValue | None, what: str, *, dup_word: str = "key",
+                dup_message: Callable[[str, int], str] | None = None) -> YMap | None:
         if value is None:
             return None
         if not isinstance(value, YMap):
             self.diags.error(value.mark, f"{what} must be a mapping, not {describe(value)}")
             return None
         for first, again in value.duplicates:
-            self.diags.error(
-                again.mark,
-                f"duplicate {dup_word} {str(again.value)!r} in {what} "
-                f"(first defined at line {first.mark.line})",
-            )
+            key, line = str(again.value), first.mark.line
+            message = dup_message(key, line) if dup_message else (
+                f"duplicate {dup_word} {key!r} in {what} (first defined at line {line})")
+            self.diags.error(again.mark, message)
         return value
 
     def keys(self, value: YMap, allowed: Iterable[str], what: str) -> None:

@@ -1,0 +1,189 @@
+# ruff: noqa: E501  (the expected diagnostics are whole lines, kept whole to be exact)
+"""`ivr validate` on broken flows files: every diagnostic asserted by exact string, and
+the shipped config/flows.yaml clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.cli import main
+from ivr.flows.compiler import compile_flows, known_actions
+from ivr.prompts.catalog import PromptCatalog
+
+ROOT = Path(__file__).resolve().parent.parent
+BROKEN = Path("tests/flows/broken")
+PROMPTS = "config/prompts.yaml"
+
+CASES = [
+    ('bad_condition.yaml', 1, [
+        "{path}:7:32: error: node 'choose': bad condition: unexpected character '='",
+    ]),
+    ('bad_defaults.yaml', 1, [
+        "{path}:2:13: error: unknown language 'de' (the prompts have vi, en)",
+        '{path}:3:12: error: defaults: retries must be between 1 and 10, not 0',
+        "{path}:5:5: error: keys_everywhere: '00' is not a single key (0-9, * or #)",
+        "{path}:6:10: error: keys_everywhere '*' can only go to agent, hangup or repeat, not 'main_menu'",
+        "{path}:8:37: error: hotline '19001288': prefix must be two capital letters like PE, not 'pd'",
+    ]),
+    ('bad_duration.yaml', 1, [
+        "{path}:2:12: error: defaults: timeout: bad duration '5 seconds': use a number with ms, s, m or h (e.g. 5s)",
+        "{path}:11:20: error: node 'main_menu': timeout: bad duration '-2s': use a number with ms, s, m or h (e.g. 5s)",
+    ]),
+    ('bad_input.yaml', 1, [
+        "{path}:7:11: error: node 'code': min_digits 12 is more than max_digits 11",
+        "{path}:7:11: error: node 'code' needs 'store:' (the variable that keeps the digits)",
+        "{path}:10:11: error: node 'code': terminator must be # or *",
+        "{path}:11:11: error: node 'code': unknown check 'customer_cod'; known: customer_code, phone, score, digits (did you mean 'customer_code'?)",
+    ]),
+    ('bad_language_and_hours.yaml', 1, [
+        "{path}:6:19: error: unknown language 'fr' (the prompts have vi, en)",
+        "{path}:9:9: error: node 'desk' has no way out: add 'closed'",
+        '{path}:11:16: error: node \'desk\': hours: \'7h30 to 11h30\' is not opening hours like "07:30-17:00"',
+        "{path}:12:11: error: node 'desk': hours: 'sunday' is not a day or range like mon-fri (did you mean 'sun'?)",
+    ]),
+    ('bad_say_kind.yaml', 1, [
+        "{path}:12:19: error: bad say kind 'mony': use one of date, datetime, digits, duration, money, number, time (did you mean 'money'?)",
+    ]),
+    ('branch_without_otherwise.yaml', 1, [
+        "{path}:7:11: error: node 'choose' has no way out when nothing matches: add '- otherwise: <node>'",
+    ]),
+    ('duplicate_node.yaml', 1, [
+        "{path}:10:7: error: duplicate node id 'greet' (first defined at line 5)",
+    ]),
+    ('menu_key_twice.yaml', 1, [
+        "{path}:11:13: error: menu 'main_menu' uses key '1' twice (first at line 9)",
+    ]),
+    ('missing_input.yaml', 1, [
+        "{path}:6:17: error: lookup 'account_by_code' needs input 'prefix' under 'with:'",
+        "{path}:7:39: error: lookup 'account_by_code' has no input 'prefx' (did you mean 'prefix'?)",
+    ]),
+    ('no_way_out.yaml', 1, [
+        "{path}:6:9: error: node 'greet' has no way out: add 'next'",
+    ]),
+    ('python_tag.yaml', 1, [
+        "{path}:5:14: error: YAML syntax: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed (flows are plain YAML)",
+    ]),
+    ('reserved_and_start.yaml', 1, [
+        "{path}:3:5: error: flow 'hotline' starts at unknown node 'welcom' (did you mean 'welcome'?)",
+        "{path}:8:7: error: node id 'agent' is reserved (it is a special target)",
+    ]),
+    ('syntax_error.yaml', 1, [
+        "{path}:7:8: error: YAML syntax: expected <block end>, but found '<block mapping start>' (while parsing a block mapping)",
+    ]),
+    ('two_verbs.yaml', 1, [
+        "{path}:6:9: error: node 'greet' has two verbs: 'play' and 'menu' (one verb per node)",
+        "{path}:12:9: error: node 'lost' has no verb: give one of play, menu, input, lookup, branch, set, goto, call, language, hours, transfer, hangup",
+    ]),
+    ('unknown_key.yaml', 1, [
+        "{path}:7:11: error: unknown key 'promt' in menu 'main_menu' (did you mean 'prompt'?)",
+        "{path}:7:11: error: node 'main_menu' needs a 'prompt'",
+        "{path}:11:9: error: unknown key 'nxt' in node 'bye'",
+    ]),
+    ('unknown_lookup.yaml', 1, [
+        "{path}:6:17: error: unknown lookup 'balanse' (did you mean 'balance'?)",
+    ]),
+    ('unknown_prompt.yaml', 1, [
+        "{path}:6:25: error: unknown prompt 'welcom_back' (did you mean 'welcome'?)",
+    ]),
+    ('unknown_queue.yaml', 1, [
+        "{path}:9:11: error: node 'safety' transfers to unknown queue 'safty'",
+    ]),
+    ('unknown_subflow.yaml', 1, [
+        "{path}:6:15: error: node 'billing' calls unknown flow 'identify_acount' (did you mean 'identify_account'?)",
+    ]),
+    ('unknown_target.yaml', 1, [
+        "{path}:9:18: error: node 'main_menu' goes to unknown node 'biling' (did you mean 'billing'?)",
+        "{path}:11:9: warning: node 'billing' is never reached (nothing in flow 'hotline' goes to it)",
+    ]),
+    ('unknown_variable.yaml', 1, [
+        "{path}:11:26: error: unknown variable 'balanse.amount_due' (did you mean 'balance'?)",
+        "{path}:15:36: error: unknown variable 'amount'",
+    ]),
+    ('unreachable.yaml', 0, [
+        "{path}:9:9: warning: node 'forgotten' is never reached (nothing in flow 'hotline' goes to it)",
+    ]),
+    ('wrong_type.yaml', 1, [
+        "{path}:9:20: error: node 'main_menu': retries must be a whole number, not 'three'",
+        "{path}:10:21: error: node 'main_menu': barge_in must be true or false, not 'sometimes'",
+    ]),]
+
+
+@pytest.fixture(autouse=True)
+def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Paths are printed as given, so run from the repository root with relative paths.
+    monkeypatch.chdir(ROOT)
+
+
+def test_at_least_fifteen_broken_files() -> None:
+    files = {p.name for p in (ROOT / BROKEN).glob("*.yaml")}
+    assert files == {name for name, _, _ in CASES}
+    assert len(files) >= 15
+
+
+@pytest.mark.parametrize(("name", "code", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_validate_reports_exact_diagnostics(
+    name: str, code: int, expected: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(BROKEN / name)
+    assert main(["validate", path, "--prompts", PROMPTS]) == code
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [line.format(path=path) for line in expected]
+    assert "Traceback" not in out + err
+
+
+def test_shipped_flows_are_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("config/flows.yaml: ok, 2 flows,")
+
+
+def test_path_is_printed_as_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "f.yaml"
+    broken.write_text((ROOT / BROKEN / "no_way_out.yaml").read_text())
+    assert main(["validate", str(broken), "--prompts", PROMPTS]) == 1
+    assert capsys.readouterr().out == f"{broken}:6:9: error: node 'greet' has no way out: add 'next'\n"
+
+
+def test_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "no/such/flows.yaml"]) == 2
+    assert capsys.readouterr().err == "ivr: error: no/such/flows.yaml: cannot read: No such file or directory\n"
+
+
+def test_broken_prompts_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prompts = tmp_path / "prompts.yaml"
+    prompts.write_text("prompts: [\n")
+    assert main(["validate", "config/flows.yaml", "--prompts", str(prompts)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{prompts}:")
+
+
+def test_all_errors_are_collected_not_just_the_first() -> None:
+    text = (
+        "flows:\n"
+        "  hotline:\n"
+        "    start: a\n"
+        "    nodes:\n"
+        "      a: {play: nope, next: b}\n"
+        "      b: {lookup: nothing, next: c}\n"
+        "      c: {goto: d}\n"
+    )
+    catalog = PromptCatalog.load(ROOT / PROMPTS)
+    flowset, diags = compile_flows(text.encode(), "f.yaml", catalog=catalog, actions=known_actions())
+    assert flowset is None
+    assert [str(d) for d in diags] == [
+        "f.yaml:5:17: error: unknown prompt 'nope'",
+        "f.yaml:6:19: error: unknown lookup 'nothing'",
+        "f.yaml:7:17: error: node 'c' goes to unknown node 'd'",
+    ]
+
+
+def test_version_is_a_short_hash_of_the_bytes() -> None:
+    catalog = PromptCatalog.load(ROOT / PROMPTS)
+    data = (ROOT / "config/flows.yaml").read_bytes()
+    a, _ = compile_flows(data, "x", catalog=catalog, actions=known_actions())
+    b, _ = compile_flows(data + b"\n# comment\n", "x", catalog=catalog, actions=known_actions())
+    assert a is not None and b is not None
+    assert len(a.version) == 12 and a.version != b.version
