@@ -22,8 +22,9 @@ def normalise_phone(raw: str) -> str:
         digits = digits[2:]
     if digits.startswith(COUNTRY_CODE) and len(digits) >= 11:
         return "0" + digits[len(COUNTRY_CODE) :]
-    if digits and not digits.startswith("0") and len(digits) in (9, 10):
-        return "0" + digits  # some trunks drop the leading zero
+    if digits and digits[0] not in "01" and len(digits) in (9, 10):
+        # Some trunks drop the trunk prefix 0; 1800/1900 service numbers have none.
+        return "0" + digits
     return digits
 
 
