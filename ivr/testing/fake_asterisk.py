@@ -99,6 +99,7 @@ class CallTranscript:
     lines: list[tuple[str, str]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     """Seconds from each reply written to the next command read: the server's turn."""
+    command_count: int = 0
     closed_by_server: bool = False
     """The script closed the socket (normal end); False if the fake gave up."""
     hung_up: bool = False
@@ -259,6 +260,10 @@ class FakeCall:
         return ["200 result=0"]
 
 
+def _discard(_line: tuple[str, str]) -> None:
+    pass
+
+
 async def run_call(host: str, port: int, caller: Caller | None = None, *,
                    script: str = "hotline", callerid: str = "0901234567",
                    calleridname: str = "Test Caller", extension: str = "s",
@@ -267,23 +272,25 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
                    prompt_samples: Mapping[str, int] | None = None,
                    missing_files: frozenset[str] = frozenset(),
                    missing_apps: frozenset[str] = frozenset(),
-                   max_commands: int = MAX_COMMANDS) -> CallTranscript:
+                   max_commands: int = MAX_COMMANDS, record: bool = True) -> CallTranscript:
     """Place one call to the FastAGI server at ``host:port`` and return its transcript.
 
     Returns when the server closes the connection (the script ended), or after
-    ``max_commands`` (then ``closed_by_server`` is False).
+    ``max_commands`` (then ``closed_by_server`` is False). ``record=False`` keeps only
+    the counts and latencies (load tests: thousands of transcripts in memory slow the
+    garbage collector down more than the server under test).
     """
     call = FakeCall(caller or SilentCaller(), queue=queue, prompt_samples=prompt_samples,
                     missing_files=missing_files, missing_apps=missing_apps)
     transcript = CallTranscript()
-    record = transcript.lines.append
+    log_line = transcript.lines.append if record else _discard
     reader, writer = await asyncio.open_connection(host, port)
     try:
         env = env_lines(script=script, callerid=callerid, calleridname=calleridname,
                         extension=extension, dnid=dnid, args=args, uniqueid=uniqueid,
                         host=host, port=port)
         for text in env:
-            record(("<<", text))
+            log_line(("<<", text))
         writer.write("".join(t + "\n" for t in env).encode())
         clock = time.perf_counter
         sent_at = clock()
@@ -296,13 +303,14 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
                 transcript.closed_by_server = True  # EOF (a partial line is discarded)
                 break
             transcript.latencies.append(clock() - sent_at)
+            transcript.command_count += 1
             line = raw[:-1].decode("utf-8", "replace")
-            record((">>", line))
+            log_line((">>", line))
             if call.count >= max_commands:
                 break
             replies = call.handle(line)
             for text in replies:
-                record(("<<", text))
+                log_line(("<<", text))
             writer.write("".join(t + "\n" for t in replies).encode())
             sent_at = clock()
     finally:

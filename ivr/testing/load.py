@@ -61,7 +61,7 @@ def summarize(transcripts: Sequence[CallTranscript], seconds: float) -> LoadSumm
     return LoadSummary(
         calls=len(transcripts),
         completed=sum(t.closed_by_server for t in transcripts),
-        commands=sum(len(t.commands) for t in transcripts),
+        commands=sum(t.command_count for t in transcripts),
         seconds=seconds,
         p50_ms=percentile(latencies, 50) * 1000,
         p99_ms=percentile(latencies, 99) * 1000,
@@ -77,5 +77,5 @@ async def drive(host: str, port: int, calls: int, *, concurrency: int,
     start = time.perf_counter()
     transcripts = await run_many(host, port, calls, concurrency=concurrency,
                                  caller_factory=caller_factory, on_done=on_done,
-                                 **call_options)
+                                 record=False, **call_options)
     return summarize(transcripts, time.perf_counter() - start)
