@@ -8,7 +8,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -19,6 +20,11 @@ from ivr.settings import WebUser
 from ivr.store import Store
 from ivr.store.seed import seed
 from ivr.web.auth import hash_password
+
+if TYPE_CHECKING:
+    from ivr.flows.engine import Engine
+    from ivr.flows.source import FlowSource
+    from ivr.prompts.catalog import PromptCatalog
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=DEFAULT_TZ)
 PASSWORD = "correct horse battery"
@@ -34,7 +40,7 @@ def _user(name: str, role: str, queues: tuple[str, ...] = (),
 
 USERS = (
     _user("agent1", "agent", ("agents", "safety"), ("Local/1001@agents",)),
-    _user("agent2", "agent", ("agents",), ("Local/1002@agents",)),
+    _user("agent2", "agent", ("agents", "hotline"), ("Local/1002@agents",)),
     _user("agent3", "agent", ("safety",), ("Local/1003@agents",)),
     _user("boss", "supervisor"),
 )
@@ -111,3 +117,34 @@ async def login(client: TestClient[Any, Any], name: str, password: str = PASSWOR
                                              "csrf_token": token}, allow_redirects=False)
     assert resp.status == 302, await resp.text()
     return await csrf_of(client, "/softphone")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+HCMC_HOTLINE = "1900545454"
+
+
+@dataclass
+class Live:
+    """The real engine on the shipped demo hotline, over a given store."""
+
+    engine: Engine
+    flows: FlowSource
+    catalog: PromptCatalog
+
+    def flow_names(self) -> list[str]:
+        return list(self.flows.current.flows)
+
+
+def live_engine(store: Store, tmp_path: Path) -> Live:
+    from ivr.flows.engine import Engine
+    from ivr.flows.source import FlowSource
+    from ivr.prompts.catalog import PromptCatalog
+    from ivr.store.lookups import build_actions
+
+    catalog = PromptCatalog.load(ROOT / "config" / "prompts.yaml")
+    actions = build_actions(store)
+    flows = FlowSource.load(ROOT / "config" / "flows.yaml", actions=actions.names(),
+                            catalog=catalog)
+    engine = Engine(flows, actions, catalog, store, FixedClock(NOW),
+                    unsaved_path=tmp_path / "unsaved.jsonl")
+    return Live(engine, flows, catalog)

@@ -7,6 +7,8 @@ PostgreSQL listener runs in ``cleanup_ctx``; open websockets are closed on shutd
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -15,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ivr.calls import CallRecord
 from ivr.clock import Clock
 from ivr.settings import Settings
 from ivr.web import api, sockets, views
@@ -23,6 +26,7 @@ from ivr.web.builtin_queue import BuiltinQueue
 from ivr.web.dispatch import Dispatcher, WebStore
 from ivr.web.keys import (
     AUDIO_DIR,
+    CALLS,
     CATALOG,
     CLOCK,
     CODEC,
@@ -84,6 +88,7 @@ def create_app(
     app[CODEC] = SessionCodec(secret_key(settings.data_dir, env))
     app[LIMITER] = LoginLimiter()
     app[SOCKETS] = weakref.WeakSet()
+    app[CALLS] = set()
     app[FLOW_NAMES] = flow_names or (lambda: ())
     if demo_callers is None:
         demo_callers = _demo_callers() if settings.seed_demo else ()
@@ -95,6 +100,7 @@ def create_app(
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     app.cleanup_ctx.append(_dispatcher_ctx)
+    app.cleanup_ctx.append(_softphone_calls_ctx)
     app.on_shutdown.append(_close_websockets)
     return app
 
@@ -114,6 +120,18 @@ async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[DISPATCHER].start()
     yield
     await app[DISPATCHER].close()
+
+
+async def _softphone_calls_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    # Calls still up at shutdown are cancelled; the engine saves their records first.
+    running: set[asyncio.Task[CallRecord | None]] = app[CALLS]
+    calls = [*running]
+    for call in calls:
+        call.cancel()
+    for call in calls:
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
 
 
 async def _close_websockets(app: web.Application) -> None:

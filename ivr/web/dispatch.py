@@ -67,6 +67,8 @@ class PopStore(Protocol):
         self, case_id: str, event: str, *, agent: str | None = None, detail: str = ""
     ) -> None: ...
 
+    async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]: ...
+
 
 class WebStore(PopStore, Protocol):
     """What the web app needs from :class:`ivr.store.Store` beyond the dispatcher's part."""
@@ -293,20 +295,24 @@ class Dispatcher:
                 log.exception("pop delivery for case %s failed", delivery.case_id)
 
     async def card(self, case_id: str) -> dict[str, Any] | None:
-        """The case as an agent's card shows it: the case plus earlier cases."""
+        """The case as an agent's card shows it: the case, the accounts registered to the
+        caller's number (the caller may have asked for an agent before identifying one)
+        and the earlier cases of this caller and account."""
         case = await self._store.get_case(case_id)
         if case is None:
             return None
+        caller = str(case.get("caller") or "")
+        registered = await self._store.accounts_for_phone(caller) if caller else []
+        accounts = {str(case.get("account") or "")} | {str(a.get("code")) for a in registered}
         earlier: dict[str, dict[str, Any]] = {}
-        for kwargs in ({"caller": case.get("caller")}, {"account": case.get("account")}):
-            value = next(iter(kwargs.values()))
-            if not value:
-                continue
-            for other in await self._store.list_cases(limit=EARLIER_CASES + 1, **kwargs):
+        searches: list[dict[str, str]] = [{"caller": caller}] if caller else []
+        searches += [{"account": code} for code in sorted(accounts) if code]
+        for search in searches:
+            for other in await self._store.list_cases(limit=EARLIER_CASES + 1, **search):
                 if other.get("id") != case_id:
                     earlier[str(other.get("id"))] = earlier_summary(other)
         ordered = sorted(earlier.values(), key=lambda c: str(c.get("created_at")), reverse=True)
-        return {**case, "earlier": ordered[:EARLIER_CASES]}
+        return {**case, "registered_accounts": registered, "earlier": ordered[:EARLIER_CASES]}
 
     async def _deliver(self, delivery: Delivery) -> None:
         socks = list(self._sockets.get(delivery.agent, ()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ivr.calls import CallRecord
 from ivr.clock import Clock
 from ivr.settings import Settings, WebUser
 from ivr.web.auth import LoginLimiter, UserDirectory
@@ -29,6 +31,7 @@ DIRECTORY = web.AppKey("directory", UserDirectory)
 CODEC = web.AppKey("session_codec", SessionCodec)
 LIMITER = web.AppKey("login_limiter", LoginLimiter)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
+CALLS: web.AppKey[set[asyncio.Task[CallRecord | None]]] = web.AppKey("softphone_calls")
 FLOW_NAMES: web.AppKey[Callable[[], Sequence[str]]] = web.AppKey("flow_names")
 DEMO_CALLERS: web.AppKey[tuple[tuple[str, str], ...]] = web.AppKey("demo_callers")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ivr.web.keys import AUDIO_DIR, DISPATCHER, ENGINE, FLOW_NAMES, QUEUE, SOCKETS
+from ivr.web.keys import AUDIO_DIR, CALLS, DISPATCHER, ENGINE, FLOW_NAMES, QUEUE, SOCKETS
 from ivr.web.middleware import require_api_user, same_origin
 from ivr.web.softphone import (
     SoftphoneInputError,
@@ -99,7 +100,21 @@ async def softphone_ws(request: web.Request) -> web.WebSocketResponse:
     channel = WebSoftphoneChannel(info, ws.send_json, request.app[QUEUE],
                                   audio_url_for(request.app[AUDIO_DIR]))
     await ws.send_json({"type": "started", "call_id": info.call_id})
-    record = await run_softphone_call(channel, request.app[ENGINE], lambda: _next_json(ws))
+    # aiohttp cancels a websocket handler when the browser goes away; the call itself
+    # must not be cancelled with it (the caller hung up: the engine records that), so it
+    # runs in its own task, which the app cancels only when it shuts down.
+    call = asyncio.create_task(
+        run_softphone_call(channel, request.app[ENGINE], lambda: _next_json(ws)),
+        name=f"softphone {info.call_id}",
+    )
+    calls = request.app[CALLS]
+    calls.add(call)
+    call.add_done_callback(calls.discard)
+    try:
+        record = await asyncio.shield(call)
+    except asyncio.CancelledError:
+        channel.caller_hung_up()
+        raise
     if not ws.closed:
         outcome = record.outcome.value if record is not None else "failed"
         await ws.send_json({"type": "ended", "outcome": outcome,
