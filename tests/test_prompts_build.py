@@ -149,3 +149,11 @@ def test_ulaw_matches_reference_encoder() -> None:
     audioop = pytest.importorskip("audioop", reason="audioop left the stdlib in 3.13")
     samples = array.array("h", range(-32768, 32768)).tobytes()
     assert audio.lin2ulaw(samples) == audioop.lin2ulaw(samples, 2)
+
+
+def test_unwritable_out_dir_is_reported_not_raised(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    report = build_prompts(small_catalog(), blocker / "out", None)
+    assert report.built == () and len(report.failed) == len(OUTPUTS)
+    assert report.notes[-1].startswith(f"cannot write {blocker / 'out' / MANIFEST}: ")

@@ -213,7 +213,11 @@ def build_prompts(
         notes.append(f"{espeak_command} not found: prompts without a recording were not built")
 
     wanted = {item.file_name for item in items}
-    removed = _remove_stale(out_dir, sorted(set(old_manifest) - wanted))
+    try:
+        removed = _remove_stale(out_dir, sorted(set(old_manifest) - wanted))
+    except OSError as exc:
+        removed = []
+        notes.append(f"cannot remove old prompt audio in {out_dir}: {exc.strerror or exc}")
     entries = {name: key for name, key in manifest.items() if name in wanted}
 
     built: list[str] = []
@@ -234,7 +238,8 @@ def build_prompts(
                     continue
                 try:
                     future.result()
-                except audio.AudioError as exc:
+                except (audio.AudioError, OSError) as exc:
+                    # OSError: the out dir is not writable, the disk is full...
                     failed.append(BuildFailure(item.file_name, str(exc)))
                     entries.pop(item.file_name, None)
                 else:
@@ -247,7 +252,10 @@ def build_prompts(
         finally:
             bar.close()
             # Whatever was built is recorded, even if we are interrupted part way.
-            _write_manifest(out_dir, entries)
+            try:
+                _write_manifest(out_dir, entries)
+            except OSError as exc:
+                notes.append(f"cannot write {out_dir / MANIFEST}: {exc.strerror or exc}")
     by_name = {item.file_name: item for item in items}
     return BuildReport(
         out_dir=out_dir,
