@@ -1,0 +1,79 @@
+"""Several web nodes on one PostgreSQL: a pop seen by one node reaches the agent whose
+console is open on another, through LISTEN/NOTIFY on a dedicated connection."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from web_helpers import NOW, USERS, Inbox, open_case, open_seeded_store
+
+from ivr.clock import FixedClock
+from ivr.store import Store
+from ivr.web.dispatch import Dispatcher, asyncpg_dsn
+from ivr.web.pgbus import PostgresPopBus
+from ivr.web.pop_events import PopEvent, PopState
+
+pytestmark = pytest.mark.postgres
+
+
+async def _ddl(url: str, sql: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def pg_store(postgres_url: str) -> AsyncIterator[Store]:
+    schema = f"ivr_web_{uuid.uuid4().hex[:10]}"
+    await _ddl(postgres_url, f'CREATE SCHEMA "{schema}"')
+    store = await open_seeded_store(postgres_url, schema=schema)
+    try:
+        yield store
+    finally:
+        await store.close()
+        await _ddl(postgres_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def test_a_pop_crosses_to_the_node_holding_the_agents_console(
+    postgres_url: str, pg_store: Store
+) -> None:
+    dsn = asyncpg_dsn(postgres_url)
+    assert dsn is not None and dsn.startswith("postgresql://")
+    channel = f"ivr_pop_test_{uuid.uuid4().hex[:8]}"  # parallel runs never cross
+    node_a = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=PostgresPopBus(dsn, channel))
+    node_b = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=PostgresPopBus(dsn, channel))
+    await node_a.start()
+    await node_b.start()
+    try:
+        on_b, also_on_a = Inbox(), Inbox()
+        node_b.attach("agent1", on_b.send)
+        node_a.attach("agent2", also_on_a.send)
+        case_id = await open_case(pg_store)
+        assert await node_a.handle(PopEvent(PopState.RINGING, case_id, "Local/1001@agents"))
+        pop = await on_b.next(timeout=1.0)
+        assert (pop["state"], pop["agent"], pop["case"]["id"]) == ("ringing", "agent1", case_id)
+        assert pop["case"]["account"] == "PE01000123456"
+        # node A's own agent gets its pops through the same path, and only its own
+        assert await node_a.handle(PopEvent(PopState.CONNECTED, case_id, "Local/1002@agents"))
+        mine = await also_on_a.next(timeout=1.0)
+        assert (mine["state"], mine["agent"]) == ("connected", "agent2")
+        assert on_b.messages.empty()
+        events = [e["event"] for e in (await pg_store.get_case(case_id))["events"]]
+        assert events == ["opened", "ringing", "connected"]  # recorded once, not per node
+    finally:
+        await node_a.close()
+        await node_b.close()
+
+
+def test_only_postgresql_urls_get_a_bus() -> None:
+    assert asyncpg_dsn("sqlite+aiosqlite:///var/ivr.db") is None
+    assert asyncpg_dsn("postgresql+asyncpg://u:p@db:5432/ivr") == "postgresql://u:p@db:5432/ivr"
+
+
