@@ -110,7 +110,9 @@ async def test_wrong_keys_then_right_key() -> None:
 
 
 @pytest.mark.parametrize(("outcome", "status", "agent", "talk"), [
-    (QueueOutcome.answered(), TransferStatus.COMPLETED, "Local/1001@agents", 42.0),
+    (QueueOutcome.answered(), TransferStatus.COMPLETED, None, 42.0),
+    (QueueOutcome.answered("Local/1001@agents", 7), TransferStatus.COMPLETED,
+     "Local/1001@agents", 7.0),
     (QueueOutcome.unanswered("TIMEOUT"), TransferStatus.TIMEOUT, None, None),
     (QueueOutcome.unanswered("FULL"), TransferStatus.FULL, None, None),
     (QueueOutcome.unanswered("JOINEMPTY"), TransferStatus.NO_AGENTS, None, None),

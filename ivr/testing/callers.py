@@ -98,14 +98,19 @@ class HangUpCaller(Caller):
 
 @dataclass(frozen=True, slots=True)
 class QueueOutcome:
-    """What ``EXEC Queue`` does: the ``QUEUESTATUS`` it leaves and who answered."""
+    """What ``EXEC Queue`` does: the ``QUEUESTATUS`` it leaves and who answered.
+
+    A real Asterisk 22 leaves ``MEMBERINTERFACE`` unset on the caller's channel even
+    when an agent answered (agi-queue-to-agent-continue.txt), hence ``agent=None``; the
+    agent is known from AMI. Give an agent to script a dialplan that sets it.
+    """
 
     status: str = "CONTINUE"
-    agent: str | None = "Local/1001@agents"
+    agent: str | None = None
     answered_seconds: int | None = 42
 
     @classmethod
-    def answered(cls, agent: str = "Local/1001@agents", seconds: int = 42) -> QueueOutcome:
+    def answered(cls, agent: str | None = None, seconds: int = 42) -> QueueOutcome:
         return cls("CONTINUE", agent, seconds)
 
     @classmethod

@@ -51,7 +51,7 @@ DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 USAGE = ("520-Invalid command syntax.  Proper usage follows:",
          "Usage: see 'agi show commands' for this command.",
          "520 End of proper usage.")
-#: The default queue outcome: agent Local/1001@agents answers and talks 42 s.
+#: The default queue outcome: an agent answers and talks 42 s (MEMBERINTERFACE unset).
 AGENT_ANSWERS = QueueOutcome()
 _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 _ids = itertools.count(1)
@@ -206,7 +206,11 @@ class FakeCall:
         if verb == "EXEC":
             return self._exec(cmd.text(0), cmd.text(1)) if nargs >= 1 else list(USAGE)
         if verb.startswith("SAY "):
-            return ["200 result=0"] if nargs >= 2 else list(USAGE)
+            if nargs < 2:
+                return list(USAGE)
+            escape = cmd.text(1)
+            key = self.caller.during_prompt(cmd.text(0), escape) if escape else None
+            return [f"200 result={ord(key) if key else 0}"]
         return ["200 result=0"]
 
     def _stream(self, cmd: ParsedCommand) -> list[str]:
@@ -242,16 +246,16 @@ class FakeCall:
             self.variables[key] = value
         if name == "queue":
             q = self.queue
+            parts = options.split(",")
+            if q.status == "CONTINUE" and "c" not in (parts[1] if len(parts) > 1 else ""):
+                # Without the "c" option Queue returns -1 after the agent hangs up and
+                # leaves QUEUESTATUS unset (agi-queue-to-agent-no-continue.txt).
+                return ["200 result=-1"]
             self.variables["QUEUESTATUS"] = q.status
             if q.agent:
                 self.variables["MEMBERINTERFACE"] = q.agent
             if q.answered_seconds is not None:
                 self.variables["ANSWEREDTIME"] = str(q.answered_seconds)
-            # Without the "c" option Queue returns -1 after the agent hangs up
-            # (agi-queue-to-agent-no-continue.txt).
-            parts = options.split(",")
-            if q.status == "CONTINUE" and "c" not in (parts[1] if len(parts) > 1 else ""):
-                return ["200 result=-1"]
         if name == "dial":
             answered = self.queue.status == "CONTINUE"
             self.variables["DIALSTATUS"] = "ANSWER" if answered else "NOANSWER"
