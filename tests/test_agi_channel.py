@@ -55,6 +55,9 @@ def test_dialled_falls_back_to_dnid_and_env_lines_match_recording() -> None:
     env = Environment(dict(line.split(": ", 1) for line in lines[:-1]
                            if not line.endswith(": ")) | {"agi_accountcode": ""})
     assert call_info(env).dialled == "19009999"
+    assert call_info(env).language is None  # Asterisk's built-in default is not a choice
+    vi = Environment({**env.values, "agi_language": "vi"})
+    assert call_info(vi).language == "vi"
     assert "agi_accountcode: " in lines and lines[-1] == ""
 
 

@@ -73,6 +73,11 @@ DIAL_STATUS = {
     "CONGESTION": TransferStatus.NO_AGENTS,
 }
 #: Channel variable names we set or read (one place, as wazo-agid keeps them).
+#: Asterisk reports ``agi_language: en`` for every channel whose driver sets no language
+#: (all the transcripts). Taking it as the caller's choice would switch a Vietnamese
+#: hotline to English for every call, so only a configured language (not this
+#: built-in default) is passed on; the flow's default language applies otherwise.
+ASTERISK_DEFAULT_LANGUAGE = "en"
 CASE_VAR_INHERITED = "__IVR_CASE_ID"  # "__" so the agent's channel inherits it
 CASE_VAR = "IVR_CASE_ID"
 QUEUE_PRIO = "QUEUE_PRIO"
@@ -113,7 +118,7 @@ def call_info(env: Environment, flow: str | None = None) -> CallInfo:
         dialled=dialled,
         flow=env.network_script if flow is None else flow,
         channel_name=env.channel,
-        language=env.language or None,
+        language=None if env.language in ("", ASTERISK_DEFAULT_LANGUAGE) else env.language,
         caller_name="" if name == "unknown" else name,
         args=args,
     )
