@@ -156,7 +156,7 @@ class Engine:
                 st.error = st.error or f"node {current.id}: {type(exc).__name__}: {exc}"
                 if st.apologised:
                     raise  # the apology path itself failed: end the call as failed
-                st.note = st.note or f"error in node {current.id}: {exc}"
+                st.note = f"error in node {current.id}: {exc}"
                 node = await self._follow(ch, st, self.apology(current))
         if st.outcome is None:
             st.outcome = Outcome.SELF_SERVED
@@ -259,7 +259,7 @@ class Engine:
         out = out or node.error
         if out is not None:
             return out
-        st.note = st.note or failure
+        st.note = failure
         return self.apology(node)
 
 

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from ivr.calls import InputStep
 from ivr.channel import Channel, DigitSpec, Entry
 from ivr.flows.model import (
+    AGENT,
     REPEAT,
+    SPECIAL_TARGETS,
     Exit,
     InputNode,
     MenuNode,
@@ -63,7 +65,8 @@ async def ask(
         note(entry.digits, kind)
         failures[kind] += 1
         if failures[kind] >= q.retries:
-            st.note = st.note or f"{node.id}: {kind} {failures[kind]} times"
+            if q.exhausted.target == AGENT:
+                st.note = f"{node.id}: {kind} {failures[kind]} times"
             return q.exhausted
         escalation = q.no_input if kind == "no_input" else q.no_match
         step = escalation[min(failures[kind], len(escalation)) - 1] if escalation else ()
@@ -77,8 +80,8 @@ async def ask_menu(engine: Engine, ch: Channel, st: CallState, node: MenuNode) -
 
     async def accept(entry: Entry) -> Exit | None:
         out = node.options.get(entry.digits)
-        if out is not None:
-            st.last_choice = out.target
+        if out is not None and not st.stack and out.target not in SPECIAL_TARGETS:
+            st.last_choice = out.target  # the caller's intent, as the top flow names it
         return out
 
     return await ask(engine, ch, st, node, spec, accept)
