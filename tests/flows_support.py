@@ -178,7 +178,9 @@ class Harness:
         info = CallInfo(call_id="call-1", caller=caller, dialled=dialled, flow=flow)
         return SimulatorChannel(info, ScriptedKeys(keys), **kw)
 
-    async def call(self, keys: str | Sequence[str], **kw: Any) -> tuple[CallRecord, SimulatorChannel]:
+    async def call(
+        self, keys: str | Sequence[str], **kw: Any
+    ) -> tuple[CallRecord, SimulatorChannel]:
         ch = self.channel(keys, **kw)
         record = await self.engine().run(ch, kind="simulator")
         return record, ch

@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from flows_support import (
     OTHER,
     OUTAGE_CALLER,
@@ -17,6 +16,7 @@ from flows_support import (
     prompt_ids,
     spoken,
 )
+
 from ivr.calls import Outcome
 from ivr.channel import TransferResult, TransferStatus
 from ivr.clock import DEFAULT_TZ
@@ -113,7 +113,7 @@ async def test_new_connection_desk_closed_offers_a_callback(tmp_path: Path, at: 
 
 
 async def test_other_service_requests_offer_agent_or_callback(h: Harness) -> None:
-    record, ch = await h.call("- 4 2 1")
+    _record, ch = await h.call("- 4 2 1")
     assert ("service_request", {"kind": "meter_relocation", "account": None}) in h.data.calls
     assert [t.queue for t in ch.transfers] == ["hotline"]
     assert h.store.cases[ch.transfers[0].case_id].intent == "service_request"
@@ -128,7 +128,7 @@ async def test_language_switch_and_back(h: Harness) -> None:
 
 
 async def test_caller_with_two_accounts_keys_the_code_with_read_back(h: Harness) -> None:
-    record, ch = await h.call("- 2 01000654321# 1 2 -", caller=TWO_ACCOUNTS_CALLER)
+    _record, ch = await h.call("- 2 01000654321# 1 2 -", caller=TWO_ACCOUNTS_CALLER)
     assert "use_account_ending" not in prompt_ids(ch)
     assert "you_entered" in prompt_ids(ch)
     assert ("account_by_code", {"digits": "01000654321", "prefix": "PE"}) in h.data.calls
@@ -142,7 +142,7 @@ async def test_customer_code_prefix_comes_from_the_dialled_hotline(h: Harness) -
 
 
 async def test_read_back_rejected_asks_again(h: Harness) -> None:
-    record, ch = await h.call("- 2 01000654321# 2 01000123456# 1 2 -", caller=UNKNOWN_CALLER)
+    _record, ch = await h.call("- 2 01000654321# 2 01000123456# 1 2 -", caller=UNKNOWN_CALLER)
     assert prompt_ids(ch).count("enter_customer_code") == 2
     assert ("balance", {"account": "PE01000123456"}) in h.data.calls
 
@@ -158,7 +158,7 @@ async def test_no_input_escalates_then_reaches_an_agent(h: Harness) -> None:
 
 
 async def test_no_match_escalates_separately_from_no_input(h: Harness) -> None:
-    record, ch = await h.call("- 7 - 8 6")
+    _record, ch = await h.call("- 7 - 8 6")
     ids = prompt_ids(ch)
     assert ids[2:] == ["main_menu", "invalid_choice", "main_menu", "no_input_1", "main_menu",
                        "invalid_choice_again", "main_menu"]
@@ -186,7 +186,7 @@ async def test_failed_lookup_apologises_and_hands_over_with_the_failure(h: Harne
 
 async def test_failed_greeting_lookup_never_blocks_the_call(h: Harness) -> None:
     h.data.broken.add("outage_for_caller")
-    record, ch = await h.call("- 3 1 2 -")
+    record, _ch = await h.call("- 3 1 2 -")
     assert record.outcome is Outcome.SELF_SERVED
     assert record.lookups[0].status == "error"
 
@@ -244,7 +244,7 @@ async def test_hang_up_at_every_step_of_a_full_call_is_abandoned(h: Harness) -> 
 
 
 async def test_hang_up_while_queued_is_abandoned_and_noted_on_the_case(h: Harness) -> None:
-    record, ch = await h.call("1", hangup_after=1)
+    record, _ch = await h.call("1", hangup_after=1)
     assert record.outcome is Outcome.ABANDONED
     (case_id,) = h.store.cases
     assert h.store.results[case_id].raw_status == "ABANDON"
