@@ -1,0 +1,123 @@
+"""``ivr serve``: FastAGI, the web app and the AMI feed in one asyncio process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("ivr.serve")
+
+#: Seconds calls in progress get to finish on SIGTERM before they are cut (and recorded).
+SHUTDOWN_GRACE = 5.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run FastAGI, the web app and the AMI client",
+        description=(
+            "Serve the call flows to Asterisk over FastAGI, the agent console and browser "
+            "softphone over HTTP, and follow queue events over AMI (when configured). "
+            "With no options: SQLite in var/, demo data, config/flows.yaml, 127.0.0.1 only. "
+            "SIGHUP reloads the flows file (it is also watched); SIGTERM/SIGINT stop cleanly."
+        ),
+    )
+    add_service_options(p)
+    p.add_argument("--agi-port", type=int, help="FastAGI port (IVR_AGI_PORT, default 4573)")
+    p.add_argument("--web-port", type=int, help="web app port (IVR_WEB_PORT, default 8080)")
+    p.add_argument("--no-seed", action="store_true",
+                   help="do not seed demo data into an empty database (IVR_SEED_DEMO=0)")
+    p.set_defaults(func=run)
+
+
+def add_service_options(p: argparse.ArgumentParser) -> None:
+    """Options every command that opens the service's parts shares."""
+    p.add_argument("--host", help="address to bind (IVR_HOST, default 127.0.0.1)")
+    p.add_argument("--db", dest="db_url", metavar="URL",
+                   help="SQLAlchemy database URL (IVR_DATABASE_URL, default SQLite var/ivr.db)")
+    p.add_argument("--flows", dest="flows_path", type=Path, metavar="PATH",
+                   help="flows file (IVR_FLOWS, default config/flows.yaml)")
+    p.add_argument("--prompts", dest="prompts_path", type=Path, metavar="PATH",
+                   help="prompt texts (IVR_PROMPTS, default config/prompts.yaml)")
+    p.add_argument("--config", dest="config_path", type=Path, metavar="FILE",
+                   help="service config file with secrets: AMI, web users (IVR_CONFIG)")
+    p.add_argument("--data-dir", dest="data_dir", type=Path, metavar="DIR",
+                   help="where the SQLite file, built prompts and keys live (IVR_DATA_DIR, var)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from ivr.cli import UsageError
+    from ivr.settings import SettingsError, load_settings
+
+    overrides = {
+        name: getattr(args, name, None)
+        for name in ("host", "agi_port", "web_port", "db_url", "flows_path", "prompts_path",
+                     "config_path", "data_dir")
+    }
+    if getattr(args, "no_seed", False):
+        overrides["seed_demo"] = False
+    try:
+        return load_settings(os.environ, overrides)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if args.verbose == 0:
+        logging.getLogger("ivr").setLevel(logging.INFO)
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Any) -> int:
+    from ivr.cli import UsageError
+    from ivr.service import Service, StartupError, open_core
+
+    try:
+        core = await open_core(settings, os.environ)
+    except StartupError as exc:
+        raise UsageError(str(exc)) from None
+    service = Service(core, os.environ)
+    try:
+        await service.start()
+    except StartupError as exc:
+        await core.close()
+        raise UsageError(str(exc)) from None
+
+    flows = core.flows.current
+    print(f"ivr: flows {settings.flows_path} version {flows.version} "
+          f"({', '.join(sorted(flows.flows))})", flush=True)
+    print(f"ivr: database {_safe_url(settings.database_url)}", flush=True)
+    print(f"ivr: FastAGI listening on {settings.host}:{service.agi_port} "
+          f"(dialplan: AGI(agi://{settings.host}:{service.agi_port}/hotline))", flush=True)
+    print(f"ivr: web app on http://{settings.host}:{service.web_port}/", flush=True)
+    print("ivr: AMI " + (f"{settings.ami_host}:{settings.ami_port} as {settings.ami_username}"
+                         if settings.ami_enabled else "not configured (built-in agent queue)"),
+          flush=True)
+    for name, password in sorted(service.demo_credentials.items()):
+        print(f"ivr: demo login {name} / {password}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.reload_flows)
+    try:
+        await stop.wait()
+    finally:
+        print("ivr: stopping (calls in progress get "
+              f"{SHUTDOWN_GRACE:g}s, then are recorded)", file=sys.stderr, flush=True)
+        await service.stop(SHUTDOWN_GRACE)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
