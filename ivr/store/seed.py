@@ -8,6 +8,7 @@ always present, whatever the seed, so a newcomer can try every branch of the hot
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -192,6 +193,7 @@ class _Batch:
         self.bills: Rows = []
         self.readings: Rows = []
         self.totals = [0, 0, 0]
+        self.pending: asyncio.Future[None] | None = None
 
     def add(self, account: tuple[Any, ...], phones: list[str], b: Rows, r: Rows) -> None:
         self.accounts.append(account)
@@ -200,20 +202,30 @@ class _Batch:
         self.readings.extend(r)
 
     async def flush(self) -> None:
+        """Start writing the rows gathered so far; the next batch is generated meanwhile
+        (the database works in its own thread or server while Python makes rows)."""
+        await self.finish()
+        rows = (self.accounts, self.phones, self.bills, self.readings)
+        self.accounts, self.phones, self.bills, self.readings = [], [], [], []
+        self.pending = asyncio.ensure_future(self._write(*rows))
+
+    async def finish(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending
+
+    async def _write(self, acc: Rows, phones: Rows, bill_rows: Rows, readings: Rows) -> None:
         schema = self.store.schema
         async with self.store.engine.begin() as conn:
-            await bulk.load(conn, accounts, ACCOUNT_COLS, self.accounts, schema=schema)
-            await bulk.load(
-                conn, account_phones, ("phone", "account_id"), self.phones, schema=schema
-            )
-            await bulk.load(conn, bills, BILL_COLS, self.bills, schema=schema)
-            await bulk.load(conn, meter_readings, READING_COLS, self.readings, schema=schema)
-        self.totals[0] += len(self.accounts)
-        self.totals[1] += len(self.bills)
-        self.totals[2] += len(self.readings)
+            await bulk.load(conn, accounts, ACCOUNT_COLS, acc, schema=schema)
+            await bulk.load(conn, account_phones, ("phone", "account_id"), phones, schema=schema)
+            await bulk.load(conn, bills, BILL_COLS, bill_rows, schema=schema)
+            await bulk.load(conn, meter_readings, READING_COLS, readings, schema=schema)
+        self.totals[0] += len(acc)
+        self.totals[1] += len(bill_rows)
+        self.totals[2] += len(readings)
         if self.progress is not None:
-            self.progress(len(self.accounts))
-        self.accounts, self.phones, self.bills, self.readings = [], [], [], []
+            self.progress(len(acc))
 
 
 async def seed(
@@ -249,19 +261,24 @@ async def seed(
             r,
         )
     serials: dict[tuple[str, str], int] = {}
-    for account_id in range(len(DEMO_ACCOUNTS) + 1, n_accounts + 1):
-        area = area_list[rng.randrange(len(area_list))]
-        serial = serials.get((area.prefix, area.unit), RANDOM_SERIAL_BASE)
-        serials[(area.prefix, area.unit)] = serial + 1
-        code = f"{area.prefix}{area.unit}{serial:07d}"
-        row = (account_id, code, gen.name(), gen.address(area), area.id, area.corporation_id)
-        b, r = gen.account_rows(
-            account_id, rng, rng.random() < 0.75, max(30, int(rng.gauss(190, 90)))
-        )
-        batch.add(row, gen.phones(), b, r)
-        if len(batch.accounts) >= BATCH_ACCOUNTS:
-            await batch.flush()
-    await batch.flush()
+    try:
+        for account_id in range(len(DEMO_ACCOUNTS) + 1, n_accounts + 1):
+            area = area_list[rng.randrange(len(area_list))]
+            serial = serials.get((area.prefix, area.unit), RANDOM_SERIAL_BASE)
+            serials[(area.prefix, area.unit)] = serial + 1
+            code = f"{area.prefix}{area.unit}{serial:07d}"
+            row = (account_id, code, gen.name(), gen.address(area), area.id, area.corporation_id)
+            b, r = gen.account_rows(
+                account_id, rng, rng.random() < 0.75, max(30, int(rng.gauss(190, 90)))
+            )
+            batch.add(row, gen.phones(), b, r)
+            if len(batch.accounts) >= BATCH_ACCOUNTS:
+                await batch.flush()
+        await batch.flush()
+        await batch.finish()
+    finally:
+        if batch.pending is not None and not batch.pending.done():
+            batch.pending.cancel()  # generation failed: do not leave a write running
     n_outages = await _outages(store, rng, area_list, by_key, now)
     async with store.engine.begin() as conn:
         await bulk.fix_sequences(conn, [corporations, areas, accounts])

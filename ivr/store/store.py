@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls import CallRecord, CaseDraft
 from ivr.channel import TransferResult
@@ -278,10 +278,6 @@ class Store:
             await requests.record_survey(
                 conn, call_id=call_id, caller=caller, score=score, now=self._clock.now()
             )
-
-    async def connect(self) -> AsyncConnection:
-        """A raw connection for the seeder and ``ivr db`` (the caller closes it)."""
-        return await self._engine.connect()
 
 
 def _public_outage(found: dict[str, Any] | None) -> dict[str, Any] | None:
