@@ -14,6 +14,7 @@ from web_helpers import CALLER, HCMC_HOTLINE, Inbox, live_engine, login
 from ivr.channel import CallerHungUp, CallInfo, DigitSpec, EndedBy, Prompt
 from ivr.web.builtin_queue import BuiltinQueue
 from ivr.web.dispatch import Dispatcher
+from ivr.web.keys import CALLS
 from ivr.web.softphone import WebSoftphoneChannel, audio_url_for
 
 pytest_plugins = ("web_fixtures",)
@@ -125,6 +126,7 @@ async def test_a_softphone_call_pressing_0_pops_the_case_on_the_agent_console(
     await phone.close()  # the caller hangs up mid-conversation
     done = await console.receive_json(timeout=2)
     assert done["state"] == "completed"
+    await asyncio.gather(*app[CALLS])  # the call finishes on its own after the hang-up
     calls = await web_store.list_calls(limit=5)
     assert calls and calls[0]["case_id"] == case_id
     assert calls[0]["outcome"] == "transferred"

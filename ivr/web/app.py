@@ -21,7 +21,7 @@ from ivr.calls import CallRecord
 from ivr.clock import Clock
 from ivr.settings import Settings
 from ivr.web import api, sockets, views
-from ivr.web.auth import LoginLimiter, UserDirectory, demo_users, secret_key
+from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.builtin_queue import BuiltinQueue
 from ivr.web.dispatch import Dispatcher, WebStore
 from ivr.web.keys import (
@@ -70,10 +70,10 @@ def create_app(
     ``flow_names`` lists the flows the softphone offers; ``demo_callers`` are caller
     numbers the softphone suggests as ``(number, label)`` (default: the phones of the
     documented demo accounts when the demo data is seeded).
-    Users are ``settings.users``, or the demo users when none are configured.
+    Users are the dispatcher's (build it with :func:`ivr.web.auth.web_users`), so the
+    people who log in and the agents pops go to are one list.
     """
     env = dict(os.environ) if environ is None else environ
-    users = settings.users or demo_users(settings.data_dir)[0]
     app = web.Application(middlewares=[security_headers, session_middleware],
                           client_max_size=256 * 1024)
     app[SETTINGS] = settings
@@ -84,7 +84,7 @@ def create_app(
     app[QUEUE] = builtin_queue or BuiltinQueue(dispatcher)
     app[CLOCK] = clock
     app[AUDIO_DIR] = audio_dir.resolve()
-    app[DIRECTORY] = UserDirectory(users)
+    app[DIRECTORY] = dispatcher.directory
     app[CODEC] = SessionCodec(secret_key(settings.data_dir, env))
     app[LIMITER] = LoginLimiter()
     app[SOCKETS] = weakref.WeakSet()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import bcrypt
 
-from ivr.settings import WebUser
+from ivr.settings import Settings, WebUser
 
 ROLES = ("agent", "supervisor")
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
@@ -119,6 +119,13 @@ def demo_users(data_dir: Path) -> tuple[tuple[WebUser, ...], dict[str, str]]:
         )
     )
     return tuple(users), {name: passwords[name] for name in names}
+
+
+def web_users(settings: Settings) -> tuple[tuple[WebUser, ...], dict[str, str]]:
+    """The configured users, or the demo users and their passwords when none are."""
+    if settings.users:
+        return settings.users, {}
+    return demo_users(settings.data_dir)
 
 
 def secret_key(data_dir: Path, environ: Mapping[str, str]) -> bytes:

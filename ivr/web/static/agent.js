@@ -66,6 +66,14 @@
     const facts = c.facts || {};
     const acc = facts.account && typeof facts.account === "object" ? facts.account : {};
     const rows = [];
+    const registered = c.registered_accounts || [];
+    if (!c.account && !acc.code && registered.length) {
+      // The caller asked for an agent before keying a code: show who the number belongs to.
+      for (const r of registered) {
+        rows.push(["Registered to number", `${r.code} · ${r.name}${r.area ? " · " + r.area : ""}`]);
+      }
+      return rows;
+    }
     rows.push(["Customer code", c.account || acc.code || "not identified"]);
     if (acc.name) rows.push(["Name", acc.name]);
     if (acc.address) rows.push(["Address", acc.address]);
@@ -145,7 +153,8 @@
     $("pop-state").textContent = STATE_TEXT[msg.state] || msg.state;
     $("pop-state").className = "state " + msg.state;
     $("pop-caller").textContent = c.caller || "Unknown caller";
-    const name = (c.facts && c.facts.account && c.facts.account.name) || "";
+    const reg = (c.registered_accounts || []).length === 1 ? c.registered_accounts[0].name : "";
+    const name = (c.facts && c.facts.account && c.facts.account.name) || reg;
     $("pop-sub").textContent = [c.id, name, c.queue && `queue ${c.queue}`, c.language && c.language.toUpperCase(),
       `${duration(c.seconds_in_ivr)} in IVR`].filter(Boolean).join(" · ");
     $("answer").hidden = msg.state !== "ringing";
@@ -166,8 +175,9 @@
     card.classList.add("flash");
   }
 
-  $("avail-on").onclick = () => { showAvailability(true); send({ type: "availability", available: true }); };
-  $("avail-off").onclick = () => { showAvailability(false); send({ type: "availability", available: false }); };
+  // The buttons show what the server holds: they change when it confirms.
+  $("avail-on").onclick = () => { available = true; send({ type: "availability", available: true }); };
+  $("avail-off").onclick = () => { available = false; send({ type: "availability", available: false }); };
   $("answer").onclick = () => current && send({ type: "answer", case_id: current.case.id });
   $("end").onclick = () => current && send({ type: "end", case_id: current.case.id });
   $("notes-form").onsubmit = async (ev) => {
