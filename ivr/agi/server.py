@@ -201,7 +201,7 @@ class FastAgiServer:
         self._server = await loop.create_server(
             lambda: _CallConnection(self), self.host, self.port, backlog=BACKLOG)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("FastAGI listening on %s:%d", self.host, self.port)
+        log.debug("FastAGI listening on %s:%d", self.host, self.port)
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
