@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -71,7 +72,9 @@ def env_lines(*, script: str = "hotline", callerid: str = "0901234567",
         f"agi_channel: {channel or f'Local/{extension}@{context}-{n:08x};2'}",
         f"agi_language: {language}",
         "agi_type: Local",
-        f"agi_uniqueid: {uniqueid or f'1795848802.{n}'}",
+        # Asterisk's form is "<epoch>.<sequence>"; the pid keeps two load runs against
+        # one database from reusing call ids.
+        f"agi_uniqueid: {uniqueid or f'{int(time.time())}.{os.getpid()}{n:05d}'}",
         "agi_version: GIT-22-69535d4837",
         f"agi_callerid: {callerid}",
         f"agi_calleridname: {calleridname}",
