@@ -1,0 +1,125 @@
+"""Hot reload: a broken file keeps the last good version; a good one serves new calls
+while a call in progress finishes on the version it started with."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from flows_support import OFFICE_HOURS, DemoData, MemoryStore
+
+from ivr.calls import Outcome
+from ivr.channel import CallInfo
+from ivr.clock import FixedClock
+from ivr.flows.engine import Engine
+from ivr.flows.errors import FlowError
+from ivr.flows.simulator import ScriptedKeys, SimulatorChannel
+from ivr.flows.source import FlowSource
+from ivr.prompts.catalog import PromptCatalog
+
+CATALOG = PromptCatalog.from_texts({p: {"vi": p, "en": p} for p in
+                                    ("one", "two", "ask", "sorry_transfer")})
+V1 = """
+flows:
+  hotline:
+    start: q
+    nodes:
+      q: {menu: {prompt: ask, options: {"1": said}}}
+      said: {play: one, next: hangup}
+"""
+V2 = V1.replace("play: one", "play: two")
+BROKEN = V1.replace("play: one", "play: onee")
+
+
+def touch(path: Path, text: str, bump: int) -> None:
+    path.write_text(text)
+    st = path.stat()
+    # mtime granularity can be coarse: move it explicitly so watch() sees a change.
+    os.utime(path, (st.st_atime, st.st_mtime + bump))
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> FlowSource:
+    path = tmp_path / "flows.yaml"
+    path.write_text(V1)
+    return FlowSource.load(path, actions=DemoData().registry(), catalog=CATALOG)
+
+
+def test_broken_reload_keeps_the_last_good_version(source: FlowSource,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    before = source.current
+    touch(source.path, BROKEN, 1)
+    diags = source.reload()
+    assert [str(d) for d in diags] == [
+        f"{source.path}:7:20: error: unknown prompt 'onee' (did you mean 'one'?)"]
+    assert source.current is before
+    assert "flows not reloaded: keeping version" in caplog.text
+
+
+def test_good_reload_swaps_and_unchanged_reload_keeps_the_object(source: FlowSource) -> None:
+    first = source.current
+    assert source.reload() == [] and source.current is first
+    touch(source.path, V2, 1)
+    assert source.reload() == []
+    assert source.current is not first and source.current.version != first.version
+
+
+def test_first_load_failure_raises_with_every_diagnostic(tmp_path: Path) -> None:
+    path = tmp_path / "flows.yaml"
+    path.write_text(BROKEN)
+    with pytest.raises(FlowError) as info:
+        FlowSource.load(path, actions=DemoData().registry(), catalog=CATALOG)
+    assert [str(d) for d in info.value.diagnostics] == [
+        f"{path}:7:20: error: unknown prompt 'onee' (did you mean 'one'?)"]
+
+
+class GatedKeys:
+    """Keys that wait for the test: the call is held at its first question."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def next_group(self) -> str | None:
+        if self.release.is_set():
+            return None
+        self.asked.set()
+        await self.release.wait()
+        return "1"
+
+
+async def test_call_in_progress_finishes_on_its_version(source: FlowSource) -> None:
+    store = MemoryStore()
+    engine = Engine(source, DemoData().registry(), CATALOG, store,
+                    FixedClock(OFFICE_HOURS))
+    keys = GatedKeys()
+    old_call = SimulatorChannel(CallInfo("old", "", "", "hotline"), keys)
+    task = asyncio.create_task(engine.run(old_call))
+    await keys.asked.wait()
+    v1 = source.current.version
+    touch(source.path, V2, 5)
+    source.reload()
+    new_call = SimulatorChannel(CallInfo("new", "", "", "hotline"),
+                                ScriptedKeys("1"))
+    new_record = await engine.run(new_call)
+    keys.release.set()
+    old_record = await task
+    assert [e["id"] for e in old_call.events if e["type"] == "prompt"] == ["ask", "one"]
+    assert [e["id"] for e in new_call.events if e["type"] == "prompt"] == ["ask", "two"]
+    assert old_record.flow_version == v1 != new_record.flow_version
+    assert old_record.outcome is new_record.outcome is Outcome.SELF_SERVED
+
+
+async def test_watch_reloads_when_the_file_changes(source: FlowSource) -> None:
+    first = source.current
+    touch(source.path, V2, 10)
+    task = asyncio.create_task(source.watch(interval=0.001))
+    try:
+        async with asyncio.timeout(5):
+            while source.current is first:
+                await asyncio.sleep(0.001)
+    finally:
+        task.cancel()
+    assert source.current.version != first.version
