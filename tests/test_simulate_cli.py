@@ -1,0 +1,138 @@
+"""`ivr simulate --keys ... --json` through each main-menu branch of the demo hotline,
+on the real store (SQLite in tmp_path, seeded with the documented demo accounts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+#: A Tuesday morning: the new-connections desk is open.
+NOW = "2026-12-01T10:00:00+07:00"
+UNPAID_CALLER = "0901234567"
+OUTAGE_CALLER = "0903456789"
+TWO_ACCOUNTS_CALLER = "0904567890"
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sim') / 'ivr.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("IVR_NOW", NOW)
+    monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path))
+
+
+def simulate(capsys: pytest.CaptureFixture[str], db_url: str, keys: str, *extra: str) -> Any:
+    code = main(["simulate", "--db", db_url, "--keys", keys, "--json", *extra])
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    result["exit"] = code
+    return result
+
+
+def ids(result: Any) -> list[str]:
+    return [e["id"] for e in result["events"] if e["type"] == "prompt"
+            and not e["id"].startswith("w_")]
+
+
+def text(result: Any) -> str:
+    return " ".join(e["text"] for e in result["events"] if e["type"] == "prompt")
+
+
+def test_billing_branch_reads_the_real_balance(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 2 1 2 5")
+    assert result["exit"] == 0 and result["outcome"] == "self_served"
+    assert {"bill_for_period_ending", "amount_due_is", "due_date_is"} <= set(ids(result))
+    assert "đồng" in text(result)
+    assert result["events"][0] == {"type": "prompt", "id": "welcome", "text": (
+        "Xin chào quý khách, cảm ơn quý khách đã gọi đến Tổng đài chăm sóc khách hàng "
+        "ngành điện.")}
+    assert {"type": "input", "digits": "2", "ended_by": "max_digits"} in result["events"]
+    assert result["case_id"] is None and result["transfer"] is None
+
+
+def test_outages_branch_files_a_report_and_reads_the_ticket(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 1 1 1 2 -")
+    assert "your_ticket_is" in ids(result)
+    assert result["outcome"] == "self_served"
+
+
+def test_outage_caller_hears_the_outage_at_the_greeting(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 1 1 2 -", "--caller", OUTAGE_CALLER)
+    assert ids(result)[0] in ("outage_in_area", "outage_planned_in_area")
+    assert "outage_at_your_address" in ids(result)
+
+
+def test_meter_reading_branch(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 3 1 2 -")
+    assert {"meter_index_is", "read_on"} <= set(ids(result))
+
+
+def test_service_request_branch_transfers_with_a_case(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 4 1")
+    assert "your_reference_is" in ids(result)
+    assert result["outcome"] == "transferred"
+    assert result["transfer"]["queue"] == "new_connections"
+    assert result["case_id"] and result["transfer"]["case_id"] == result["case_id"]
+
+
+def test_agent_key_transfers_with_a_case(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 0")
+    assert result["outcome"] == "transferred"
+    assert result["transfer"] == {"queue": "hotline", "priority": 0,
+                                  "case_id": result["case_id"], "status": "completed"}
+
+
+def test_safety_path(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "1")
+    assert (result["transfer"]["queue"], result["transfer"]["priority"]) == ("safety", 10)
+
+
+def test_language_switch_and_english_prompts(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 9 2 1 2 5")
+    assert "Your electricity bill for the period ending" in text(result)
+    english = simulate(capsys, db_url, "- 3 1 2 -", "--lang", "en")
+    assert english["events"][0]["text"].startswith("Hello")
+
+
+def test_two_accounts_caller_keys_the_code(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- 2 03000222222# 1 2 -", "--caller",
+                      TWO_ACCOUNTS_CALLER)
+    assert "you_entered" in ids(result) and "bill_for_period_ending" in ids(result)
+
+
+def test_repeat_and_running_out_of_keys_is_abandoned(capsys: Any, db_url: str) -> None:
+    result = simulate(capsys, db_url, "- *")
+    assert ids(result).count("main_menu") == 2
+    assert result["outcome"] == "abandoned" and result["events"][-1]["type"] == "hangup"
+
+
+def test_human_output(capsys: Any, db_url: str) -> None:
+    assert main(["simulate", "--db", db_url, "--keys", "- 3 1 2 -"]) == 0
+    out = capsys.readouterr().out
+    assert "  IVR  Xin chào quý khách" in out and "  you  (silence)" in out
+    assert out.splitlines()[-1].startswith("-- self_served")
+
+
+def test_unknown_flow_is_a_usage_error(capsys: Any, db_url: str) -> None:
+    assert main(["simulate", "--db", db_url, "--flow", "nope", "--keys", "-"]) == 2
+    assert capsys.readouterr().err.startswith("ivr: error: no flow 'nope' in")
+
+
+def test_interactive_reads_keys_from_stdin(capsys: Any, db_url: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("-\n3\n1\n2\nh\n"))
+    assert main(["simulate", "--db", db_url]) == 0
+    out = capsys.readouterr().out
+    assert "  you  3" in out and "-- abandoned" in out
