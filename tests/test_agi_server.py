@@ -141,3 +141,31 @@ async def test_a_thousand_concurrent_calls() -> None:
     assert peak == n
     assert all(t.closed_by_server for t in transcripts)
     assert all(t.received[-2] == "200 result=49 endpos=4000" for t in transcripts)
+
+
+async def test_a_cancelled_command_does_not_desynchronise_the_call() -> None:
+    done: list[str | None] = []
+
+    async def handler(channel: Channel) -> None:
+        play = asyncio.create_task(channel.play([prompt("welcome")], escape="1"))
+        await command_seen.wait()
+        play.cancel()  # e.g. an engine-side timeout around a prompt
+        with pytest.raises(asyncio.CancelledError):
+            await play
+        await channel.set_variable("AFTER", "1")  # waits for the stale reply first
+        done.append(await channel.wait_digit(1.0))
+
+    command_seen = asyncio.Event()
+    async with serving(handler) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(ENV)
+        assert await reader.readline() == b'STREAM FILE ivr/vi/welcome "1"\n'
+        command_seen.set()
+        writer.write(b"200 result=0 endpos=8000\n")  # the cancelled command's reply
+        assert await reader.readline() == b"SET VARIABLE AFTER 1\n"
+        writer.write(b"200 result=1\n")
+        assert await reader.readline() == b"WAIT FOR DIGIT 1000\n"
+        writer.write(b"200 result=55\n")
+        assert await reader.read() == b""  # the call ended: the server closed
+        writer.close()
+    assert done == ["7"]

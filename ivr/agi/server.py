@@ -25,6 +25,7 @@ from ivr.agi.protocol import (
     HangupNotice,
     RemoteProtocolError,
     Reply,
+    State,
 )
 from ivr.channel import CallerHungUp, Channel, ChannelError
 
@@ -153,15 +154,24 @@ class _CallConnection(asyncio.Protocol):
             if self._error is not None:
                 raise ChannelError(self._error)
             raise CallerHungUp()
-        data = self._conn.send(command)
+        conn = self._conn
+        if conn.state is not State.IDLE:
+            # The previous command was cancelled while in flight (wait_for, task
+            # cancel). AGI cannot cancel a command: its reply comes first, then ours.
+            await self._await_reply(None)
+        data = conn.send(command)
         assert self._transport is not None
         # No drain(): one short command is in flight at a time, so the write buffer can
         # never grow past a line; awaiting drain would only add a call per command.
         self._transport.write(data)
+        return await self._await_reply(command, timeout)
+
+    async def _await_reply(self, command: AnyCommand | None,
+                           timeout: float | None = None) -> Reply:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Reply] = loop.create_future()
         self._waiter = waiter
-        timer = None if timeout is None else loop.call_later(
+        timer = None if timeout is None or command is None else loop.call_later(
             timeout, self._reply_timeout, waiter, command, timeout)
         try:
             return await waiter
