@@ -19,13 +19,17 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ivr.ami.queue_events import queue_event_from
 from ivr.clock import Clock
 from ivr.masking import mask
 from ivr.settings import Settings, WebUser
 from ivr.web.auth import UserDirectory, serves_queue
 from ivr.web.pop_events import PopEvent, PopState, pop_event_from
+
+if TYPE_CHECKING:
+    from ivr.ami.client import AmiClient
 
 log = logging.getLogger(__name__)
 
@@ -361,18 +365,20 @@ def build_dispatcher(
     return Dispatcher(users, store, clock, bus=bus)
 
 
-async def run_ami_feed(client: Any, dispatcher: Dispatcher) -> None:
+async def run_ami_feed(client: AmiClient, dispatcher: Dispatcher) -> None:
     """Feed an AMI client's queue events to the dispatcher until cancelled.
 
-    ``client`` is an :class:`ivr.ami.client.AmiClient`; its queue events (typed by
-    :mod:`ivr.ami.queue_events`) become pops. One bad event is logged, never fatal.
+    Subscribes at once (before the first ``await``), so no event is missed once the task
+    has started; keeps going across AMI reconnects. One bad event is logged, never fatal.
     """
-    from ivr.web.pop_events import queue_events_of
-
-    async for event in queue_events_of(client):
-        try:
-            await dispatcher.handle(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("screen pop for %s failed", type(event).__name__)
+    async with client.subscribe() as events:
+        async for raw in events:
+            event = queue_event_from(raw)
+            if event is None:
+                continue
+            try:
+                await dispatcher.handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("screen pop for %s failed", type(event).__name__)

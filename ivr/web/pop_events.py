@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ivr.ami.queue_events import (
     AgentCompleted,
@@ -15,11 +13,7 @@ from ivr.ami.queue_events import (
     AgentRingNoAnswer,
     CallerAbandoned,
     CompleteReason,
-    queue_event_from,
 )
-
-if TYPE_CHECKING:
-    from ivr.ami.client import AmiClient
 
 
 class PopState(enum.Enum):
@@ -78,11 +72,3 @@ def pop_event_from(event: object) -> PopEvent | None:
 def _agent_pop(state: PopState, event: AgentEvent, reason: str = "") -> PopEvent:
     return PopEvent(state, event.case_id or "", event.interface, event.queue,
                     event.caller_uniqueid, reason)
-
-
-async def queue_events_of(client: AmiClient) -> AsyncIterator[object]:
-    """The typed queue events in an :class:`ivr.ami.client.AmiClient`'s event stream."""
-    async for raw in client.events():
-        event = queue_event_from(raw)
-        if event is not None:
-            yield event
