@@ -233,6 +233,9 @@ class AgiChannel:
         await self.set_variable(CASE_VAR, request.case_id)
         for name, value in request.variables.items():
             await self.set_variable(name, value)
+        if self.hung_up:  # gone while the case variables were set: no queue call
+            self._dead = True
+            raise CallerHungUp()
         timeout = "" if request.timeout is None else str(max(int(request.timeout), 1))
         if request.agent:
             options = f"{request.agent},{timeout}" if timeout else request.agent
