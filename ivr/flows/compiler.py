@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ivr.actions import ActionRegistry
-from ivr.channel import ALL_KEYS
 from ivr.flows.errors import Diagnostic, Diagnostics, Mark, did_you_mean
 from ivr.flows.loader import YMap, YScalar, YSeq, YValue, load_yaml
 from ivr.flows.model import (
@@ -30,7 +29,6 @@ from ivr.flows.model import (
     Exit,
     Flow,
     FlowSet,
-    Hotline,
     Literal,
     PlayItem,
     PromptItem,
@@ -45,17 +43,11 @@ from ivr.flows.reader import Reader, describe
 DEFAULT_SAY_KINDS = frozenset({"number", "digits", "money", "date", "time", "datetime", "duration"})
 #: Variables every call has before any node runs.
 BUILTIN_VARIABLES = frozenset({"caller", "hotline", "language", "call", "result"})
-#: Prompts the engine itself plays (apology, read-back, callback offer).
-ENGINE_PROMPTS = ("sorry_transfer",)
+#: Prompts the engine plays when an input reads the digits back.
 READ_BACK_PROMPTS = ("you_entered", "confirm_entry")
-CALLBACK_PROMPTS = ("offer_callback", "callback_confirmed", "goodbye")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 TOP_KEYS = ("version", "defaults", "hotlines", "queues", "flows")
-DEFAULT_KEYS = (
-    "language", "timeout", "inter_digit_timeout", "retries", "when_retries_run_out",
-    "keys_everywhere", "no_input", "no_match", "agent_queue", "flow",
-)
 
 
 class PromptIds(Protocol):
@@ -283,6 +275,7 @@ class Compiler:
 
     def compile(self, root: YValue, version: str) -> FlowSet | None:
         from ivr.flows.nodes import compile_flow
+        from ivr.flows.sections import read_defaults, read_hotlines, read_queues
 
         top = self.read.mapping(root, "the flows file")
         if top is None:
@@ -295,9 +288,9 @@ class Compiler:
             return None
         self.flow_names = set(flows_node.keys())
         self.collect_variables(flows_node)
-        self.read_queues(top.get("queues"))
-        defaults = self.read_defaults(top.get("defaults"))
-        hotlines = self.read_hotlines(top.get("hotlines"))
+        read_queues(self, top.get("queues"))
+        defaults = read_defaults(self, top.get("defaults"))
+        hotlines = read_hotlines(self, top.get("hotlines"))
         flows: dict[str, Flow] = {}
         for key, body in flows_node.items:
             flow = compile_flow(self, str(key.value), key.mark, body)
@@ -317,95 +310,6 @@ class Compiler:
             default_flow=default_flow, defaults=defaults[0],
             hotlines=MappingProxyType(hotlines), queues=MappingProxyType(dict(self.queues)),
         )
-
-    def read_queues(self, node: YValue | None) -> None:
-        m = self.read.mapping(node, "queues", dup_word="queue")
-        for key, body in m.items if m else ():
-            name = str(key.value)
-            q = self.read.mapping(body, f"queue {name!r}")
-            if q is None:
-                continue
-            what = f"queue {name!r}"
-            self.read.keys(q, ("name", "priority", "max_wait", "when_full"), what)
-            when_full = self.read.word(q.get("when_full"), f"{what}: when_full") or "hangup"
-            if when_full not in ("offer_callback", "hangup", "agent_fallback"):
-                self.diags.error(q.key_mark("when_full"), f"{what}: when_full must be "
-                                 f"offer_callback or hangup, not {when_full!r}")
-            if when_full == "offer_callback":
-                self.engine_prompts.update(CALLBACK_PROMPTS)
-            self.queues[name] = Queue(
-                key=name,
-                name=self.read.word(q.get("name"), f"{what}: name") or name,
-                priority=self.read.integer(q.get("priority"), f"{what}: priority") or 0,
-                max_wait=self.read.duration(q.get("max_wait"), f"{what}: max_wait"),
-                when_full=when_full,
-            )
-
-    def read_defaults(self, node: YValue | None) -> tuple[Defaults, str | None]:
-        m = self.read.mapping(node, "defaults")
-        self.engine_prompts.update(ENGINE_PROMPTS)
-        if m is None:
-            self.default_keys = {}
-            return self.defaults, None
-        self.read.keys(m, DEFAULT_KEYS, "defaults")
-        language = self.read.word(m.get("language"), "defaults: language") or "vi"
-        if m.get("language") is not None:
-            self.check_language(m.get("language") or m, language)
-        agent_queue = self.read.word(m.get("agent_queue"), "defaults: agent_queue") or "agents"
-        if self.queues and agent_queue not in self.queues:
-            self.diags.error(m.key_mark("agent_queue") if m.get("agent_queue") else m.mark,
-                             f"defaults: agent queue {agent_queue!r} is not under 'queues:'")
-        flow = self.read.word(m.get("flow"), "defaults: flow")
-        if flow is not None and flow not in self.flow_names:
-            self.diags.error(m.key_mark("flow"), f"defaults: unknown flow {flow!r}"
-                             f"{did_you_mean(flow, self.flow_names)}")
-        self.defaults = Defaults(
-            language=language,
-            timeout=self.read.duration(m.get("timeout"), "defaults: timeout") or 5.0,
-            inter_digit_timeout=self.read.duration(
-                m.get("inter_digit_timeout"), "defaults: inter_digit_timeout") or 3.0,
-            retries=self.read.integer(m.get("retries"), "defaults: retries", low=1, high=10) or 3,
-            agent_queue=agent_queue,
-            no_input=self.escalation(m.get("no_input"), "defaults: no_input"),
-            no_match=self.escalation(m.get("no_match"), "defaults: no_match"),
-        )
-        exhausted = self.exit(m.get("when_retries_run_out"), None,
-                              "defaults: when_retries_run_out", "defaults: when_retries_run_out")
-        if exhausted is not None:
-            self.default_exhausted = exhausted
-        keys = self.read.mapping(m.get("keys_everywhere"), "defaults: keys_everywhere")
-        for key, target in keys.items if keys else ():
-            digit = str(key.value)
-            if len(digit) != 1 or digit not in ALL_KEYS:
-                self.diags.error(key.mark, f"keys_everywhere: {digit!r} is not a single key "
-                                 "(0-9, * or #)")
-                continue
-            what = f"keys_everywhere {digit!r}"
-            out = self.exit(target, None, what, what, allow_repeat=True)
-            if out is not None:
-                self.default_keys[digit] = out
-        return self.defaults, flow
-
-    def read_hotlines(self, node: YValue | None) -> dict[str, Hotline]:
-        m = self.read.mapping(node, "hotlines", dup_word="hotline number")
-        out: dict[str, Hotline] = {}
-        for key, body in m.items if m else ():
-            number = str(key.value)
-            what = f"hotline {number!r}"
-            if not number.isdigit():
-                self.diags.error(key.mark, f"{what}: a hotline number is digits only "
-                                 "(quote it: \"19001288\")")
-            h = self.read.mapping(body, what)
-            if h is None:
-                continue
-            self.read.keys(h, ("corporation", "prefix"), what)
-            prefix = self.read.word(h.get("prefix"), f"{what}: prefix") or ""
-            if not re.fullmatch(r"[A-Z]{2}", prefix):
-                self.diags.error(h.key_mark("prefix"), f"{what}: prefix must be two capital "
-                                 f"letters like PE, not {prefix!r}")
-            corp = self.read.word(h.get("corporation"), f"{what}: corporation") or ""
-            out[number] = Hotline(number, corp, prefix)
-        return out
 
     # ---- after every node is known --------------------------------------------
 

@@ -56,6 +56,7 @@ MAX_STEPS_PER_CALL = 1000
 #: Nested ``call`` depth; deeper is a sub-flow calling itself.
 MAX_CALL_DEPTH = 8
 DEFAULT_UNSAVED_PATH = Path("var/unsaved-calls.jsonl")
+APOLOGY_PROMPT = "sorry_transfer"
 
 
 class FlowBug(RuntimeError):
@@ -157,13 +158,10 @@ class Engine:
                 if st.apologised:
                     raise  # the apology path itself failed: end the call as failed
                 st.note = f"error in node {current.id}: {exc}"
-                node = await self._follow(ch, st, self.apology(current))
+                node = await self._follow(ch, st, apology(st, current))
         if st.outcome is None:
             st.outcome = Outcome.SELF_SERVED
         await _hang_up(ch)
-
-    def apology(self, node: AnyNode) -> Exit:
-        return Exit(AGENT, node.mark, prompts=(PromptItem("sorry_transfer"),))
 
     async def _visit(self, ch: Channel, st: CallState, node: AnyNode) -> AnyNode | None:
         st.steps += 1
@@ -187,8 +185,6 @@ class Engine:
         if out.target == HANGUP:
             return None
         if out.target == AGENT:
-            if out.prompts and out.prompts[0] == PromptItem("sorry_transfer"):
-                st.apologised = True
             back = await transfer(self, ch, st, st.flowset.defaults.agent_queue, None, "", None)
             return None if back is None else await self._follow(ch, st, back)
         return st.flow.nodes[out.target]
@@ -260,7 +256,13 @@ class Engine:
         if out is not None:
             return out
         st.note = failure
-        return self.apology(node)
+        return apology(st, node)
+
+
+def apology(st: CallState, node: AnyNode) -> Exit:
+    """"Sorry, let me connect you to an agent": where every unplanned failure goes."""
+    st.apologised = True
+    return Exit(AGENT, node.mark, prompts=(PromptItem(APOLOGY_PROMPT),))
 
 
 async def _hang_up(ch: Channel) -> None:
