@@ -113,3 +113,37 @@ async def test_sighup_means_the_caller_hung_up() -> None:
 def test_cli_has_agi_command() -> None:
     args = build_parser().parse_args(["agi", "hotline"])
     assert args.flow == "hotline" and callable(args.func)
+
+
+async def test_ivr_agi_runs_the_demo_hotline_over_stdin_stdout(tmp_path: Path) -> None:
+    """`ivr agi hotline` as Asterisk starts it: a pipe pair, the classic env block, the
+    fake Asterisk answering every command; a silent caller ends with the agent queue."""
+    import asyncio
+    import os
+    import sys
+
+    from ivr.testing.callers import SilentCaller
+    from ivr.testing.fake_asterisk import FakeCall
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "IVR_DATA_DIR": str(tmp_path), "IVR_NOW": "2026-12-01T10:00:00+07:00"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr", "agi", "hotline", cwd=root, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    classic_env = read_transcript(root / "tests" / "transcripts"
+                                  / "agi-classic-env-and-commands.txt")
+    end = next(i for i, w in enumerate(classic_env) if w.direction == "<<" and not w.text)
+    proc.stdin.write("".join(w.text + "\n" for w in classic_env[: end + 1]).encode())
+    call = FakeCall(SilentCaller())
+    commands: list[str] = []
+    async with asyncio.timeout(60):
+        while line := await proc.stdout.readline():
+            commands.append(line.decode().rstrip("\n"))
+            proc.stdin.write("".join(r + "\n" for r in call.handle(commands[-1])).encode())
+        code = await proc.wait()
+    assert code == 0, (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    assert commands[0].startswith("STREAM FILE ivr/vi/")
+    assert any(c.startswith("EXEC Queue ") for c in commands)
+    assert commands[-1] == "HANGUP"
