@@ -9,35 +9,36 @@ from pathlib import Path
 
 import pytest
 
+from ivr.agi.commands import (
+    Answer,
+    ChannelStatus,
+    Exec,
+    GetVariable,
+    Hangup,
+    Noop,
+    Quoted,
+    SetVariable,
+    StreamFile,
+    Verbose,
+    WaitForDigit,
+    parse_command,
+    render,
+)
+from ivr.agi.errors import LocalProtocolError, RemoteProtocolError
 from ivr.agi.protocol import (
     MAX_ENV_LINES,
     MAX_LINE_LENGTH,
     AgiConnection,
-    Answer,
-    ChannelStatus,
     ConnectionClosed,
     DeadChannel,
     Environment,
     Event,
-    Exec,
-    GetVariable,
-    Hangup,
     HangupNotice,
     InvalidCommand,
-    LocalProtocolError,
-    Noop,
-    Quoted,
-    RemoteProtocolError,
     Response,
-    SetVariable,
     State,
-    StreamFile,
     Usage,
-    Verbose,
-    WaitForDigit,
-    parse_command,
     parse_response,
-    render,
 )
 from ivr.testing.transcripts import WireLine, from_asterisk_bytes, read_transcript
 

@@ -13,21 +13,18 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from ivr.agi.protocol import (
+from ivr.agi.commands import (
     AnyCommand,
     ChannelStatus,
-    DeadChannel,
-    Environment,
     Exec,
     GetVariable,
     Hangup,
-    Reply,
-    Response,
     SetVariable,
     StreamFile,
     Verbose,
     WaitForDigit,
 )
+from ivr.agi.protocol import DeadChannel, Environment, Reply, Response
 from ivr.channel import (
     CallerHungUp,
     CallInfo,

@@ -21,15 +21,9 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 from ivr.agi.channel import AgiChannel
-from ivr.agi.protocol import (
-    AgiConnection,
-    AnyCommand,
-    ConnectionClosed,
-    Environment,
-    HangupNotice,
-    RemoteProtocolError,
-    Reply,
-)
+from ivr.agi.commands import AnyCommand
+from ivr.agi.errors import RemoteProtocolError
+from ivr.agi.protocol import AgiConnection, ConnectionClosed, Environment, HangupNotice, Reply
 from ivr.channel import CallerHungUp, Channel, ChannelError
 
 Handler = Callable[[Channel], Awaitable[object]]

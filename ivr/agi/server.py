@@ -17,13 +17,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ivr.agi.channel import AgiChannel
+from ivr.agi.commands import AnyCommand
+from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
     AgiConnection,
-    AnyCommand,
     ConnectionClosed,
     Environment,
     HangupNotice,
-    RemoteProtocolError,
     Reply,
     State,
 )

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ivr.agi.protocol import ParsedCommand, parse_command
+from ivr.agi.commands import ParsedCommand, parse_command
 from ivr.testing.callers import Caller, QueueOutcome, SilentCaller
 
 #: A runaway script (a flow looping forever) is stopped after this many commands.
