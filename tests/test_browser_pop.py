@@ -124,7 +124,8 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
             await agent.wait_for_selector("#saved:has-text('Saved')")
             await agent.click("#end")
             await agent.wait_for_selector("#card[data-state=completed]")
-            await agent.screenshot(path=str(ARTIFACTS / "agent-call-ended.png"), full_page=True)
+            await agent.screenshot(path=str(ARTIFACTS / "agent-call-ended.png"), full_page=True,
+                                   animations="disabled")
             await phone.wait_for_selector("#log li.event:has-text('Queue: completed')")
             # after the agent, the flow says goodbye and ends the call itself
             await phone.wait_for_selector("#log li.event:has-text('Call ended')")

@@ -67,6 +67,10 @@ async def test_a_pop_crosses_to_the_node_holding_the_agents_console(
         assert on_b.messages.empty()
         events = [e["event"] for e in (await pg_store.get_case(case_id))["events"]]
         assert events == ["opened", "ringing", "connected"]  # recorded once, not per node
+        # a second node watching the same Asterisk publishes the same event: shown once
+        await node_b.handle(PopEvent(PopState.CONNECTED, case_id, "Local/1002@agents"))
+        await node_a.handle(PopEvent(PopState.COMPLETED, case_id, "Local/1002@agents"))
+        assert (await also_on_a.next(timeout=1.0))["state"] == "completed"
     finally:
         await node_a.close()
         await node_b.close()

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +40,11 @@ EARLIER_CASES = 5
 #: Pops waiting for delivery on one node; far above any real burst (one per transfer).
 DELIVERY_BACKLOG = 1000
 POP_CHANNEL = "ivr_pop"
+#: Several nodes watching one Asterisk each publish the same AMI event; the same pop
+#: (agent, case, state) arriving again within this many seconds is shown once.
+DUPLICATE_WINDOW = 2.0
+#: Recent pops remembered for that check; pruned past this size.
+DUPLICATE_MEMORY = 1000
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -164,6 +170,7 @@ class Dispatcher:
         self._available: dict[str, bool] = {}
         self._presence_listeners: list[Callable[[], None]] = []
         self._queue: asyncio.Queue[Delivery] | None = None
+        self._recent: dict[tuple[str, str, str], float] = {}
         self._worker: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -284,10 +291,21 @@ class Dispatcher:
             return
         if delivery.agent not in self._sockets or self._queue is None:
             return  # that agent's console is on another node
+        if self._duplicate(delivery):
+            return
         try:
             self._queue.put_nowait(delivery)
         except asyncio.QueueFull:
             log.error("pop backlog full; dropping pop for case %s", delivery.case_id)
+
+    def _duplicate(self, delivery: Delivery) -> bool:
+        now = time.monotonic()
+        key = (delivery.agent, delivery.case_id, delivery.state.value)
+        seen = self._recent.get(key)
+        self._recent[key] = now
+        if len(self._recent) > DUPLICATE_MEMORY:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < DUPLICATE_WINDOW}
+        return seen is not None and now - seen < DUPLICATE_WINDOW
 
     async def _deliver_forever(self, queue: asyncio.Queue[Delivery]) -> None:
         # One worker keeps pops in order (ringing before connected) per node.

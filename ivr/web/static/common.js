@@ -37,7 +37,9 @@ window.ivr = (function () {
     if (!iso) return "";
     const d = new Date(iso);
     if (isNaN(d)) return String(iso);
-    return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit" });
+    // The hotline's own time zone, whatever the agent's computer is set to.
+    return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit",
+      minute: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
   }
   function duration(seconds) {
     const s = Math.max(0, Math.round(Number(seconds) || 0));

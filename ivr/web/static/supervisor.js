@@ -16,8 +16,8 @@
         a.online ? (a.available ? "available" : "away") : "offline", a.case || "", (a.queues || []).join(", ") || "all"]), 4);
       fill($("cases"), cases.cases.map((c) => [when(c.created_at), c.id, c.caller, label(c.intent || ""),
         c.queue, c.status, c.agent || ""]), 7);
-      fill($("calls"), calls.calls.map((c) => [when(c.started_at), c.caller, c.flow, c.outcome,
-        Math.round(c.total_seconds ?? c.seconds ?? 0), c.case_id || ""]), 6);
+      fill($("calls"), calls.calls.map((c) => [when(c.started_at), c.caller, c.flow,
+        label(c.outcome || ""), Math.round(c.total_seconds ?? 0), c.case_id || ""]), 6);
     } catch (e) { /* shown as stale; next refresh retries */ }
   }
   refresh();
