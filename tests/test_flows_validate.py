@@ -17,6 +17,9 @@ BROKEN = Path("tests/flows/broken")
 PROMPTS = "config/prompts.yaml"
 
 CASES = [
+    ('bad_version.yaml', 1, [
+        "{path}:1:10: error: version 2 is not supported (this ivr reads version 1)",
+    ]),
     ('bad_condition.yaml', 1, [
         "{path}:7:32: error: node 'choose': bad condition: unexpected character '='",
     ]),

@@ -94,8 +94,14 @@ async def simulate(args: argparse.Namespace) -> int:
                         unsaved_path=settings.data_dir / "unsaved-calls.jsonl")
         info = CallInfo(call_id=f"sim-{uuid.uuid4().hex[:12]}", caller=args.caller,
                         dialled=args.dnid, flow=args.flow, language=args.lang)
-        keys = ScriptedKeys(args.keys) if args.keys is not None else TerminalKeys()
         live = None if args.json else EventPrinter()
+
+        def read_line() -> str:
+            if live is not None:
+                live.flush()  # the spoken value before the question, then the keys
+            return input("keys (- silence, h hang up)> ")
+
+        keys = ScriptedKeys(args.keys) if args.keys is not None else TerminalKeys(read_line)
         channel = SimulatorChannel(info, keys, patient=args.patient, on_event=live)
         record = await engine.run(channel, kind="simulator")
     finally:

@@ -281,6 +281,11 @@ class Compiler:
         if top is None:
             return None
         self.read.keys(top, TOP_KEYS, "the flows file")
+        version_node = top.get("version")
+        version_number = self.read.integer(version_node, "version", low=0, high=1000)
+        if version_node is not None and version_number is not None and version_number != 1:
+            self.diags.error(version_node.mark, f"version {version_number} is not supported "
+                             "(this ivr reads version 1)")
         flows_node = self.read.mapping(top.get("flows"), "flows", dup_word="flow")
         if flows_node is None:
             if top.get("flows") is None:
