@@ -153,3 +153,46 @@ async def test_a_busy_agent_gets_the_next_caller_when_free(
     call2.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call2
+
+
+async def test_a_higher_priority_caller_gets_the_next_free_agent(
+    web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    queue = BuiltinQueue(web_dispatcher)
+    boxes = online(web_dispatcher, "agent2")
+    talking, normal, urgent = [await open_case(web_store) for _ in range(3)]
+    call = asyncio.create_task(queue.transfer(TransferRequest("agents", talking)))
+    assert (await boxes["agent2"].next())["case"]["id"] == talking
+    queue.answer("agent2", talking)
+    assert (await boxes["agent2"].next())["state"] == "connected"
+    waiting = [asyncio.create_task(queue.transfer(TransferRequest("agents", normal, timeout=30)))]
+    await asyncio.sleep(0)  # one turn: the normal caller is in line first
+    waiting.append(asyncio.create_task(
+        queue.transfer(TransferRequest("agents", urgent, priority=10, timeout=30))))
+    await asyncio.sleep(0)
+    queue.end("agent2", talking)
+    assert (await boxes["agent2"].next())["state"] == "completed"
+    pop = await boxes["agent2"].next()
+    assert (pop["state"], pop["case"]["id"]) == ("ringing", urgent)
+    assert (await call).status is TransferStatus.COMPLETED
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def test_a_transfer_to_a_named_agent_rings_only_that_agent(
+    web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    queue = BuiltinQueue(web_dispatcher)
+    boxes = online(web_dispatcher, "agent1", "agent2")
+    case_id = await open_case(web_store)
+    call = asyncio.create_task(queue.transfer(
+        TransferRequest("agents", case_id, agent="Local/1002@agents")))
+    pop = await boxes["agent2"].next()
+    assert (pop["state"], pop["case"]["id"]) == ("ringing", case_id)
+    assert boxes["agent1"].messages.empty()
+    queue.answer("agent2", case_id)
+    queue.end("agent2", case_id)
+    assert (await call).agent == "Local/1002@agents"
+    unknown = await queue.transfer(TransferRequest("agents", case_id, agent="PJSIP/777"))
+    assert unknown.status is TransferStatus.FAILED

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Awaitable
@@ -19,7 +20,7 @@ from typing import Any
 
 from ivr.channel import CallerHungUp, TransferRequest, TransferResult, TransferStatus
 from ivr.settings import WebUser
-from ivr.web.auth import agent_interface
+from ivr.web.auth import agent_interface, serves_queue
 from ivr.web.dispatch import Dispatcher
 from ivr.web.pop_events import PopEvent, PopState
 
@@ -41,6 +42,15 @@ class _Offer:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    rank: tuple[int, int]
+    """(-priority, arrival): lower goes first, as in Asterisk's QUEUE_PRIO."""
+    queue: str
+    agent: WebUser | None = None
+    """Only this agent (a transfer to a named agent, ``Dial`` on Asterisk)."""
+
+
 class BuiltinQueue:
     """Offers transfers to available agents in turn and waits for Answer and End."""
 
@@ -60,6 +70,9 @@ class BuiltinQueue:
         self._offers: dict[str, _Offer] = {}
         """Live offer per agent name (ringing or connected)."""
         self._last: str | None = None
+        self._waiting: dict[tuple[int, int], _Waiting] = {}
+        """Callers waiting for an agent (not ringing one), by rank: priority, arrival."""
+        self._arrivals = itertools.count()
         self._presence = asyncio.Event()
         dispatcher.on_presence(self._presence_changed)
 
@@ -89,15 +102,20 @@ class BuiltinQueue:
         return {name: offer.case_id for name, offer in self._offers.items()}
 
     # -- the caller's side -----------------------------------------------------------
-    def _next_agent(self, queue: str) -> tuple[WebUser | None, bool]:
-        """Next free agent after the last one offered; and whether anyone serves at all."""
-        available = self._dispatcher.available_agents(queue)
+    def _next_agent(self, caller: _Waiting) -> tuple[WebUser | None, bool]:
+        """Next free agent for this caller, round robin after the last one offered; and
+        whether anyone serves its queue at all. An agent a caller ahead in line (higher
+        priority, or same priority and waiting longer) could take is left for them."""
+        available = self._dispatcher.available_agents(caller.queue)
+        if caller.agent is not None:
+            available = [u for u in available if u.name == caller.agent.name]
         free = {u.name for u in available if u.name not in self._offers}
         order = list(self._dispatcher.directory.agents())
         names = [u.name for u in order]
         after = names.index(self._last) + 1 if self._last in names else 0
+        ahead = [w for w in self._waiting.values() if w.rank < caller.rank]
         for user in order[after:] + order[:after]:
-            if user.name in free:
+            if user.name in free and not any(serves_queue(user, w.queue) for w in ahead):
                 return user, True
         return None, bool(available)
 
@@ -122,21 +140,31 @@ class BuiltinQueue:
         loop = asyncio.get_running_loop()
         wait = request.timeout if request.timeout is not None else self.default_wait
         deadline = loop.time() + wait
-        while True:
-            if hangup.is_set():
-                raise CallerHungUp("caller hung up while queued")
-            agent, anyone = self._next_agent(request.queue)
-            if agent is None and not anyone:
-                return TransferResult(TransferStatus.NO_AGENTS, raw_status="JOINEMPTY")
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return TransferResult(TransferStatus.TIMEOUT, raw_status="TIMEOUT")
-            if agent is None:  # everyone serving this queue is busy: wait for a change
-                await _first(remaining, self._presence.wait(), hangup.wait())
-                continue
-            result = await self._offer(request, agent, hangup, deadline)
-            if result is not None:
-                return result
+        named = self._dispatcher.directory.by_interface(request.agent) if request.agent else None
+        if request.agent and named is None:
+            return TransferResult(TransferStatus.FAILED, raw_status="NOSUCHAGENT")
+        caller = _Waiting((-request.priority, next(self._arrivals)), request.queue, named)
+        try:
+            while True:
+                if hangup.is_set():
+                    raise CallerHungUp("caller hung up while queued")
+                self._waiting[caller.rank] = caller
+                agent, anyone = self._next_agent(caller)
+                if agent is None and not anyone:
+                    return TransferResult(TransferStatus.NO_AGENTS, raw_status="JOINEMPTY")
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return TransferResult(TransferStatus.TIMEOUT, raw_status="TIMEOUT")
+                if agent is None:  # everyone serving this queue is busy: wait for a change
+                    await _first(remaining, self._presence.wait(), hangup.wait())
+                    continue
+                del self._waiting[caller.rank]  # ringing an agent, not waiting in line
+                result = await self._offer(request, agent, hangup, deadline)
+                if result is not None:
+                    return result
+        finally:
+            self._waiting.pop(caller.rank, None)
+            self._presence_changed()  # a caller behind this one may take an agent now
 
     async def _offer(
         self, request: TransferRequest, agent: WebUser, hangup: asyncio.Event, deadline: float
@@ -145,6 +173,7 @@ class BuiltinQueue:
         offer = _Offer(request.case_id, request.queue, agent)
         self._offers[agent.name] = offer
         self._last = agent.name
+        self._presence_changed()  # this agent is busy now
         try:
             await self._emit(PopState.RINGING, offer)
             ring_until = min(loop.time() + self.ring_seconds, deadline)

@@ -20,13 +20,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ivr.ami.queue_events import queue_event_from
 from ivr.clock import Clock
 from ivr.masking import mask
 from ivr.settings import Settings, WebUser
 from ivr.web.auth import UserDirectory, serves_queue
+from ivr.web.contracts import PopBus, PopStore, WebStore
 from ivr.web.pop_events import PopEvent, PopState, pop_event_from
 
 if TYPE_CHECKING:
@@ -47,53 +48,7 @@ DUPLICATE_WINDOW = 2.0
 DUPLICATE_MEMORY = 1000
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class PopStore(Protocol):
-    """What the dispatcher needs from :class:`ivr.store.Store`."""
-
-    async def get_case(self, case_id: str) -> dict[str, Any] | None: ...
-
-    async def list_cases(
-        self,
-        *,
-        caller: str | None = None,
-        account: str | None = None,
-        queue: str | None = None,
-        limit: int = 50,
-    ) -> list[dict[str, Any]]: ...
-
-    async def update_case(
-        self,
-        case_id: str,
-        *,
-        notes: str | None = None,
-        disposition: str | None = None,
-        agent: str | None = None,
-        status: str | None = None,
-    ) -> dict[str, Any] | None: ...
-
-    async def add_case_event(
-        self, case_id: str, event: str, *, agent: str | None = None, detail: str = ""
-    ) -> None: ...
-
-    async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]: ...
-
-
-class WebStore(PopStore, Protocol):
-    """What the web app needs from :class:`ivr.store.Store` beyond the dispatcher's part."""
-
-    async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
-
-
-class PopBus(Protocol):
-    """Fan-out between web nodes: every published message reaches every node's callback."""
-
-    async def start(self, on_message: Callable[[str], None]) -> None: ...
-
-    async def publish(self, payload: str) -> None: ...
-
-    async def close(self) -> None: ...
+__all__ = ["Dispatcher", "PopBus", "PopStore", "WebStore", "build_dispatcher", "run_ami_feed"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,54 @@
+"""What the web app needs from the parts around it, as protocols (the real ones are
+:class:`ivr.store.Store` and :class:`ivr.web.pgbus.PostgresPopBus`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class PopStore(Protocol):
+    """What the dispatcher needs from :class:`ivr.store.Store`."""
+
+    async def get_case(self, case_id: str) -> dict[str, Any] | None: ...
+
+    async def list_cases(
+        self,
+        *,
+        caller: str | None = None,
+        account: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]: ...
+
+    async def update_case(
+        self,
+        case_id: str,
+        *,
+        notes: str | None = None,
+        disposition: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+    ) -> dict[str, Any] | None: ...
+
+    async def add_case_event(
+        self, case_id: str, event: str, *, agent: str | None = None, detail: str = ""
+    ) -> None: ...
+
+    async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]: ...
+
+
+class WebStore(PopStore, Protocol):
+    """What the web app needs from :class:`ivr.store.Store` beyond the dispatcher's part."""
+
+    async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+class PopBus(Protocol):
+    """Fan-out between web nodes: every published message reaches every node's callback."""
+
+    async def start(self, on_message: Callable[[str], None]) -> None: ...
+
+    async def publish(self, payload: str) -> None: ...
+
+    async def close(self) -> None: ...
