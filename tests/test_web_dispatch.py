@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -162,3 +163,34 @@ async def test_events_nobody_can_take_are_ignored(
     assert not await web_dispatcher.handle(object())
     events = [e["event"] for e in (await web_store.get_case(case_id))["events"]]
     assert events == ["opened"]
+
+
+async def test_a_reloaded_console_gets_back_the_call_it_is_on(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    from ivr.channel import TransferRequest, TransferStatus
+    from ivr.web.keys import QUEUE
+
+    app = make_app()
+    client: Client = await aiohttp_client(app)
+    await login(client, "agent2")
+    ws = await client.ws_connect("/ws/agent")
+    await ws.receive_json(timeout=2)
+    await ws.send_json({"type": "availability", "available": True})
+    await ws.receive_json(timeout=2)
+    case_id = await open_case(web_store)
+    call = asyncio.create_task(app[QUEUE].transfer(TransferRequest("agents", case_id)))
+    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "ringing"
+    await ws.send_json({"type": "answer", "case_id": case_id})
+    assert (await ws.receive_json(timeout=2))["ok"] is True
+    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "connected"
+    await ws.close()  # the agent reloads the page mid-call
+
+    again = await client.ws_connect("/ws/agent")
+    assert (await again.receive_json(timeout=2))["type"] == "hello"
+    pop = await again.receive_json(timeout=2)
+    assert (pop["state"], pop["case"]["id"]) == ("connected", case_id)
+    await again.send_json({"type": "end", "case_id": case_id})
+    assert (await again.receive_json(timeout=2))["ok"] is True
+    assert (await call).status is TransferStatus.COMPLETED
+    await again.close()

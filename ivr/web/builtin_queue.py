@@ -97,6 +97,14 @@ class BuiltinQueue:
         offer.ended.set()
         return True
 
+    def current(self, agent: str) -> tuple[str, PopState] | None:
+        """The case an agent is being offered or talking on, and which of the two."""
+        offer = self._offers.get(agent)
+        if offer is None:
+            return None
+        state = PopState.CONNECTED if offer.answered.is_set() else PopState.RINGING
+        return offer.case_id, state
+
     def busy(self) -> dict[str, str]:
         """Agent name -> case id of the call it is ringing for or talking on."""
         return {name: offer.case_id for name, offer in self._offers.items()}

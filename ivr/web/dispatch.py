@@ -176,6 +176,9 @@ class Dispatcher:
         """Agents with a console open on this node -> available or not."""
         return {agent: self._available.get(agent, False) for agent in self._sockets}
 
+    def now(self) -> str:
+        return self._clock.now().isoformat()
+
     def available_agents(self, queue: str) -> list[WebUser]:
         """Agents online here, available, and serving ``queue``, in configured order."""
         return [
@@ -291,16 +294,12 @@ class Dispatcher:
         ordered = sorted(earlier.values(), key=lambda c: str(c.get("created_at")), reverse=True)
         return {**case, "registered_accounts": registered, "earlier": ordered[:EARLIER_CASES]}
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        socks = list(self._sockets.get(delivery.agent, ()))
-        if not socks:
-            log.info("pop for case %s: agent %s has no console open", delivery.case_id,
-                     delivery.agent)
-            return
+    async def pop_message(self, delivery: Delivery) -> dict[str, Any] | None:
+        """The websocket message for a pop (None if the case is gone)."""
         card = await self.card(delivery.case_id)
         if card is None:
-            return
-        message = {
+            return None
+        return {
             "type": "pop",
             "state": delivery.state.value,
             "agent": delivery.agent,
@@ -308,6 +307,17 @@ class Dispatcher:
             "at": delivery.at,
             "case": card,
         }
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        socks = list(self._sockets.get(delivery.agent, ()))
+        if not socks:
+            log.info("pop for case %s: agent %s has no console open", delivery.case_id,
+                     delivery.agent)
+            return
+        message = await self.pop_message(delivery)
+        if message is None:
+            return
+        card = message["case"]
         for sock in socks:
             try:
                 await sock.send(message)

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ivr.web.auth import agent_interface
+from ivr.web.dispatch import Delivery
 from ivr.web.keys import AUDIO_DIR, CALLS, DISPATCHER, ENGINE, FLOW_NAMES, QUEUE, SOCKETS
 from ivr.web.middleware import require_api_user, same_origin
 from ivr.web.softphone import (
@@ -63,6 +65,14 @@ async def agent_ws(request: web.Request) -> web.WebSocketResponse:
         await ws.send_json({"type": "hello", "agent": user.name, "role": user.role,
                             "available": dispatcher.is_available(user.name),
                             "queues": list(user.queues)})
+        current = queue.current(user.name)
+        if current is not None:  # a reloaded console gets back the call it is on
+            case_id, state = current
+            delivery = Delivery(user.name, state, case_id, agent_interface(user),
+                                dispatcher.now())
+            message = await dispatcher.pop_message(delivery)
+            if message is not None:
+                await ws.send_json(message)
         while (message := await _next_json(ws)) is not None:
             kind = message.get("type")
             case_id = str(message.get("case_id", ""))
