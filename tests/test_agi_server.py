@@ -10,7 +10,7 @@ import pytest
 from agi_fixtures import MiniHotline, prompt, serving
 
 from ivr.agi.server import FastAgiServer
-from ivr.channel import Channel
+from ivr.channel import Channel, ChannelError
 from ivr.testing.callers import ImpatientCaller
 from ivr.testing.fake_asterisk import env_lines, run_call, run_many
 
@@ -169,3 +169,25 @@ async def test_a_cancelled_command_does_not_desynchronise_the_call() -> None:
         assert await reader.read() == b""  # the call ended: the server closed
         writer.close()
     assert done == ["7"]
+
+
+async def test_a_peer_that_stops_answering_ends_its_call(
+        caplog: pytest.LogCaptureFixture) -> None:
+    outcome: list[str] = []
+
+    async def handler(channel: Channel) -> None:
+        try:
+            await channel.set_variable("A", "1")
+        except ChannelError as exc:
+            outcome.append(str(exc))
+            raise
+
+    async with serving(handler, command_timeout=0.05) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(ENV)
+        assert await reader.readline() == b"SET VARIABLE A 1\n"
+        with caplog.at_level(logging.WARNING, logger="ivr.agi"):
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+        writer.close()
+    assert outcome == ["no reply to SET VARIABLE within 0.05 s"]
+    assert len([r for r in caplog.records if r.name.startswith("ivr.agi")]) == 1

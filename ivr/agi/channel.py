@@ -124,10 +124,12 @@ def call_info(env: Environment, flow: str | None = None) -> CallInfo:
 class AgiChannel:
     """A live call over AGI. One command is in flight at a time (callers await each)."""
 
-    __slots__ = ("_dead", "_info", "_link", "env")
+    __slots__ = ("_dead", "_info", "_link", "command_timeout", "env")
 
-    def __init__(self, link: AgiLink, env: Environment, *, flow: str | None = None) -> None:
+    def __init__(self, link: AgiLink, env: Environment, *, flow: str | None = None,
+                 command_timeout: float = COMMAND_TIMEOUT) -> None:
         self._link = link
+        self.command_timeout = command_timeout
         self.env = env
         self._info = call_info(env, flow)
         self._dead = False
@@ -160,7 +162,7 @@ class AgiChannel:
 
     async def _plain(self, command: AnyCommand) -> Response:
         """A command Asterisk answers at once, even on a dead channel (variables...)."""
-        reply = await self._link.roundtrip(command, COMMAND_TIMEOUT)
+        reply = await self._link.roundtrip(command, self.command_timeout)
         if type(reply) is not Response:
             raise ChannelError(f"{command.command().verb}: unexpected reply {reply!r}")
         return reply
@@ -181,7 +183,7 @@ class AgiChannel:
         return None
 
     async def _confirm_alive(self) -> None:
-        reply = await self._media(ChannelStatus(), COMMAND_TIMEOUT)
+        reply = await self._media(ChannelStatus(), self.command_timeout)
         if reply.number is None or reply.number < 0:
             self._dead = True
             raise CallerHungUp()
@@ -278,7 +280,7 @@ class AgiChannel:
             return
         self._dead = True
         try:
-            await self._link.roundtrip(Hangup(), COMMAND_TIMEOUT)
+            await self._link.roundtrip(Hangup(), self.command_timeout)
         except (CallerHungUp, ChannelError) as exc:
             # The call is over either way; a broken link at this point changes nothing.
             log.debug("hangup on %s: %r", self._info.call_id, exc)

@@ -32,6 +32,13 @@ class Command:
     def command(self) -> Command:
         return self
 
+    def wire(self) -> bytes:
+        if not self.verb or _FORBIDDEN.search(self.verb):
+            raise LocalProtocolError(f"bad AGI verb: {self.verb!r}")
+        if not self.args:
+            return (self.verb + "\n").encode()
+        return (self.verb + " " + " ".join([quote(a) for a in self.args]) + "\n").encode()
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -39,6 +46,9 @@ class Answer:
 
     def command(self) -> Command:
         return Command("ANSWER", (), True)
+
+    def wire(self) -> bytes:
+        return self.command().wire()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,11 @@ class StreamFile:
             args += (str(self.offset),)
         return Command("STREAM FILE", args, True)
 
+    def wire(self) -> bytes:
+        # Hot path (every prompt): one f-string instead of a Command and a join.
+        tail = "" if self.offset is None else f" {int(self.offset)}"
+        return f"STREAM FILE {quote(self.file)} {_quoted(self.escape)}{tail}\n".encode()
+
 
 @dataclass(frozen=True, slots=True)
 class WaitForDigit:
@@ -63,6 +78,9 @@ class WaitForDigit:
 
     def command(self) -> Command:
         return Command("WAIT FOR DIGIT", (str(self.timeout_ms),), True)
+
+    def wire(self) -> bytes:
+        return b"WAIT FOR DIGIT %d\n" % self.timeout_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +92,9 @@ class SetVariable:
     def command(self) -> Command:
         return Command("SET VARIABLE", (self.name, self.value))
 
+    def wire(self) -> bytes:
+        return f"SET VARIABLE {quote(self.name)} {quote(self.value)}\n".encode()
+
 
 @dataclass(frozen=True, slots=True)
 class GetVariable:
@@ -82,6 +103,9 @@ class GetVariable:
 
     def command(self) -> Command:
         return Command("GET VARIABLE", (self.name,))
+
+    def wire(self) -> bytes:
+        return f"GET VARIABLE {quote(self.name)}\n".encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +117,9 @@ class Exec:
     def command(self) -> Command:
         return Command("EXEC", (self.application, self.options) if self.options else
                        (self.application,))
+
+    def wire(self) -> bytes:
+        return self.command().wire()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +133,9 @@ class Verbose:
             return Command("VERBOSE", (self.message,))
         return Command("VERBOSE", (self.message, str(self.level)))
 
+    def wire(self) -> bytes:
+        return self.command().wire()
+
 
 @dataclass(frozen=True, slots=True)
 class Hangup:
@@ -113,6 +143,9 @@ class Hangup:
 
     def command(self) -> Command:
         return Command("HANGUP", (), True)
+
+    def wire(self) -> bytes:
+        return self.command().wire()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +155,9 @@ class ChannelStatus:
     def command(self) -> Command:
         return Command("CHANNEL STATUS", (), True)
 
+    def wire(self) -> bytes:
+        return self.command().wire()
+
 
 @dataclass(frozen=True, slots=True)
 class Noop:
@@ -130,35 +166,38 @@ class Noop:
     def command(self) -> Command:
         return Command("NOOP")
 
+    def wire(self) -> bytes:
+        return self.command().wire()
+
 
 AnyCommand = (Command | Answer | StreamFile | WaitForDigit | SetVariable | GetVariable | Exec
               | Verbose | Hangup | ChannelStatus | Noop)
 
-_NEEDS_QUOTES = re.compile(r'[\s"\\]')
+#: Characters that make an argument need quotes (NUL is refused below).
+_SPECIAL = re.compile(r'[\s"\\\0]')
 _FORBIDDEN = re.compile(r"[\r\n\0]")
 
 
 def quote(arg: Arg) -> str:
     """Render one argument the way Asterisk's ``parse_args`` reads it back: quoted when
     empty or holding whitespace, ``"`` or ``\\`` (those two escaped with ``\\``)."""
-    forced = isinstance(arg, Quoted)
-    text = arg.text if isinstance(arg, Quoted) else arg
+    if isinstance(arg, Quoted):
+        return _quoted(arg.text)
+    if arg and _SPECIAL.search(arg) is None:
+        return arg  # the common case: one regex scan, no copy
+    return _quoted(arg)
+
+
+def _quoted(text: str) -> str:
     if _FORBIDDEN.search(text):
         # A newline would end the command early and let the rest run as a new one.
         raise LocalProtocolError(f"AGI argument contains a line break or NUL: {text!r}")
-    if not forced and text and not _NEEDS_QUOTES.search(text):
-        return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render(command: AnyCommand) -> bytes:
+def render(command: AnyCommand | ParsedCommand) -> bytes:
     """The wire bytes of one command, LF-terminated."""
-    cmd = command.command()
-    if _FORBIDDEN.search(cmd.verb) or not cmd.verb:
-        raise LocalProtocolError(f"bad AGI verb: {cmd.verb!r}")
-    parts = [cmd.verb]
-    parts.extend(quote(a) for a in cmd.args)
-    return (" ".join(parts) + "\n").encode("utf-8")
+    return command.wire()
 
 
 def _known_verbs() -> dict[str, tuple[tuple[str, ...], ...]]:
@@ -192,6 +231,9 @@ class ParsedCommand:
 
     def command(self) -> Command:
         return Command(self.verb, self.args)
+
+    def wire(self) -> bytes:
+        return self.command().wire()
 
     def text(self, index: int, default: str = "") -> str:
         if index >= len(self.args):

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from ivr.agi.channel import AgiChannel
+from ivr.agi.channel import COMMAND_TIMEOUT, AgiChannel
 from ivr.agi.commands import AnyCommand
 from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
@@ -38,6 +38,10 @@ ENV_TIMEOUT = 10.0
 #: listen() backlog: a burst of calls (every line of a trunk ringing at once) connects
 #: faster than one accept loop iteration; the default 100 makes the rest retry SYNs.
 BACKLOG = 1024
+#: How often one sweep checks every connection's reply deadline. One periodic sweep
+#: instead of a timer per command keeps the per-command path free of timer handles;
+#: deadlines are seconds long, so half a second of slack is nothing.
+WATCHDOG_INTERVAL = 0.5
 Handler = Callable[[Channel], Awaitable[object]]
 
 
@@ -49,7 +53,10 @@ class _CallConnection(asyncio.Protocol):
         self._conn = AgiConnection()
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[Reply] | None = None
-        self._env_timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        self.deadline = 0.0
+        """loop.time() by which Asterisk must have answered; 0.0: no deadline."""
+        self._timed: tuple[str, float] = ("", 0.0)
         self._error: str | None = None
         self._closed = False
         self.hangup_seen = False
@@ -61,8 +68,8 @@ class _CallConnection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self._server._connections.add(self)
-        self._env_timer = asyncio.get_running_loop().call_later(
-            self._server.env_timeout, self._env_timeout)
+        self._timed = ("the environment block", self._server.env_timeout)
+        self.deadline = self._loop.time() + self._server.env_timeout
 
     def data_received(self, data: bytes) -> None:
         self._conn.receive_data(data)
@@ -76,8 +83,7 @@ class _CallConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server._connections.discard(self)
-        if self._env_timer is not None:
-            self._env_timer.cancel()
+        self.deadline = 0.0
         if not self._closed:
             self._closed = True
             self._fail_waiter(CallerHungUp())
@@ -117,15 +123,16 @@ class _CallConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
-    def _env_timeout(self) -> None:
-        if self.task is None and not self._closed:
-            self._protocol_error(f"no environment block within {self._server.env_timeout:g} s")
+    def expire(self) -> None:
+        """Called by the server's watchdog once ``deadline`` has passed."""
+        self.deadline = 0.0
+        if not self._closed:
+            what, seconds = self._timed
+            self._protocol_error(f"no reply to {what} within {seconds:g} s")
 
     def _start_call(self, env: Environment) -> None:
-        if self._env_timer is not None:
-            self._env_timer.cancel()
-            self._env_timer = None
-        channel = AgiChannel(self, env)
+        self.deadline = 0.0
+        channel = AgiChannel(self, env, command_timeout=self._server.command_timeout)
         self.task = self._server._spawn(self._run(channel))
 
     async def _run(self, channel: AgiChannel) -> None:
@@ -158,46 +165,42 @@ class _CallConnection(asyncio.Protocol):
         if conn.state is not State.IDLE:
             # The previous command was cancelled while in flight (wait_for, task
             # cancel). AGI cannot cancel a command: its reply comes first, then ours.
-            await self._await_reply(None)
+            await self._await_reply()
         data = conn.send(command)
         assert self._transport is not None
         # No drain(): one short command is in flight at a time, so the write buffer can
         # never grow past a line; awaiting drain would only add a call per command.
         self._transport.write(data)
-        return await self._await_reply(command, timeout)
+        if timeout is not None:
+            self._timed = (command.command().verb, timeout)
+            self.deadline = self._loop.time() + timeout
+        return await self._await_reply()
 
-    async def _await_reply(self, command: AnyCommand | None,
-                           timeout: float | None = None) -> Reply:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Reply] = loop.create_future()
+    async def _await_reply(self) -> Reply:
+        waiter: asyncio.Future[Reply] = self._loop.create_future()
         self._waiter = waiter
-        timer = None if timeout is None or command is None else loop.call_later(
-            timeout, self._reply_timeout, waiter, command, timeout)
         try:
             return await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
-
-    def _reply_timeout(self, waiter: asyncio.Future[Reply], command: AnyCommand,
-                       timeout: float) -> None:
-        if not waiter.done():
-            self._protocol_error(f"no reply to {command.command().verb} within {timeout:g} s")
+            self.deadline = 0.0
 
 
 class FastAgiServer:
     """Serve FastAGI calls: ``handler(channel)`` runs once per call, in its own task."""
 
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 4573,
-                 env_timeout: float = ENV_TIMEOUT) -> None:
+                 env_timeout: float = ENV_TIMEOUT,
+                 command_timeout: float = COMMAND_TIMEOUT) -> None:
         self._handler = handler
         self.env_timeout = env_timeout
+        self.command_timeout = command_timeout
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections: set[_CallConnection] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self.calls_started = 0
 
     @property
@@ -211,7 +214,18 @@ class FastAgiServer:
         self._server = await loop.create_server(
             lambda: _CallConnection(self), self.host, self.port, backlog=BACKLOG)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._watchdog = asyncio.ensure_future(self._sweep())
         log.debug("FastAGI listening on %s:%d", self.host, self.port)
+
+    async def _sweep(self) -> None:
+        """Expire connections whose reply (or environment block) is overdue."""
+        loop = asyncio.get_running_loop()
+        interval = min(WATCHDOG_INTERVAL, self.env_timeout / 2, self.command_timeout / 2)
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for conn in [c for c in self._connections if 0.0 < c.deadline <= now]:
+                conn.expire()
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -235,6 +249,10 @@ class FastAgiServer:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.wait([self._watchdog])
+            self._watchdog = None
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
