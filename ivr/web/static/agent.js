@@ -127,7 +127,8 @@
     body.replaceChildren();
     for (const e of c.earlier || []) {
       body.append(el("tr", {}, el("td", { text: when(e.created_at) }), el("td", { text: e.id }),
-        el("td", { text: e.intent || "" }), el("td", { text: [e.status, e.disposition].filter(Boolean).join(" · ") }),
+        el("td", { text: label(e.intent || "") }),
+        el("td", { text: [e.status, e.disposition].filter(Boolean).map(label).join(" · ") }),
         el("td", { text: e.notes || "" })));
     }
     if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No earlier cases" })));

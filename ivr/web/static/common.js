@@ -53,6 +53,8 @@ window.ivr = (function () {
     if (typeof v === "boolean") return v ? "yes" : "no";
     if (typeof v === "number" && /amount|balance|due$|total|money/.test(key)) return vnd.format(v) + " ₫";
     if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T/.test(v)) return when(v);
+    const day = typeof v === "string" && /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+    if (day) return `${day[3]}/${day[2]}/${day[1]}`; // dates as Vietnam writes them
     if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : x)).join(", ");
     if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${label(k)}: ${value(k, x)}`).join(" · ");
     return String(v);

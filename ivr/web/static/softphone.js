@@ -96,7 +96,7 @@
       else if (msg.type === "play") playList(msg);
       else if (msg.type === "stop") { if (playing && playing.seq === msg.seq) stopPlaying(); }
       else if (msg.type === "transfer") {
-        status(`Waiting for an agent (case ${msg.case_id})…`, "busy");
+        status("Waiting for an agent…", "busy");
         log("event", `Transferred to queue ${msg.queue}, case ${msg.case_id}`);
       } else if (msg.type === "transfer_result") {
         log("event", `Queue: ${msg.status.replace(/_/g, " ")}${msg.agent ? " (" + msg.agent + ")" : ""}`);
