@@ -189,6 +189,8 @@ def parse_response(line: str) -> Response:
         raise RemoteProtocolError(f"200 reply without result=: {line[:80]!r}")
     rest = line[11:]
     value, space, tail = rest.partition(" ")
+    if not space:
+        return Response(200, value, None, None, line)  # the common "200 result=N"
     tail = space + tail
     match = _RESULT_TAIL.match(tail)
     if match is None:
