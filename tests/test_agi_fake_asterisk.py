@@ -75,3 +75,10 @@ def test_idle_hangup_is_sent_unprompted_after_the_reply() -> None:
     assert call.handle('STREAM FILE x ""') == [
         "511 Command Not Permitted on a dead channel or intercept routine"]
     assert call.handle("GET VARIABLE A") == ["200 result=1 (1)"]
+
+
+def test_hang_up_during_the_scripts_own_hangup_sends_one_notice() -> None:
+    call = FakeCall(HangUpCaller(1))
+    assert call.handle("HANGUP") == ["200 result=1"]
+    assert call.handle("NOOP") == ["HANGUP", "200 result=0"]
+    assert call.handle("NOOP") == ["200 result=0"]

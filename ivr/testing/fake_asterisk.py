@@ -157,7 +157,8 @@ class FakeCall:
                 out.append("200 result=-1 endpos=0" if "STREAM" in verb else "200 result=-1")
                 return out
             out += self._reply(cmd)
-            out.append("HANGUP")  # idle hang-up right after this reply: sent unprompted
+            if not self.notice_due:  # (the script's own HANGUP schedules its notice)
+                out.append("HANGUP")  # idle hang-up right after this reply: unprompted
             return out
         if self.dead and verb in DEAD_REFUSED:
             out.append(DEAD)
