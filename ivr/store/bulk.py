@@ -60,3 +60,18 @@ async def fix_sequences(conn: AsyncConnection, tables: Sequence[Table]) -> None:
                 f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
             )
         )
+
+
+async def analyze(conn: AsyncConnection, tables: Sequence[Table]) -> None:
+    """Refresh planner statistics after a bulk load.
+
+    Without them PostgreSQL plans a phone lookup over a freshly loaded million rows as
+    a parallel scan (7 ms instead of 1 ms) until autovacuum gets round to it.
+    """
+    if conn.dialect.name == "postgresql":
+        # Only our tables: a bare ANALYZE would visit every schema in the database.
+        await conn.execute(text(f"ANALYZE {', '.join(t.name for t in tables)}"))
+    elif conn.dialect.name == "sqlite":
+        # A bounded sample keeps this to a moment even at millions of rows.
+        await conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        await conn.exec_driver_sql("ANALYZE")

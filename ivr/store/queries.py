@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.store.models import (
@@ -109,6 +109,31 @@ async def meter_reading(conn: AsyncConnection, code: str) -> dict[str, Any] | No
     if row is None:
         return None
     return {"index": int(row.meter_index), "read_on": row.read_on, "kwh": int(row.kwh)}
+
+
+async def account_outage(
+    conn: AsyncConnection, code: str, now: datetime
+) -> tuple[int, int, int | None, datetime | None] | None:
+    """(account id, area id, active outage id, its estimated restore) in one query."""
+    row = (
+        await conn.execute(
+            select(accounts.c.id, accounts.c.area_id, outages.c.id, outages.c.estimated_restore)
+            .outerjoin(
+                outages,
+                and_(
+                    outages.c.area_id == accounts.c.area_id,
+                    outages.c.status == OPEN,
+                    outages.c.started_at <= now,
+                ),
+            )
+            .where(accounts.c.code == code)
+            .order_by(outages.c.started_at.desc().nulls_last())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return int(row[0]), int(row[1]), None if row[2] is None else int(row[2]), row[3]
 
 
 async def area_ids_for_phone(conn: AsyncConnection, phone: str) -> list[int]:

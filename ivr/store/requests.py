@@ -10,6 +10,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.calls import CaseDraft
@@ -71,37 +72,57 @@ async def report_outage(
     now: datetime,
     tz: tzinfo,
 ) -> dict[str, Any]:
-    """File a report for the account's area (or the caller's), linked to a known outage."""
-    if call_id:
+    """File a report for the account's area (or the caller's), linked to a known outage.
+
+    Reporting again in the same call (``call_id``) returns the first report's ticket.
+    """
+    upsert = conn.dialect.name in ("sqlite", "postgresql")
+    if call_id and not upsert:
         found = await existing_report(conn, call_id, tz)
         if found is not None:
             return found
-    account_id: int | None = None
-    area_ids: list[int] = []
+    account_id = area_id = outage_id = None
+    restore: datetime | None = None
     if account:
-        acct = await queries.account_by_code(conn, account)
-        if acct is not None:
-            account_id, area_ids = int(acct["id"]), [int(acct["area_id"])]
-    if not area_ids and caller:
+        # One query for the account, its area and the outage there (the common path).
+        known = await queries.account_outage(conn, account, now)
+        if known is not None:
+            account_id, area_id, outage_id, restore = known
+    if area_id is None and caller:
         area_ids = await queries.area_ids_for_phone(conn, caller)
-    outage = await queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=False)
-    row_id = await conn.scalar(
-        insert(outage_reports)
-        .values(
-            call_id=call_id or None,
-            account_id=account_id,
-            area_id=area_ids[0] if area_ids else None,
-            caller=caller,
-            outage_id=None if outage is None else outage["id"],
-            created_at=now,
+        outage = await queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=False)
+        area_id = area_ids[0] if area_ids else None
+        if outage is not None:
+            outage_id, restore = outage["id"], outage["estimated_restore"]
+    values = {
+        "call_id": call_id or None,
+        "account_id": account_id,
+        "area_id": area_id,
+        "caller": caller,
+        "outage_id": outage_id,
+        "created_at": now,
+    }
+    if upsert and call_id:
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(outage_reports)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[outage_reports.c.call_id])
         )
-        .returning(outage_reports.c.id)
-    )
+        row_id = await conn.scalar(statement.returning(outage_reports.c.id))
+        if row_id is None:  # this call reported already: same ticket as then
+            found = await existing_report(conn, call_id, tz)
+            assert found is not None
+            return found
+    else:
+        row_id = await conn.scalar(
+            insert(outage_reports).values(**values).returning(outage_reports.c.id)
+        )
     assert row_id is not None
     return {
         "ticket": ticket_number(row_id),
-        "linked_outage": outage is not None,
-        "estimated_restore": None if outage is None else outage["estimated_restore"],
+        "linked_outage": outage_id is not None,
+        "estimated_restore": None if restore is None else restore.astimezone(tz),
     }
 
 

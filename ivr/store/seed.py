@@ -282,6 +282,9 @@ async def seed(
     n_outages = await _outages(store, rng, area_list, by_key, now)
     async with store.engine.begin() as conn:
         await bulk.fix_sequences(conn, [corporations, areas, accounts])
+        await bulk.analyze(
+            conn, [corporations, areas, accounts, account_phones, bills, meter_readings, outages]
+        )
     n_acc, n_bills, n_readings = batch.totals
     return SeedReport(n_acc, n_bills, n_readings, n_outages, time.perf_counter() - started)
 
