@@ -17,6 +17,9 @@ BROKEN = Path("tests/flows/broken")
 PROMPTS = "config/prompts.yaml"
 
 CASES = [
+    ('misspelt_verb.yaml', 1, [
+        "{path}:6:9: error: node 'greet' has no verb (did you mean 'play'?): give one of play, menu, input, lookup, branch, set, goto, call, language, hours, transfer, hangup",
+    ]),
     ('bad_version.yaml', 1, [
         "{path}:1:10: error: version 2 is not supported (this ivr reads version 1)",
     ]),

@@ -340,6 +340,8 @@ class Compiler:
 
     def warn_unreachable(self, flows: Mapping[str, Flow]) -> None:
         for flow in flows.values():
+            if set(flow.nodes) != self.declared.get(flow.name, set()):
+                continue  # a node that failed to compile hides its exits: no false alarms
             seen = {flow.start}
             todo = [flow.start]
             while todo:

@@ -123,7 +123,9 @@ def compile_node(c: Compiler, flow: str, node_id: str, body: YValue) -> AnyNode 
             c.diags.error(m.mark, f"node {node_id!r} has two verbs: {kinds[0]!r} and "
                           f"{kinds[1]!r} (one verb per node)")
         else:
-            c.diags.error(m.mark, f"node {node_id!r} has no verb: give one of "
+            hints = [did_you_mean(k, KINDS) for k in m.keys()]
+            hint = next((h for h in hints if h), "")
+            c.diags.error(m.mark, f"node {node_id!r} has no verb{hint}: give one of "
                           f"{', '.join(KINDS)}")
         return None
     kind = kinds[0]
