@@ -136,3 +136,23 @@ def test_interactive_reads_keys_from_stdin(capsys: Any, db_url: str,
     assert main(["simulate", "--db", db_url]) == 0
     out = capsys.readouterr().out
     assert "  you  3" in out and "-- abandoned" in out
+
+
+def test_new_connections_desk_closed_on_sunday_offers_a_callback(
+    capsys: Any, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_NOW", "2026-12-06T10:00:00+07:00")
+    result = simulate(capsys, db_url, "- 4 1 1 -")
+    assert "new_connections_closed" in ids(result)
+    assert ids(result)[-3:] == ["callback_confirmed", "survey_question", "goodbye"]
+    assert result["transfer"] is None
+
+
+def test_broken_flows_file_prints_diagnostics(capsys: Any, db_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "flows.yaml"
+    broken.write_text("flows:\n  hotline:\n    start: a\n    nodes:\n      a: {play: hi}\n")
+    assert main(["simulate", "--db", db_url, "--flows", str(broken), "--keys", "-"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{broken}:5:10: error: node 'a' has no way out: add 'next'",
+        f"{broken}:5:16: error: unknown prompt 'hi'",
+    ]
