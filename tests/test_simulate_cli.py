@@ -154,5 +154,5 @@ def test_broken_flows_file_prints_diagnostics(capsys: Any, db_url: str, tmp_path
     assert main(["simulate", "--db", db_url, "--flows", str(broken), "--keys", "-"]) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"{broken}:5:10: error: node 'a' has no way out: add 'next'",
-        f"{broken}:5:16: error: unknown prompt 'hi'",
+        f"{broken}:5:17: error: unknown prompt 'hi'",
     ]
