@@ -20,6 +20,9 @@ CASES = [
     ('misspelt_verb.yaml', 1, [
         "{path}:6:9: error: node 'greet' has no verb (did you mean 'play'?): give one of play, menu, input, lookup, branch, set, goto, call, language, hours, transfer, hangup",
     ]),
+    ('misspelt_input_variable.yaml', 1, [
+        "{path}:7:25: error: unknown variable 'acount.code' (quote it if you mean the text)",
+    ]),
     ('bad_version.yaml', 1, [
         "{path}:1:10: error: version 2 is not supported (this ivr reads version 1)",
     ]),

@@ -139,8 +139,14 @@ class Compiler:
             return None
         raw = node.value
         if isinstance(raw, str) and not node.quoted and _PATH.match(raw):
-            if raw.split(".", 1)[0] in self.variables:
+            root = raw.split(".", 1)[0]
+            if root in self.variables:
                 return Ref(raw)
+            if "." in raw:  # a dotted path is a variable someone misspelt, not a text
+                self.diags.error(node.mark, f"unknown variable {raw!r}"
+                                 f"{did_you_mean(root, self.variables)} (quote it if you "
+                                 "mean the text)")
+                return None
         return Literal(raw)
 
     def play_items(self, node: YValue | None, what: str) -> tuple[PlayItem, ...]:

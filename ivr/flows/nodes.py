@@ -160,7 +160,7 @@ def _lookup(ctx: NodeContext, v: YValue) -> AnyNode | None:
         value = c.value(val, f"{what}: with {name}")
         if value is not None:
             inputs.append((name, value))
-    given = {n for n, _ in inputs}
+    given = set(w.keys()) if w else set()  # a bad value is its own error, not a missing input
     for missing in sorted((sig.required if sig else frozenset()) - given):
         c.diags.error(v.mark, f"lookup {action!r} needs input {missing!r} under 'with:'")
     store_as = c.read.word(ctx.m.get("as"), f"{what}: as") or action
