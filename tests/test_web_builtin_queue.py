@@ -196,3 +196,15 @@ async def test_a_transfer_to_a_named_agent_rings_only_that_agent(
     assert (await call).agent == "Local/1002@agents"
     unknown = await queue.transfer(TransferRequest("agents", case_id, agent="PJSIP/777"))
     assert unknown.status is TransferStatus.FAILED
+
+
+def test_timings_come_from_the_config_files_web_section(web_dispatcher: Dispatcher) -> None:
+    from ivr.settings import Settings, SettingsError
+
+    queue = BuiltinQueue.from_settings(
+        web_dispatcher, Settings(extra={"web": {"ring_seconds": "20s", "auto_answer": 3}}))
+    assert (queue.ring_seconds, queue.auto_answer) == (20.0, 3.0)
+    default = BuiltinQueue.from_settings(web_dispatcher, Settings())
+    assert (default.ring_seconds, default.auto_answer) == (15.0, None)
+    with pytest.raises(SettingsError, match=r"web\.auto_answer"):
+        BuiltinQueue.from_settings(web_dispatcher, Settings(extra={"web": {"auto_answer": "x"}}))

@@ -14,12 +14,12 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.channel import CallerHungUp, TransferRequest, TransferResult, TransferStatus
-from ivr.settings import WebUser
+from ivr.settings import Settings, SettingsError, WebUser
 from ivr.web.auth import agent_interface, serves_queue
 from ivr.web.dispatch import Dispatcher
 from ivr.web.pop_events import PopEvent, PopState
@@ -75,6 +75,17 @@ class BuiltinQueue:
         self._arrivals = itertools.count()
         self._presence = asyncio.Event()
         dispatcher.on_presence(self._presence_changed)
+
+    @classmethod
+    def from_settings(cls, dispatcher: Dispatcher, settings: Settings) -> BuiltinQueue:
+        """Timings from the config file's ``web:`` section (``ring_seconds``,
+        ``auto_answer`` in seconds; auto-answer is off unless given)."""
+        web = settings.extra.get("web") or {}
+        return cls(
+            dispatcher,
+            ring_seconds=_seconds(web, "ring_seconds", RING_SECONDS) or RING_SECONDS,
+            auto_answer=_seconds(web, "auto_answer", None),
+        )
 
     def _presence_changed(self) -> None:
         # A fresh event per change: every waiter holds the one it looked under, so a
@@ -216,6 +227,19 @@ class BuiltinQueue:
         finally:
             self._offers.pop(agent.name, None)
             self._presence_changed()  # another caller may be waiting for this agent
+
+
+def _seconds(section: Mapping[str, Any], key: str, default: float | None) -> float | None:
+    raw = section.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(str(raw).strip().removesuffix("s"))
+    except ValueError:
+        raise SettingsError(f"web.{key}: {raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise SettingsError(f"web.{key} must be more than 0 seconds")
+    return value
 
 
 async def _first(timeout: float | None, *waits: Awaitable[Any]) -> None:
