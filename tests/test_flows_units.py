@@ -111,3 +111,30 @@ def test_loader_syntax_errors_have_positions(text: str, expected: str) -> None:
     root, diags = load_yaml(text, "f.yaml")
     assert root is None
     assert [str(d) for d in diags] == [expected]
+
+
+def test_compiled_flows_are_immutable_with_resolved_targets() -> None:
+    import dataclasses
+    from pathlib import Path
+
+    from ivr.flows.compiler import compile_flows, known_actions
+    from ivr.flows.model import MenuNode
+    from ivr.prompts.catalog import PromptCatalog
+
+    root = Path(__file__).resolve().parent.parent
+    catalog = PromptCatalog.load(root / "config" / "prompts.yaml")
+    flowset, _ = compile_flows((root / "config" / "flows.yaml").read_bytes(), "f",
+                               catalog=catalog, actions=known_actions())
+    assert flowset is not None
+    nodes = flowset.flows["hotline"].nodes
+    menu = nodes["main_menu"]
+    assert isinstance(menu, MenuNode)
+    assert menu.options["2"].node is nodes["billing"]
+    assert menu.question.keys["0"].node is None  # a special target: the agent queue
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        menu.id = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        nodes["x"] = menu  # type: ignore[index]
+    with pytest.raises(TypeError):
+        menu.options["7"] = menu.options["2"]  # type: ignore[index]
+    assert repr(menu).startswith("MenuNode(id='main_menu'")  # no endless recursion

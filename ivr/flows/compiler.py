@@ -339,6 +339,12 @@ class Compiler:
                 continue
             declared = self.declared.get(p.flow, set())
             if target in declared:
+                flow = flows.get(p.flow)
+                node = flow.nodes.get(target) if flow is not None else None
+                if node is not None:
+                    # Completing the frozen Exit before anyone else sees it: menus loop
+                    # back to themselves, so targets cannot exist when exits are built.
+                    object.__setattr__(p.exit, "node", node)
                 continue
             choices = declared | (SPECIAL_TARGETS - {REPEAT})
             self.diags.error(p.exit.mark, f"node {p.node!r} goes to unknown node {target!r}"

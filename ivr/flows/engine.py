@@ -187,7 +187,7 @@ class Engine:
         if out.target == AGENT:
             back = await transfer(self, ch, st, st.flowset.defaults.agent_queue, None, "", None)
             return None if back is None else await self._follow(ch, st, back)
-        return st.flow.nodes[out.target]
+        return out.node if out.node is not None else st.flow.nodes[out.target]
 
     async def play(self, ch: Channel, st: CallState, items: tuple[PlayItem, ...]) -> None:
         prompts = render(self.catalog, st, items)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 
@@ -70,6 +70,9 @@ class Exit:
     mark: Mark
     assign: tuple[Assign, ...] = ()
     prompts: tuple[PlayItem, ...] = ()
+    node: AnyNode | None = field(default=None, compare=False, repr=False)
+    """The target node itself, filled in by the compiler once every node exists (flows
+    loop back on themselves, so it cannot be passed in). None for special targets."""
 
 
 @dataclass(frozen=True, slots=True)
