@@ -99,6 +99,11 @@ async def simulate(args: argparse.Namespace) -> int:
         def read_line() -> str:
             if live is not None:
                 live.flush()  # the spoken value before the question, then the keys
+            if not sys.stdin.isatty():  # piped keys: no prompt to clutter the transcript
+                line = sys.stdin.readline()
+                if not line:
+                    raise EOFError
+                return line
             return input("keys (- silence, h hang up)> ")
 
         keys = ScriptedKeys(args.keys) if args.keys is not None else TerminalKeys(read_line)
