@@ -57,6 +57,9 @@ MAX_STEPS_PER_CALL = 1000
 MAX_CALL_DEPTH = 8
 DEFAULT_UNSAVED_PATH = Path("var/unsaved-calls.jsonl")
 APOLOGY_PROMPT = "sorry_transfer"
+#: Seconds a call record may take to save before it goes to the fallback file: a stuck
+#: database must not hold a finished call's task (and a server shutdown) forever.
+SAVE_TIMEOUT = 10.0
 
 
 class FlowBug(RuntimeError):
@@ -130,10 +133,11 @@ class Engine:
 
     async def _save(self, record: CallRecord) -> None:
         try:
-            await self.store.save_call(record)
+            async with asyncio.timeout(SAVE_TIMEOUT):
+                await self.store.save_call(record)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the database is down: keep the record on disk instead
+        except Exception as exc:  # down or stuck database: keep the record on disk instead
             log.error("call %s: cannot save its record (%s); writing it to %s",
                       record.call_id, exc, self.unsaved_path)
             line = json.dumps(jsonable(asdict(record)), ensure_ascii=False)
