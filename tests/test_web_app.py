@@ -205,3 +205,17 @@ async def test_pages_carry_security_headers_and_render_vietnamese(
     assert resp.headers["Content-Type"].startswith("text/html; charset=utf-8")
     html = await resp.text()
     assert "Nguyễn Văn An" in html  # demo callers listed by name
+
+
+async def test_websockets_from_another_site_are_refused(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent1")
+    resp = await client.get("/ws/agent", headers={
+        "Origin": "http://evil.example", "Connection": "Upgrade", "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert resp.status == 403
+    ws = await client.ws_connect("/ws/agent", origin=str(client.make_url("")).rstrip("/"))
+    assert (await ws.receive_json(timeout=2))["type"] == "hello"
+    await ws.close()
