@@ -207,6 +207,14 @@ MENUS = {
 }
 
 
+def test_every_question_of_the_demo_is_covered(h: Harness) -> None:
+    from ivr.flows.model import InputNode, MenuNode
+
+    questions = {n.id for f in h.source.current.flows.values() for n in f.nodes.values()
+                 if isinstance(n, MenuNode | InputNode)}
+    assert questions == set(MENUS)
+
+
 @pytest.mark.parametrize("question", sorted(MENUS))
 async def test_zero_reaches_an_agent_from_every_question(tmp_path: Path, question: str) -> None:
     keys, opts = MENUS[question]
@@ -232,12 +240,21 @@ async def test_barge_in_and_patient_callers_reach_the_same_result(h: Harness, ke
     assert prompt_ids(ch1) == prompt_ids(ch2)
 
 
-async def test_hang_up_at_every_step_of_a_full_call_is_abandoned(h: Harness) -> None:
-    full, ch = await h.call("- 2 1 1 3 1 2 -")
+@pytest.mark.parametrize(("keys", "caller"), [
+    ("- 2 1 1 3 1 2 -", None),                      # billing, meter reading, survey
+    ("- 1 1 1 2 5", None),                          # outage report with its ticket
+    ("- 2 01000654321# 1 2 -", TWO_ACCOUNTS_CALLER),  # customer code with read-back
+    ("- 4 1 1 2", OUTAGE_CALLER),                   # greeting outage, then a service request
+])
+async def test_hang_up_at_every_step_of_a_full_call_is_abandoned(
+    h: Harness, keys: str, caller: str | None
+) -> None:
+    who = {"caller": caller} if caller else {}
+    full, ch = await h.call(keys, **who)
     steps = ch.operations
-    assert full.outcome is Outcome.SELF_SERVED and steps > 8
-    for k in range(steps):
-        record, ch = await h.call("- 2 1 1 3 1 2 -", hangup_after=k)
+    assert full.outcome is not Outcome.ABANDONED and steps > 5
+    for k in range(steps):  # including at the transfer: hanging up while queued
+        record, ch = await h.call(keys, hangup_after=k, **who)
         assert record.outcome is Outcome.ABANDONED, k
         assert ch.operations == k + 1  # k operations done, the caller gone at the next
     assert len(h.store.calls) == steps + 1
