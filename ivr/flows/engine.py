@@ -103,7 +103,11 @@ class Engine:
 
     async def run(self, channel: Channel, *, kind: str = "fastagi") -> CallRecord:
         """Run one call to its end and save its record. Raises only CancelledError."""
-        st = CallState.start(self.flows.current, channel.info, self.clock.now(), kind,
+        flowset = self.flows.current  # this call keeps this version, whatever reloads
+        if channel.info.flow not in flowset.flows:
+            log.info("call %s asked for flow %r: running %r", channel.info.call_id,
+                     channel.info.flow, flowset.default_flow)
+        st = CallState.start(flowset, channel.info, self.clock.now(), kind,
                              tuple(self.catalog.languages))
         cancelled: asyncio.CancelledError | None = None
         outcome = Outcome.FAILED
