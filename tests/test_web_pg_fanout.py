@@ -3,6 +3,7 @@ console is open on another, through LISTEN/NOTIFY on a dedicated connection."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -71,6 +72,37 @@ async def test_a_pop_crosses_to_the_node_holding_the_agents_console(
         await node_b.handle(PopEvent(PopState.CONNECTED, case_id, "Local/1002@agents"))
         await node_a.handle(PopEvent(PopState.COMPLETED, case_id, "Local/1002@agents"))
         assert (await also_on_a.next(timeout=1.0))["state"] == "completed"
+    finally:
+        await node_a.close()
+        await node_b.close()
+
+
+async def test_a_node_listens_again_after_its_connection_drops(
+    postgres_url: str, pg_store: Store
+) -> None:
+    import asyncpg
+
+    dsn = asyncpg_dsn(postgres_url)
+    assert dsn is not None
+    channel = f"ivr_pop_test_{uuid.uuid4().hex[:8]}"
+    bus_b = PostgresPopBus(dsn, channel)
+    node_a = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=PostgresPopBus(dsn, channel))
+    node_b = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=bus_b)
+    await node_a.start()
+    await node_b.start()
+    try:
+        inbox = Inbox()
+        node_b.attach("agent1", inbox.send)
+        admin = await asyncpg.connect(dsn)
+        try:  # the database drops node B's listening connection (restart, failover)
+            await admin.execute("SELECT pg_terminate_backend($1)",
+                                bus_b.backend_pid())
+        finally:
+            await admin.close()
+        await asyncio.wait_for(bus_b.reconnected.wait(), timeout=10)
+        case_id = await open_case(pg_store)
+        await node_a.handle(PopEvent(PopState.RINGING, case_id, "Local/1001@agents"))
+        assert (await inbox.next(timeout=1.0))["case"]["id"] == case_id
     finally:
         await node_a.close()
         await node_b.close()

@@ -9,6 +9,7 @@ store's SQLAlchemy pool is left alone: a pooled connection may not stay listenin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import re
@@ -24,6 +25,10 @@ _CHANNEL = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: Seconds to wait for the database when connecting; a node without its bus is degraded
 #: (pops reach no agent), so failing start loudly beats hanging.
 CONNECT_TIMEOUT = 10.0
+#: Reconnect delays after the listening connection drops (database restart, failover):
+#: quick at first, then no more than one attempt every RECONNECT_MAX seconds.
+RECONNECT_MIN = 0.2
+RECONNECT_MAX = 10.0
 
 
 class PostgresPopBus:
@@ -35,6 +40,12 @@ class PostgresPopBus:
         self._conn: Any = None
         self._lock = asyncio.Lock()
         self._on_message: Callable[[str], None] | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connected = asyncio.Event()
+        """Set while the node is listening; cleared when the connection drops."""
+        self.reconnected = asyncio.Event()
+        """Set once the bus has listened again after losing its connection."""
 
     async def start(self, on_message: Callable[[str], None]) -> None:
         self._on_message = on_message
@@ -45,7 +56,39 @@ class PostgresPopBus:
         asyncpg = importlib.import_module("asyncpg")
         conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
         await conn.add_listener(self.channel, self._listener)
+        conn.add_termination_listener(self._terminated)
         self._conn = conn
+        self.connected.set()
+
+    def backend_pid(self) -> int | None:
+        """PostgreSQL's process id of the listening connection (for operators and tests)."""
+        if self._conn is None or self._conn.is_closed():
+            return None
+        return int(self._conn.get_server_pid())
+
+    def _terminated(self, _conn: object) -> None:
+        # Pops published while nobody listens are lost, so listen again at once.
+        self.connected.clear()
+        if self._closing or (self._reconnecting and not self._reconnecting.done()):
+            return
+        log.warning("pop bus: lost the PostgreSQL connection; reconnecting")
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = RECONNECT_MIN
+        while not self._closing:
+            try:
+                async with self._lock:
+                    await self._connect()
+                log.warning("pop bus: listening again")
+                self.reconnected.set()
+                return
+            except (TimeoutError, OSError) as exc:
+                log.warning("pop bus: reconnect failed (%s); retrying in %.1f s", exc, delay)
+            except Exception as exc:  # asyncpg's own errors (database starting up...)
+                log.warning("pop bus: reconnect failed (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(RECONNECT_MAX, delay * 2)
 
     def _listener(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         if self._on_message is not None:
@@ -61,6 +104,11 @@ class PostgresPopBus:
             await self._conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             await conn.close()
