@@ -123,3 +123,19 @@ async def test_watch_reloads_when_the_file_changes(source: FlowSource) -> None:
     finally:
         task.cancel()
     assert source.current.version != first.version
+
+
+def test_reload_of_a_missing_file_keeps_serving(source: FlowSource) -> None:
+    before = source.current
+    source.path.unlink()
+    (diag,) = source.reload()
+    assert str(diag) == (f"{source.path}:1:1: error: cannot read the flows file: "
+                         "No such file or directory")
+    assert source.current is before
+
+
+def test_simulator_is_a_channel() -> None:
+    from ivr.channel import Channel
+
+    ch = SimulatorChannel(CallInfo("c", "", "", "hotline"), ScriptedKeys(""))
+    assert isinstance(ch, Channel)
