@@ -21,9 +21,7 @@ from ivr.flows.model import (
     AGENT,
     HANGUP,
     REPEAT,
-    RETURN,
     SPECIAL_TARGETS,
-    AnyNode,
     Assign,
     Defaults,
     Exit,
@@ -385,7 +383,7 @@ def compile_flows(
     return flowset, compiler.diags.sorted()
 
 
-__all__ = ["RETURN", "AnyNode", "Compiler", "compile_flows"]
+__all__ = ["ActionSignature", "Compiler", "compile_flows", "known_actions"]
 
 
 def known_actions() -> ActionRegistry:
