@@ -16,7 +16,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 COOKIE_NAME = "ivr_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -49,7 +49,8 @@ def login_session(session: Session, user: str) -> Session:
 
 
 def logout_session(session: Session) -> Session:
-    return replace(new_session(None))
+    """An anonymous session with a fresh CSRF token (the old one dies with the login)."""
+    return new_session(None)
 
 
 def _b64(data: bytes) -> str:
