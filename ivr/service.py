@@ -143,16 +143,14 @@ class Service:
 
         from ivr.agi.server import FastAgiServer
         from ivr.web.app import create_app
-        from ivr.web.auth import demo_users
+        from ivr.web.auth import web_users
         from ivr.web.builtin_queue import BuiltinQueue
         from ivr.web.dispatch import build_dispatcher, run_ami_feed
 
         core, settings = self.core, self.core.settings
-        users = settings.users
-        if not users:
-            users, self.demo_credentials = demo_users(settings.data_dir)
+        users, self.demo_credentials = web_users(settings)
         dispatcher = build_dispatcher(settings, core.store, core.clock, users)
-        queue = BuiltinQueue(dispatcher)
+        queue = BuiltinQueue.from_settings(dispatcher, settings)
         app = create_app(
             settings=settings,
             store=core.store,
