@@ -191,3 +191,19 @@ async def test_a_peer_that_stops_answering_ends_its_call(
         writer.close()
     assert outcome == ["no reply to SET VARIABLE within 0.05 s"]
     assert len([r for r in caplog.records if r.name.startswith("ivr.agi")]) == 1
+
+
+async def test_fake_asterisk_reports_a_silent_server_instead_of_hanging() -> None:
+    from ivr.testing.fake_asterisk import ServerSilent
+
+    stuck = asyncio.Event()
+
+    async def handler(channel: Channel) -> None:
+        await channel.set_variable("A", "1")
+        await stuck.wait()  # a lookup that never returns
+
+    async with serving(handler) as server:
+        with pytest.raises(ServerSilent, match="SET VARIABLE A 1") as info:
+            await run_call("127.0.0.1", server.port, idle_timeout=0.05)
+        assert info.value.transcript.commands == ["SET VARIABLE A 1"]
+        stuck.set()

@@ -35,6 +35,9 @@ from ivr.testing.callers import Caller, QueueOutcome, SilentCaller
 
 #: A runaway script (a flow looping forever) is stopped after this many commands.
 MAX_COMMANDS = 5000
+#: Seconds run_call waits for the server's next command before giving up. Time is
+#: virtual, so only a stuck server (or a lookup far past its own timeout) waits this long.
+IDLE_TIMEOUT = 60.0
 #: Samples in a prompt the length table does not know (1 s at 8 kHz, like hotline-short).
 DEFAULT_PROMPT_SAMPLES = 8000
 #: Commands Asterisk refuses on a dead channel with 511 (agi-hangup-during-get-data.txt).
@@ -268,6 +271,15 @@ class FakeCall:
         return ["200 result=0"]
 
 
+class ServerSilent(TimeoutError):
+    """The FastAGI server sent nothing for too long (virtual time: it should not wait)."""
+
+    def __init__(self, seconds: float | None, transcript: CallTranscript) -> None:
+        tail = "".join(f"{d} {t}\n" for d, t in transcript.lines[-6:])
+        super().__init__(f"no command from the server for {seconds} s; last lines:\n{tail}")
+        self.transcript = transcript
+
+
 def _discard(_line: tuple[str, str]) -> None:
     pass
 
@@ -280,13 +292,16 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
                    prompt_samples: Mapping[str, int] | None = None,
                    missing_files: frozenset[str] = frozenset(),
                    missing_apps: frozenset[str] = frozenset(),
-                   max_commands: int = MAX_COMMANDS, record: bool = True) -> CallTranscript:
+                   max_commands: int = MAX_COMMANDS, record: bool = True,
+                   idle_timeout: float | None = IDLE_TIMEOUT) -> CallTranscript:
     """Place one call to the FastAGI server at ``host:port`` and return its transcript.
 
     Returns when the server closes the connection (the script ended), or after
     ``max_commands`` (then ``closed_by_server`` is False). ``record=False`` keeps only
     the counts and latencies (load tests: thousands of transcripts in memory slow the
-    garbage collector down more than the server under test).
+    garbage collector down more than the server under test). A server that sends
+    nothing for ``idle_timeout`` seconds raises :class:`ServerSilent` (a test fails
+    with the conversation so far instead of hanging).
     """
     call = FakeCall(caller or SilentCaller(), queue=queue, prompt_samples=prompt_samples,
                     missing_files=missing_files, missing_apps=missing_apps)
@@ -300,33 +315,48 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
         for text in env:
             log_line(("<<", text))
         writer.write("".join(t + "\n" for t in env).encode())
-        clock = time.perf_counter
-        sent_at = clock()
-        while True:
-            try:
-                raw = await reader.readline()
-            except ConnectionError:
-                raw = b""
-            if not raw.endswith(b"\n"):
-                transcript.closed_by_server = True  # EOF (a partial line is discarded)
-                break
-            transcript.latencies.append(clock() - sent_at)
-            transcript.command_count += 1
-            line = raw[:-1].decode("utf-8", "replace")
-            log_line((">>", line))
-            if call.count >= max_commands:
-                break
-            replies = call.handle(line)
-            for text in replies:
-                log_line(("<<", text))
-            writer.write("".join(t + "\n" for t in replies).encode())
-            sent_at = clock()
+        try:
+            async with asyncio.timeout(None) as deadline:
+                await _converse(reader, writer, call, transcript, log_line, max_commands,
+                                idle_timeout, deadline)
+        except TimeoutError:
+            raise ServerSilent(idle_timeout, transcript) from None
     finally:
         transcript.hung_up = call.dead
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
     return transcript
+
+
+async def _converse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    call: FakeCall, transcript: CallTranscript,
+                    log_line: Callable[[tuple[str, str]], None], max_commands: int,
+                    idle_timeout: float | None, deadline: asyncio.Timeout) -> None:
+    loop = asyncio.get_running_loop()
+    clock = time.perf_counter
+    sent_at = clock()
+    while True:
+        if idle_timeout is not None:
+            deadline.reschedule(loop.time() + idle_timeout)
+        try:
+            raw = await reader.readline()
+        except ConnectionError:
+            raw = b""
+        if not raw.endswith(b"\n"):
+            transcript.closed_by_server = True  # EOF (a partial line is discarded)
+            return
+        transcript.latencies.append(clock() - sent_at)
+        transcript.command_count += 1
+        line = raw[:-1].decode("utf-8", "replace")
+        log_line((">>", line))
+        if call.count >= max_commands:
+            return
+        replies = call.handle(line)
+        for text in replies:
+            log_line(("<<", text))
+        writer.write("".join(t + "\n" for t in replies).encode())
+        sent_at = clock()
 
 
 async def run_many(host: str, port: int, n: int, *, concurrency: int = 100,
