@@ -125,3 +125,39 @@ class CallStore(Protocol):
     async def finish_transfer(self, case_id: str, result: TransferResult) -> None:
         """Record how the transfer ended (agent, timeout, full, caller gone)."""
         ...
+
+
+def record_from_json(data: Mapping[str, Any]) -> CallRecord:
+    """Rebuild a record the engine spilled to disk as JSON (database down at the time)."""
+
+    def at(value: Any) -> datetime:
+        return datetime.fromisoformat(str(value))
+
+    return CallRecord(
+        call_id=str(data["call_id"]),
+        flow=str(data["flow"]),
+        flow_version=str(data["flow_version"]),
+        caller=str(data["caller"]),
+        dialled=str(data["dialled"]),
+        language=str(data["language"]),
+        started_at=at(data["started_at"]),
+        ended_at=at(data["ended_at"]),
+        outcome=Outcome(data["outcome"]),
+        path=tuple(PathStep(s["flow"], s["node"], at(s["at"])) for s in data.get("path", ())),
+        inputs=tuple(
+            InputStep(s["flow"], s["node"], s["digits"], s["result"], at(s["at"]))
+            for s in data.get("inputs", ())
+        ),
+        lookups=tuple(
+            LookupStep(s["flow"], s["node"], s["action"], s["status"], s["error"],
+                       float(s["elapsed_ms"]), at(s["at"]))
+            for s in data.get("lookups", ())
+        ),
+        case_id=data.get("case_id"),
+        transfer_queue=data.get("transfer_queue"),
+        transfer_status=data.get("transfer_status"),
+        ivr_seconds=float(data.get("ivr_seconds", 0.0)),
+        queue_seconds=float(data.get("queue_seconds", 0.0)),
+        error=str(data.get("error", "")),
+        channel=str(data.get("channel", "")),
+    )

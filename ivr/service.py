@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ivr.actions import ActionRegistry
+from ivr.calls import record_from_json
 from ivr.channel import Channel
 from ivr.clock import Clock, clock_from_env
 from ivr.settings import Settings
@@ -84,14 +89,64 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
             raise StartupError(str(exc)) from None
         except FileNotFoundError:
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
-        engine = Engine(
-            flows, actions, catalog, store, clock,
-            unsaved_path=settings.data_dir / "unsaved-calls.jsonl",
-        )
+        unsaved = settings.data_dir / UNSAVED_CALLS
+        await replay_unsaved_calls(store, unsaved)
+        engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved)
     except BaseException:
         await store.close()
         raise
     return Core(settings, clock, store, actions, catalog, flows, engine)
+
+
+#: Where the engine spills call records it could not save (database down or stuck).
+UNSAVED_CALLS = "unsaved-calls.jsonl"
+
+
+def _claim_spilled(path: Path) -> tuple[Path, list[str]]:
+    """Move the spill file aside (new spills start a new file) and read its lines; a
+    ``.replaying`` file left by a run that died mid-replay is picked up too."""
+    claimed = path.with_name(f"{path.name}.replaying")
+    lines: list[str] = []
+    if claimed.exists():
+        lines += claimed.read_text(encoding="utf-8").splitlines()
+    if path.exists():
+        lines += path.read_text(encoding="utf-8").splitlines()
+        with claimed.open("w", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+        path.unlink()
+    return claimed, [line for line in lines if line.strip()]
+
+
+def _finish_replay(claimed: Path, failed: list[str]) -> None:
+    if failed:
+        with claimed.with_name(claimed.name.replace(".replaying", ".failed")).open(
+            "a", encoding="utf-8"
+        ) as out:
+            out.write("\n".join(failed) + "\n")
+    claimed.unlink(missing_ok=True)
+
+
+async def replay_unsaved_calls(store: Store, path: Path) -> int:
+    """Save the records an earlier run had to spill to ``path``; returns how many.
+
+    The spill file is removed only once every line is in the database (saving is
+    idempotent per call id); a line that cannot be saved is kept in ``<path>.failed``.
+    """
+    claimed, lines = await asyncio.to_thread(_claim_spilled, path)
+    if not lines:
+        await asyncio.to_thread(_finish_replay, claimed, [])
+        return 0
+    saved, failed = 0, []
+    for line in lines:
+        try:
+            await store.save_call(record_from_json(json.loads(line)))
+            saved += 1
+        except (ValueError, KeyError, TypeError, SQLAlchemyError) as exc:
+            log.error("spilled call record not replayed (%s): %s", exc, line[:200])
+            failed.append(line)
+    await asyncio.to_thread(_finish_replay, claimed, failed)
+    log.warning("replayed %d call records spilled to %s", saved, path)
+    return saved
 
 
 async def build_call_handler(

@@ -160,3 +160,34 @@ async def test_reload_serves_new_calls_and_keeps_a_broken_file_out(tmp_path: Pat
         assert (await record_of(svc, "e2e.reload2"))["flow_version"] == second
     finally:
         await svc.stop(grace=2.0)
+
+
+async def test_records_spilled_to_disk_reach_the_database_on_next_start(
+    tmp_path: Path,
+) -> None:
+    """The engine spills a record to var/unsaved-calls.jsonl when the database is down;
+    the next start saves it, and keeps a line it cannot read for an operator."""
+    import json
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from ivr.calls import CallRecord, Outcome, PathStep
+    from ivr.flows.state import jsonable
+
+    at = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    record = CallRecord(
+        call_id="spilled.1", flow="hotline", flow_version="abc", caller="0901234567",
+        dialled=HCMC, language="vi", started_at=at, ended_at=at, outcome=Outcome.ABANDONED,
+        path=(PathStep("hotline", "welcome", at),), channel="fastagi",
+    )
+    spill = tmp_path / "unsaved-calls.jsonl"
+    spill.write_text(json.dumps(jsonable(asdict(record))) + "\n{not json\n", encoding="utf-8")
+    core = await open_core(e2e_settings(tmp_path), {})
+    try:
+        calls = await core.store.list_calls(limit=10)
+        assert [c["call_id"] for c in calls] == ["spilled.1"]
+        assert calls[0]["outcome"] == "abandoned"
+        assert not spill.exists()
+        assert (tmp_path / "unsaved-calls.jsonl.failed").read_text() == "{not json\n"
+    finally:
+        await core.close()

@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--script", default="hotline", help="FastAGI URL path (flow name)")
     parser.add_argument("--callerid", default="0901234567", help="caller number")
     parser.add_argument("--extension", default="s", help="dialled extension (agi_extension)")
+    parser.add_argument("--pace", type=float, default=0.0, metavar="SECONDS",
+                        help="make each prompt, wait and application take this long, so "
+                             "calls stay open like real ones (default 0: virtual time)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a non-loopback --host (only your own test servers)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -128,7 +131,7 @@ async def _main(args: argparse.Namespace) -> LoadSummary:
         return await drive(args.host, port, args.calls, concurrency=args.concurrency,
                            caller_factory=factory, on_done=lambda _t: bar.update(),
                            script=args.script, callerid=args.callerid,
-                           extension=args.extension)
+                           extension=args.extension, pace=args.pace)
     except OSError as exc:
         raise UsageError(f"cannot reach FastAGI at {args.host}:{port}: {exc}") from None
     finally:

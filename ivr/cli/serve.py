@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
     p.add_argument("--web-port", type=int, help="web app port (IVR_WEB_PORT, default 8080)")
     p.add_argument("--no-seed", action="store_true",
                    help="do not seed demo data into an empty database (IVR_SEED_DEMO=0)")
+    p.add_argument("--no-prompt-build", action="store_true",
+                   help="do not render missing prompt audio in the background at start "
+                        "(when prompts are built and installed separately)")
     p.set_defaults(func=run)
 
 
@@ -72,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if args.verbose == 0:
         logging.getLogger("ivr").setLevel(logging.INFO)
-    return asyncio.run(_serve(settings))
+    return asyncio.run(_serve(settings, build_prompts=not args.no_prompt_build))
 
 
-async def _serve(settings: Any) -> int:
+async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     from ivr.cli import UsageError
     from ivr.service import Service, StartupError, open_core
 
@@ -83,7 +86,7 @@ async def _serve(settings: Any) -> int:
         core = await open_core(settings, os.environ)
     except StartupError as exc:
         raise UsageError(str(exc)) from None
-    service = Service(core, os.environ)
+    service = Service(core, os.environ, build_prompts=build_prompts)
     try:
         await service.start()
     except StartupError as exc:

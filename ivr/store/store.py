@@ -6,12 +6,15 @@ commits before it returns (a ticket or case id the caller hears survives a crash
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.calls import CallRecord, CaseDraft
 from ivr.channel import TransferResult
@@ -50,6 +53,13 @@ class Store:
         self._engine = engine
         self._clock = clock
         self.schema = schema
+        # SQLite has one writer at a time. Left to SQLite's busy handler, concurrent
+        # writers poll with growing sleeps and, under a burst of calls, some give up with
+        # "database is locked"; queueing them here in arrival order keeps every write
+        # short and fair. PostgreSQL needs no such gate.
+        self._write_gate: asyncio.Lock | None = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        )
 
     @classmethod
     async def open(
@@ -63,6 +73,16 @@ class Store:
         """Connect lazily to ``url`` (SQLite file created on first use)."""
         engine = make_engine(url, schema=schema, busy_timeout=busy_timeout)
         return cls(engine, clock or SystemClock(), schema=schema)
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that writes, committed when the block ends."""
+        if self._write_gate is None:
+            async with self._engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_gate, self._engine.begin() as conn:
+            yield conn
 
     @property
     def engine(self) -> AsyncEngine:
@@ -110,16 +130,16 @@ class Store:
     # -- CallStore -------------------------------------------------------------------
 
     async def save_call(self, record: CallRecord) -> None:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await calls.save_call(conn, record)
 
     async def open_case(self, draft: CaseDraft) -> str:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             _row, code = await cases.open_case(conn, draft, self._clock.now())
         return code
 
     async def finish_transfer(self, case_id: str, result: TransferResult) -> None:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await cases.finish_transfer(conn, case_id, result, self._clock.now())
 
     # -- cases for the web app and the dispatcher ------------------------------------
@@ -154,7 +174,7 @@ class Store:
         given = {"notes": notes, "disposition": disposition, "agent": agent, "status": status}
         values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         values["updated_at"] = self._clock.now()
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             if not await cases.update_case(conn, case_id, values):
                 return None
             return await cases.get_case(conn, case_id)
@@ -164,7 +184,7 @@ class Store:
     ) -> None:
         """Append an event; ``ringing``/``connected``/``completed``/``caller_gone`` also
         move the case's status (and who has it). Raises ``UnknownCase`` for a bad id."""
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await cases.add_event(conn, case_id, event, agent, detail, self._clock.now())
 
     async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -226,7 +246,7 @@ class Store:
     async def report_outage(
         self, *, call_id: str, caller: str, account: str | None = None
     ) -> dict[str, Any]:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             return await requests.report_outage(
                 conn,
                 call_id=call_id,
@@ -239,7 +259,7 @@ class Store:
     async def service_request(
         self, *, call_id: str, caller: str, kind: str, account: str | None = None
     ) -> str:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             return await requests.service_request(
                 conn,
                 call_id=call_id,
@@ -260,7 +280,7 @@ class Store:
         reason: str,
         account: str | None = None,
     ) -> str:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             return await requests.request_callback(
                 conn,
                 call_id=call_id,
@@ -274,7 +294,7 @@ class Store:
             )
 
     async def record_survey(self, *, call_id: str, caller: str, score: int) -> None:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await requests.record_survey(
                 conn, call_id=call_id, caller=caller, score=score, now=self._clock.now()
             )

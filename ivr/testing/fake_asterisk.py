@@ -284,6 +284,10 @@ def _discard(_line: tuple[str, str]) -> None:
     pass
 
 
+#: Commands that take real time on a real channel (``pace`` in :func:`run_call`).
+_PACED = ("STREAM FILE", "WAIT FOR DIGIT", "GET DATA", "EXEC", "SAY ")
+
+
 async def run_call(host: str, port: int, caller: Caller | None = None, *,
                    script: str = "hotline", callerid: str = "0901234567",
                    calleridname: str = "Test Caller", extension: str = "s",
@@ -293,7 +297,8 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
                    missing_files: frozenset[str] = frozenset(),
                    missing_apps: frozenset[str] = frozenset(),
                    max_commands: int = MAX_COMMANDS, record: bool = True,
-                   idle_timeout: float | None = IDLE_TIMEOUT) -> CallTranscript:
+                   idle_timeout: float | None = IDLE_TIMEOUT,
+                   pace: float = 0.0) -> CallTranscript:
     """Place one call to the FastAGI server at ``host:port`` and return its transcript.
 
     Returns when the server closes the connection (the script ended), or after
@@ -301,7 +306,9 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
     the counts and latencies (load tests: thousands of transcripts in memory slow the
     garbage collector down more than the server under test). A server that sends
     nothing for ``idle_timeout`` seconds raises :class:`ServerSilent` (a test fails
-    with the conversation so far instead of hanging).
+    with the conversation so far instead of hanging). ``pace`` > 0 makes every media
+    command (prompts, waits for a key, applications) take that many real seconds, so a
+    load test holds calls open as long as real ones (virtual time otherwise).
     """
     call = FakeCall(caller or SilentCaller(), queue=queue, prompt_samples=prompt_samples,
                     missing_files=missing_files, missing_apps=missing_apps)
@@ -318,7 +325,7 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
         try:
             async with asyncio.timeout(None) as deadline:
                 await _converse(reader, writer, call, transcript, log_line, max_commands,
-                                idle_timeout, deadline)
+                                idle_timeout, deadline, pace)
         except TimeoutError:
             raise ServerSilent(idle_timeout, transcript) from None
     finally:
@@ -332,7 +339,8 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
 async def _converse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     call: FakeCall, transcript: CallTranscript,
                     log_line: Callable[[tuple[str, str]], None], max_commands: int,
-                    idle_timeout: float | None, deadline: asyncio.Timeout) -> None:
+                    idle_timeout: float | None, deadline: asyncio.Timeout,
+                    pace: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
     clock = time.perf_counter
     sent_at = clock()
@@ -353,6 +361,8 @@ async def _converse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         if call.count >= max_commands:
             return
         replies = call.handle(line)
+        if pace > 0 and line.startswith(_PACED):
+            await asyncio.sleep(pace)
         for text in replies:
             log_line(("<<", text))
         writer.write("".join(t + "\n" for t in replies).encode())
