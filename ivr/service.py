@@ -42,6 +42,11 @@ CallHandler = Callable[[Channel], Awaitable[object]]
 class StartupError(Exception):
     """The service cannot start; the message says why and what to fix."""
 
+    def __init__(self, message: str, diagnostics: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
+        """The flow compiler's diagnostics, when the flows file is what failed."""
+
 
 @dataclass(slots=True)
 class Core:
@@ -68,7 +73,10 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
     from ivr.store import Store
     from ivr.store.lookups import build_actions
 
-    clock = clock_from_env(environ)
+    try:
+        clock = clock_from_env(environ)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
     try:
         catalog = PromptCatalog.load(
             settings.prompts_path, prefix=settings.sounds_prefix, variant=settings.speech_variant
@@ -86,7 +94,7 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
         try:
             flows = FlowSource.load(settings.flows_path, actions=actions, catalog=catalog)
         except FlowError as exc:
-            raise StartupError(str(exc)) from None
+            raise StartupError(str(exc), exc.diagnostics) from None
         except FileNotFoundError:
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS

@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from ivr.cli import UsageError
@@ -52,46 +51,27 @@ def run(args: argparse.Namespace) -> int:
 async def simulate(args: argparse.Namespace) -> int:
     from ivr.calls import Outcome
     from ivr.channel import CallInfo
-    from ivr.clock import clock_from_env
-    from ivr.flows.engine import Engine
-    from ivr.flows.errors import FlowError
     from ivr.flows.simulator import EventPrinter, ScriptedKeys, SimulatorChannel, TerminalKeys
-    from ivr.flows.source import FlowSource
-    from ivr.prompts.catalog import CatalogError, PromptCatalog
+    from ivr.service import StartupError, open_core
     from ivr.settings import SettingsError, load_settings
-    from ivr.store import Store
-    from ivr.store.lookups import build_actions
 
     try:
         settings = load_settings(os.environ, {"db_url": args.db, "flows_path": args.flows,
                                               "prompts_path": args.prompts})
-        clock = clock_from_env(os.environ)
+        core = await open_core(settings, os.environ)
+    except StartupError as exc:
+        if not exc.diagnostics:
+            raise UsageError(str(exc)) from None
+        for d in exc.diagnostics:
+            print(d, file=sys.stderr)
+        return 1
     except (SettingsError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     try:
-        catalog = PromptCatalog.load(Path(settings.prompts_path), prefix=settings.sounds_prefix,
-                                     variant=settings.speech_variant)
-    except CatalogError as exc:
-        raise UsageError(f"the prompts file has errors:\n{exc}") from None
-    store = await Store.open(settings.database_url, clock=clock)
-    try:
-        await store.migrate()
-        if settings.seed_demo:
-            await store.seed_demo_if_empty()
-        actions = build_actions(store)
-        try:
-            flows = FlowSource.load(Path(settings.flows_path), actions=actions, catalog=catalog)
-        except FlowError as exc:
-            for d in exc.diagnostics:
-                print(d, file=sys.stderr)
-            return 1
-        except OSError as exc:
-            raise UsageError(f"{settings.flows_path}: cannot read: {exc.strerror}") from None
+        flows = core.flows
         if args.flow not in flows.current.flows:
             raise UsageError(f"no flow {args.flow!r} in {settings.flows_path} (flows: "
                              f"{', '.join(flows.current.flows)})")
-        engine = Engine(flows, actions, catalog, store, clock,
-                        unsaved_path=settings.data_dir / "unsaved-calls.jsonl")
         info = CallInfo(call_id=f"sim-{uuid.uuid4().hex[:12]}", caller=args.caller,
                         dialled=args.dnid, flow=args.flow, language=args.lang)
         live = None if args.json else EventPrinter()
@@ -108,9 +88,9 @@ async def simulate(args: argparse.Namespace) -> int:
 
         keys = ScriptedKeys(args.keys) if args.keys is not None else TerminalKeys(read_line)
         channel = SimulatorChannel(info, keys, patient=args.patient, on_event=live)
-        record = await engine.run(channel, kind="simulator")
+        record = await core.engine.run(channel, kind="simulator")
     finally:
-        await store.close()
+        await core.close()
     transfer = None
     if channel.transfers:
         last = channel.transfers[-1]
