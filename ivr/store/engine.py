@@ -50,6 +50,7 @@ def make_engine(
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(
         parsed,
+        hide_parameters=True,  # errors must not print callers' numbers and account codes
         connect_args=connect_args,
         pool_size=POSTGRES_POOL_SIZE,
         pool_pre_ping=True,  # a restarted database costs one failed ping, not a call
@@ -60,7 +61,8 @@ def _sqlite_engine(parsed: URL, busy_timeout: float) -> AsyncEngine:
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed)
+    # hide_parameters: errors (logged) must not print callers' numbers and account codes.
+    engine = create_async_engine(parsed, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
