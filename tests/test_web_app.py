@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from web_helpers import PASSWORD, csrf_of, login, open_case
+from yarl import URL
 
 pytest_plugins = ("web_fixtures",)
 
@@ -219,3 +220,25 @@ async def test_websockets_from_another_site_are_refused(
     ws = await client.ws_connect("/ws/agent", origin=str(client.make_url("")).rstrip("/"))
     assert (await ws.receive_json(timeout=2))["type"] == "hello"
     await ws.close()
+
+
+async def test_login_next_only_goes_to_local_pages(aiohttp_client: Any, make_app: Any) -> None:
+    client: Client = await aiohttp_client(make_app())
+    resp = await client.get("/supervisor?tab=cases", allow_redirects=False)
+    location = URL(resp.headers["Location"])
+    assert location.path == "/login" and location.query["next"] == "/supervisor?tab=cases"
+    # Browsers treat "/\\evil" as "//evil" and drop tabs/newlines: each is another site.
+    for target in ("/\\evil.example", "/\\/evil.example", "/\t/evil.example", "//evil.example",
+                   "https://evil.example/", "/agent\n", "javascript:alert(1)"):
+        token = await csrf_of(client)
+        resp = await client.post("/login", data={"name": "agent1", "password": PASSWORD,
+                                                 "csrf_token": token, "next": target},
+                                 allow_redirects=False)
+        assert resp.status == 302, target
+        assert resp.headers["Location"] == "/agent", target
+        await client.post("/logout", data={"csrf_token": await csrf_of(client, "/agent")})
+    token = await csrf_of(client)
+    resp = await client.post("/login", data={"name": "agent1", "password": PASSWORD,
+                                             "csrf_token": token, "next": "/softphone?x=1"},
+                             allow_redirects=False)
+    assert resp.headers["Location"] == "/softphone?x=1"

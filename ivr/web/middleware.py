@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -112,7 +114,7 @@ def require_page_user(request: web.Request, role: str | None = None) -> WebUser:
     """The logged-in user, or a redirect to the login page (403 for the wrong role)."""
     user = current_user(request)
     if user is None:
-        raise web.HTTPFound(f"/login?next={request.path}")
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='/')}")
     if role is not None and user.role != role:
         raise web.HTTPForbidden(text=f"This page is for {role}s.")
     return user

@@ -33,6 +33,8 @@ from ivr.web.sessions import CSRF_FIELD, login_session, logout_session
 TEMPLATES = Path(__file__).parent / "templates"
 #: Audio paths: ``<prefix>/<lang>/<id>.wav`` and nothing that could climb out.
 _AUDIO_PATH = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.wav$")
+#: A ``next=`` target: a path on this site, printable ASCII without backslashes.
+_LOCAL_PATH = re.compile(r"/[\x21-\x5b\x5d-\x7e]*")
 #: A bcrypt check costs the same for a wrong user, so timing does not reveal names.
 _DUMMY_HASH = "$2b$12$E2.pbT8ZRCcAl6oWdTpY8OQLmjv9DWq32VTDQatvbi6IOT5hTqTMy"
 
@@ -84,9 +86,15 @@ def _nav(user: WebUser | None, path: str, csrf: str) -> str:
 
 
 def _safe_next(target: str) -> str:
-    """Only local paths: a login link must not bounce the user to another site."""
+    """Only local paths: a login link must not bounce the user to another site.
+
+    Browsers read ``/\\evil.example`` as ``//evil.example`` and drop tabs and newlines
+    from URLs, so backslashes and control characters are refused outright, not parsed.
+    """
+    if not _LOCAL_PATH.fullmatch(target):
+        return ""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or target.startswith("//"):
         return ""
     return target
 
