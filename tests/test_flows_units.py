@@ -106,6 +106,19 @@ def test_loader_keeps_positions_quotes_and_duplicates() -> None:
      "constructor for the tag 'tag:yaml.org,2002:python/name:os.system'"),
     ("", "f.yaml:1:1: error: the file is empty"),
     ("a: *nope\n", "f.yaml:1:4: error: YAML syntax: found undefined alias 'nope'"),
+    # The slips supervisors make, in plain words with the fix:
+    ("a:\n  b: 1\n\tc: 2\n", "f.yaml:3:1: error: YAML syntax: a tab character: indent with "
+     "spaces only"),
+    ("a:\n  b: 1\n    c: 2\n", "f.yaml:3:6: error: YAML syntax: unexpected ':' here: check "
+     "this line's indentation and that the line above has its ':' (quote a value that "
+     "contains ': ')"),
+    ("a:\n  b:\n    x: 1\n  d\n    c: 2\n", "f.yaml:4:3: error: YAML syntax: this key has no "
+     "':' after it"),
+    ("a:\n  - b\n  c: 2\n", "f.yaml:3:3: error: YAML syntax: this line does not line up with "
+     "the list above it: every entry of the list starts with '- ' in the same column"),
+    ('a:\n  "b: 1\n  "c": 2\n', "f.yaml:3:4: error: YAML syntax: this line does not line up "
+     "with the lines above it: check its indentation, and that the quotes on the line above "
+     "are closed"),
 ])
 def test_loader_syntax_errors_have_positions(text: str, expected: str) -> None:
     root, diags = load_yaml(text, "f.yaml")

@@ -79,7 +79,7 @@ CASES = [
         "{path}:8:7: error: node id 'agent' is reserved (it is a special target)",
     ]),
     ('syntax_error.yaml', 1, [
-        "{path}:7:8: error: YAML syntax: expected <block end>, but found '<block mapping start>' (while parsing a block mapping)",
+        "{path}:7:8: error: YAML syntax: this line does not line up with the lines above it: keys of one mapping start in the same column",
     ]),
     ('two_verbs.yaml', 1, [
         "{path}:6:9: error: node 'greet' has two verbs: 'play' and 'menu' (one verb per node)",

@@ -119,6 +119,29 @@ def _compose(text: str) -> yaml.Node | None:
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+def _plain_syntax_error(problem: str, context: str) -> tuple[str, bool] | None:
+    """PyYAML's wording for the slips supervisors make (a tab, a line indented one space
+    off, a missing ':'), said in plain words with the fix; ``None`` keeps PyYAML's text.
+    The flag says the context mark (where the key starts) is the better position."""
+    if "'\\t'" in problem:
+        return "a tab character: indent with spaces only", False
+    if problem == "mapping values are not allowed here":
+        return ("unexpected ':' here: check this line's indentation and that the line "
+                "above has its ':' (quote a value that contains ': ')"), False
+    if problem == "could not find expected ':'" and context == "while scanning a simple key":
+        return "this key has no ':' after it", True
+    if problem.startswith("expected <block end>"):
+        if "'<scalar>'" in problem:
+            return ("this line does not line up with the lines above it: check its "
+                    "indentation, and that the quotes on the line above are closed"), False
+        if context == "while parsing a block collection":
+            return ("this line does not line up with the list above it: every entry of "
+                    "the list starts with '- ' in the same column"), False
+        return ("this line does not line up with the lines above it: keys of one mapping "
+                "start in the same column"), False
+    return None
+
+
 def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Diagnostic]]:
     """Parse ``text``; on a syntax error return ``None`` and one diagnostic."""
     if len(text) > MAX_FLOWS_FILE_BYTES:
@@ -136,10 +159,16 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Diagnostic]]:
         return _Builder(path).build(node), []
     except yaml.MarkedYAMLError as exc:
         where = exc.problem_mark or exc.context_mark
+        plain = _plain_syntax_error(exc.problem or "", exc.context or "")
+        if plain is not None and plain[1] and exc.context_mark is not None:
+            where = exc.context_mark
         mark = _mark(path, where) if where is not None else Mark(path, 1, 1)
-        problem = exc.problem or "cannot parse"
-        if exc.context:
-            problem = f"{problem} ({exc.context})"
+        if plain is not None:
+            problem = plain[0]
+        else:
+            problem = exc.problem or "cannot parse"
+            if exc.context:
+                problem = f"{problem} ({exc.context})"
         return None, [Diagnostic(mark, Severity.ERROR, f"YAML syntax: {problem}")]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(Mark(path, 1, 1), Severity.ERROR, f"YAML syntax: {exc}")]
