@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -242,3 +243,31 @@ async def test_login_next_only_goes_to_local_pages(aiohttp_client: Any, make_app
                                              "csrf_token": token, "next": "/softphone?x=1"},
                              allow_redirects=False)
     assert resp.headers["Location"] == "/softphone?x=1"
+
+
+async def test_parallel_guesses_cannot_outrun_the_login_limit(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    token = await csrf_of(client)
+
+    async def guess(i: int) -> int:
+        resp = await client.post("/login", data={"name": "agent2", "password": f"guess{i}",
+                                                 "csrf_token": token})
+        return resp.status
+
+    statuses = await asyncio.gather(*(guess(i) for i in range(12)))
+    assert sorted(statuses) == [401] * 5 + [429] * 7
+
+
+async def test_one_password_on_many_names_is_rate_limited_too(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    token = await csrf_of(client)
+    statuses = []
+    for i in range(21):
+        resp = await client.post("/login", data={"name": f"user{i}", "password": "Password1",
+                                                 "csrf_token": token})
+        statuses.append(resp.status)
+    assert statuses == [401] * 20 + [429]

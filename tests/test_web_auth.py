@@ -110,3 +110,22 @@ def test_hash_password_command_prints_a_usable_hash() -> None:
                            input="short\n", capture_output=True, text=True, check=False)
     assert short.returncode == 2
     assert "at least 8 characters" in short.stderr
+
+
+def test_the_login_limiter_counts_attempts_before_the_check_and_stays_small() -> None:
+    limiter = LoginLimiter(max_failures=2, window=60, max_per_address=3, max_tracked=50)
+    assert limiter.attempt("10.0.0.1", "agent1", now=0)
+    assert limiter.attempt("10.0.0.1", "agent1", now=0)  # both still checking passwords
+    assert not limiter.attempt("10.0.0.1", "agent1", now=0)
+    limiter.succeeded("10.0.0.1", "agent1")  # one of them was right
+    assert limiter.attempt("10.0.0.1", "agent1", now=1)
+    assert limiter.attempt("10.0.0.1", "other", now=1)
+    assert not limiter.attempt("10.0.0.1", "third", now=1)  # 3 failures from the address
+    for i in range(1000):
+        limiter.failed("10.0.0.9", f"name{i}", now=2)
+    assert len(limiter._failures) <= 50
+    assert limiter.blocked("10.0.0.1", "third", now=2)  # address counts outlive names
+    assert limiter.blocked("10.0.0.9", "anyone", now=2)
+    for i in range(1000):
+        limiter.failed(f"10.1.{i // 250}.{i % 250}", "x", now=3)
+    assert len(limiter._failures) <= 50

@@ -40,6 +40,11 @@ SECRET_KEY_BYTES = 32
 #: enough for typos, too few for guessing.
 LOGIN_MAX_FAILURES = 5
 LOGIN_FAILURE_WINDOW = 300.0
+#: Failed logins allowed per client address over all user names in that window: trying
+#: one password on many names (spraying) is guessing too.
+LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+#: (address, name) pairs remembered at most; beyond this the oldest are forgotten first.
+LOGIN_MAX_TRACKED = 10_000
 #: Longest user name or password we look at; longer input is refused without hashing
 #: (bcrypt only reads 72 bytes anyway).
 MAX_CREDENTIAL_LENGTH = 200
@@ -195,10 +200,17 @@ def serves_queue(user: WebUser, queue: str) -> bool:
 
 @dataclass
 class LoginLimiter:
-    """Counts failed logins per (address, name) in a sliding window: rate limiting lite."""
+    """Counts failed logins per (address, name) and per address in a sliding window.
+
+    :meth:`attempt` counts an attempt as failed *before* the password is checked and
+    :meth:`succeeded` takes it back: a burst of parallel guesses (each waiting on bcrypt)
+    cannot all pass the check before the first failure is recorded.
+    """
 
     max_failures: int = LOGIN_MAX_FAILURES
     window: float = LOGIN_FAILURE_WINDOW
+    max_per_address: int = LOGIN_MAX_FAILURES_PER_ADDRESS
+    max_tracked: int = LOGIN_MAX_TRACKED
     _failures: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
     def _recent(self, key: tuple[str, str], now: float) -> list[float]:
@@ -211,12 +223,42 @@ class LoginLimiter:
 
     def blocked(self, address: str, name: str, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        return len(self._recent((address, name), now)) >= self.max_failures
+        return (len(self._recent((address, name), now)) >= self.max_failures
+                or len(self._recent((address, ""), now)) >= self.max_per_address)
 
     def failed(self, address: str, name: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        key = (address, name)
-        self._failures[key] = [*self._recent(key, now), now]
+        for key in {(address, name), (address, "")}:
+            self._failures[key] = [*self._recent(key, now), now]
+        self._bound(now)
+
+    def attempt(self, address: str, name: str, now: float | None = None) -> bool:
+        """False if blocked; otherwise the attempt is counted as failed until
+        :meth:`succeeded` says otherwise."""
+        now = time.monotonic() if now is None else now
+        if self.blocked(address, name, now):
+            return False
+        self.failed(address, name, now)
+        return True
 
     def succeeded(self, address: str, name: str) -> None:
         self._failures.pop((address, name), None)
+        times = self._failures.get((address, ""))
+        if times:
+            times.pop()  # the attempt counted in advance was not a failure
+
+    def _bound(self, now: float) -> None:
+        # Random user names must not grow the table without end: drop what has aged out,
+        # then the oldest per-name entries, then (many addresses) the oldest addresses.
+        if len(self._failures) <= self.max_tracked:
+            return
+        for key in [*self._failures]:
+            self._recent(key, now)
+        for per_name in (True, False):
+            excess = len(self._failures) - self.max_tracked
+            if excess <= 0:
+                return
+            by_age = sorted((times[-1], key) for key, times in self._failures.items()
+                            if bool(key[1]) is per_name)
+            for _, key in by_age[:excess]:
+                del self._failures[key]

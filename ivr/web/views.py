@@ -127,7 +127,8 @@ async def login_post(request: web.Request) -> web.Response:
     target = _safe_next(str(form.get("next", "")))
     address = request.remote or "?"
     limiter = request.app[LIMITER]
-    if limiter.blocked(address, name):
+    # Counted before bcrypt runs, so parallel guesses cannot all slip past the limit.
+    if not limiter.attempt(address, name):
         return render(request, "login.html", title="Log in", status=429, next=target, name=name,
                       error="Too many failed attempts. Wait a few minutes and try again.")
     user = request.app[DIRECTORY].get(name)
@@ -137,7 +138,6 @@ async def login_post(request: web.Request) -> web.Response:
         hashed = user.password_hash if user else _DUMMY_HASH
         ok = await asyncio.to_thread(check_password, password, hashed) and user is not None
     if not ok or user is None:
-        limiter.failed(address, name)
         return render(request, "login.html", title="Log in", status=401, next=target, name=name,
                       error="Wrong user name or password.")
     limiter.succeeded(address, name)
