@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from web_helpers import PASSWORD, csrf_of, login, open_case
 from yarl import URL
@@ -271,3 +272,24 @@ async def test_one_password_on_many_names_is_rate_limited_too(
                                                  "csrf_token": token})
         statuses.append(resp.status)
     assert statuses == [401] * 20 + [429]
+
+
+async def test_logout_revokes_the_cookie_and_closes_the_sessions_websockets(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    token = await login(client, "agent1")
+    stolen = client.session.cookie_jar.filter_cookies(client.make_url("/"))["ivr_session"].value
+    ws = await client.ws_connect("/ws/agent")
+    assert (await ws.receive_json(timeout=2))["type"] == "hello"
+    resp = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    assert resp.status == 302
+    closed = await ws.receive(timeout=2)
+    assert closed.type == WSMsgType.CLOSE and closed.data == 4401
+    # Someone who copied the cookie before the logout gets nothing with it.
+    client.session.cookie_jar.update_cookies({"ivr_session": stolen})
+    assert (await client.get("/api/me")).status == 401
+    assert (await client.get("/agent", allow_redirects=False)).status == 302
+    # Logging in again works as usual.
+    await login(client, "agent1")
+    assert (await client.get("/api/me")).status == 200

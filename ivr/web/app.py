@@ -37,6 +37,7 @@ from ivr.web.keys import (
     FLOW_NAMES,
     LIMITER,
     QUEUE,
+    REVOKED,
     SETTINGS,
     SOCKETS,
     STORE,
@@ -87,6 +88,7 @@ def create_app(
     app[DIRECTORY] = dispatcher.directory
     app[CODEC] = SessionCodec(secret_key(settings.data_dir, env))
     app[LIMITER] = LoginLimiter()
+    app[REVOKED] = {}
     app[SOCKETS] = weakref.WeakSet()
     app[CALLS] = set()
     app[FLOW_NAMES] = flow_names or (lambda: ())

@@ -34,6 +34,11 @@ SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websoc
 CALLS: web.AppKey[set[asyncio.Task[CallRecord | None]]] = web.AppKey("softphone_calls")
 FLOW_NAMES: web.AppKey[Callable[[], Sequence[str]]] = web.AppKey("flow_names")
 DEMO_CALLERS: web.AppKey[tuple[tuple[str, str], ...]] = web.AppKey("demo_callers")
+#: Sessions ended by logout (CSRF token -> expiry): a copied cookie dies with the logout.
+#: Kept per node; several nodes still honour a logged-out cookie until it expires.
+REVOKED: web.AppKey[dict[str, int]] = web.AppKey("revoked_sessions")
+#: Websocket item naming the session that opened it (closed when that session logs out).
+WS_SESSION = web.ResponseKey("ivr_session_csrf", str)
 
 #: Request state set by the session middleware (and by login/logout for the new cookie).
 SESSION_KEY = web.RequestKey("ivr_session", Session)

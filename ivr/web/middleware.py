@@ -8,7 +8,15 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ivr.settings import WebUser
-from ivr.web.keys import CODEC, DIRECTORY, NEW_SESSION_KEY, SESSION_KEY, USER_KEY, current_user
+from ivr.web.keys import (
+    CODEC,
+    DIRECTORY,
+    NEW_SESSION_KEY,
+    REVOKED,
+    SESSION_KEY,
+    USER_KEY,
+    current_user,
+)
 from ivr.web.sessions import (
     COOKIE_NAME,
     CSRF_FIELD,
@@ -49,6 +57,8 @@ def _is_api(request: web.Request) -> bool:
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     session = request.app[CODEC].decode(request.cookies.get(COOKIE_NAME))
+    if session is not None and session.csrf in request.app[REVOKED]:
+        session = None  # logged out: a copy of the old cookie opens nothing
     fresh = session is None
     if session is None:
         session = new_session()

@@ -11,7 +11,17 @@ from aiohttp import WSMsgType, web
 
 from ivr.web.auth import agent_interface
 from ivr.web.dispatch import Delivery
-from ivr.web.keys import AUDIO_DIR, CALLS, DISPATCHER, ENGINE, FLOW_NAMES, QUEUE, SOCKETS
+from ivr.web.keys import (
+    AUDIO_DIR,
+    CALLS,
+    DISPATCHER,
+    ENGINE,
+    FLOW_NAMES,
+    QUEUE,
+    SOCKETS,
+    WS_SESSION,
+    current_session,
+)
 from ivr.web.middleware import require_api_user, same_origin
 from ivr.web.softphone import (
     SoftphoneInputError,
@@ -34,6 +44,7 @@ async def _open(request: web.Request) -> web.WebSocketResponse:
     if not same_origin(request):
         raise web.HTTPForbidden(text="websocket from another site")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    ws[WS_SESSION] = current_session(request).csrf  # logout closes it
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     return ws

@@ -10,6 +10,7 @@ import asyncio
 import html
 import re
 import string
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +25,9 @@ from ivr.web.keys import (
     FLOW_NAMES,
     LIMITER,
     NEW_SESSION_KEY,
+    REVOKED,
+    SOCKETS,
+    WS_SESSION,
     current_session,
     current_user,
 )
@@ -31,6 +35,9 @@ from ivr.web.middleware import require_page_user
 from ivr.web.sessions import CSRF_FIELD, login_session, logout_session
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: Websocket close code sent to a session's open pages when it logs out (4000-4999 are
+#: for applications); the console then goes to the login page instead of reconnecting.
+LOGGED_OUT_CLOSE_CODE = 4401
 #: Audio paths: ``<prefix>/<lang>/<id>.wav`` and nothing that could climb out.
 _AUDIO_PATH = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.wav$")
 #: A ``next=`` target: a path on this site, printable ASCII without backslashes.
@@ -146,7 +153,19 @@ async def login_post(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    request[NEW_SESSION_KEY] = logout_session(current_session(request))
+    """End the session here and now: the cookie is revoked (a copy of it opens nothing)
+    and the consoles and softphones that session opened are closed."""
+    session = current_session(request)
+    if session.logged_in:
+        revoked = request.app[REVOKED]
+        now = time.time()
+        for token in [t for t, expires in revoked.items() if expires < now]:
+            del revoked[token]  # expired cookies are refused anyway
+        revoked[session.csrf] = session.expires
+        for ws in [*request.app[SOCKETS]]:
+            if ws.get(WS_SESSION) == session.csrf:
+                await ws.close(code=LOGGED_OUT_CLOSE_CODE, message=b"logged out")
+    request[NEW_SESSION_KEY] = logout_session(session)
     raise web.HTTPFound("/login")
 
 

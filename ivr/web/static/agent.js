@@ -1,7 +1,8 @@
 // Agent console: availability, live pop cards over /ws/agent, notes and disposition.
 "use strict";
 (function () {
-  const { el, wsUrl, api, when, duration, label, value } = window.ivr;
+  const { el, wsUrl, api, toLogin, when, duration, label, value } = window.ivr;
+  const LOGGED_OUT = 4401; // close code: this session logged out (views.LOGGED_OUT_CLOSE_CODE)
   const $ = (id) => document.getElementById(id);
   let ws = null;
   let available = false;
@@ -36,9 +37,14 @@
   function connect() {
     ws = new WebSocket(wsUrl("/ws/agent"));
     ws.onopen = () => { retry = 500; setConn("connected", true); };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      if (ev.code === LOGGED_OUT) { toLogin(); return; }
       setConn("reconnecting…", false);
-      setTimeout(connect, retry);
+      // A handshake refused for an ended session looks like a network error: ask the API
+      // (a 401 there goes to the login page) before trying again.
+      setTimeout(() => api("GET", "/api/me").then(connect, (e) => {
+        if (e.status !== 401) connect();
+      }), retry);
       retry = Math.min(retry * 2, 10000);
     };
     ws.onmessage = (ev) => {

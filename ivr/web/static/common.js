@@ -17,6 +17,10 @@ window.ivr = (function () {
     }
     return node;
   }
+  // The session ended (logout in another tab, expiry): go to the login page and come back.
+  function toLogin() {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname));
+  }
   function wsUrl(path) {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   }
@@ -29,7 +33,12 @@ window.ivr = (function () {
     if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
     const res = await fetch(path, opts);
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data.error || `${res.status} ${res.statusText}`);
+    if (!res.ok) {
+      const err = new Error(data.error || `${res.status} ${res.statusText}`);
+      err.status = res.status;
+      if (res.status === 401) toLogin();
+      throw err;
+    }
     return data;
   }
   const vnd = new Intl.NumberFormat("vi-VN");
@@ -59,5 +68,5 @@ window.ivr = (function () {
     if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${label(k)}: ${value(k, x)}`).join(" · ");
     return String(v);
   }
-  return { csrf, el, wsUrl, api, when, duration, label, value, vnd, meta };
+  return { csrf, el, wsUrl, api, toLogin, when, duration, label, value, vnd, meta };
 })();

@@ -105,7 +105,8 @@
       else if (msg.type === "ended") log("event", `Call ended: ${msg.outcome.replace(/_/g, " ")}${msg.case_id ? ", case " + msg.case_id : ""}`);
       else if (msg.type === "error") { log("event", msg.message); status(msg.message, "bad"); }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      if (ev.code === 4401) { window.ivr.toLogin(); return; } // logged out elsewhere
       stopPlaying();
       setInCall(false);
       if (!$("status").classList.contains("bad")) status("Call ended", "");
