@@ -293,3 +293,35 @@ async def test_logout_revokes_the_cookie_and_closes_the_sessions_websockets(
     # Logging in again works as usual.
     await login(client, "agent1")
     assert (await client.get("/api/me")).status == 200
+
+
+class _BrokenStore:
+    """The real store, except that reading a case blows up (a database gone bad)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def get_case(self, case_id: str) -> Any:
+        raise RuntimeError("secret detail: postgresql://ivr:hunter2@db/ivr 0901234567")
+
+
+async def test_errors_show_no_traceback_and_private_data_is_not_cached(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    asyncio.get_running_loop().set_debug(True)  # aiohttp prints tracebacks in debug mode
+    client: Client = await aiohttp_client(make_app(store=_BrokenStore(web_store)))
+    await login(client, "agent1")
+    resp = await client.get("/api/cases/C-2026-000001")
+    assert resp.status == 500
+    body = await resp.text()
+    assert "Traceback" not in body and "hunter2" not in body and "0901234567" not in body
+    assert (await resp.json())["error"]
+    assert resp.headers["Content-Security-Policy"]
+    for path in ("/agent", "/api/me"):
+        resp = await client.get(path)
+        assert resp.headers["Cache-Control"] == "no-store", path
+    resp = await client.get("/static/app.css")
+    assert resp.headers.get("Cache-Control") != "no-store"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ivr.masking import mask_digit_runs
 from ivr.settings import WebUser
 from ivr.web.keys import (
     CODEC,
@@ -26,6 +29,8 @@ from ivr.web.sessions import (
     csrf_ok,
     new_session,
 )
+
+log = logging.getLogger(__name__)
 
 #: Methods that change nothing: no CSRF token needed.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -108,9 +113,33 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         _secure(exc)
         raise
+    except Exception as exc:  # a bug or a broken store: answer plainly, don't leak
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            raise  # the socket was (or is being) taken over: no page to send
+        response = _internal_error(request, exc)
     if not response.prepared:
         _secure(response)
+        if _is_private(request) and "Cache-Control" not in response.headers:
+            # Pages and API answers carry callers' names, numbers and balances: no copy in
+            # the browser's disk cache or a proxy.
+            response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_private(request: web.Request) -> bool:
+    return not request.path.startswith("/static/") and request.path != "/healthz"
+
+
+def _internal_error(request: web.Request, exc: Exception) -> web.Response:
+    """A plain 500: aiohttp's own page shows the traceback in debug mode, and exception
+    text can hold numbers, account codes or a database URL. The log gets the traceback
+    with digit runs masked."""
+    log.error("%s on %s %s: %s\n%s", type(exc).__name__, request.method, request.path,
+              mask_digit_runs(str(exc)), "".join(traceback.format_tb(exc.__traceback__)))
+    if _is_api(request):
+        return web.json_response({"error": "internal error; it has been logged"}, status=500)
+    return web.Response(text="Something went wrong on the server; it has been logged. "
+                             "Reload the page to try again.", status=500)
 
 
 def _secure(response: web.StreamResponse) -> None:
