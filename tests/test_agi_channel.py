@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from agi_fixtures import MiniHotline, prompt, serving
 
-from ivr.agi.channel import AgiChannel, call_info
+from ivr.agi.channel import QUEUE_STATUS, AgiChannel, call_info
 from ivr.agi.protocol import Environment
 from ivr.channel import (
     CallerHungUp,
@@ -132,17 +132,49 @@ async def test_transfer_to_queue(outcome: QueueOutcome, status: TransferStatus,
 
     async with serving(handler) as server:
         t = await run_call("127.0.0.1", server.port, queue=outcome)
-    assert t.commands[:8] == [
+    assert t.commands[:11] == [
         "SET VARIABLE __IVR_CASE_ID C-2026-0042",
         "SET VARIABLE IVR_CASE_ID C-2026-0042",
         "SET VARIABLE IVR_INTENT billing",
         "SET VARIABLE QUEUE_PRIO 5",
+        'SET VARIABLE QUEUESTATUS ""',
+        'SET VARIABLE MEMBERINTERFACE ""',
+        'SET VARIABLE ANSWEREDTIME ""',
         "EXEC Queue hotline,c,,,60",
         "GET VARIABLE QUEUESTATUS",
         "GET VARIABLE MEMBERINTERFACE",
         "GET VARIABLE ANSWEREDTIME",
     ]
     assert results == [TransferResult(status, outcome.status, agent, talk)]
+
+
+async def test_abandon_in_a_second_queue_is_not_read_as_the_first_queues_status() -> None:
+    """Queue leaves QUEUESTATUS/ANSWEREDTIME alone when the caller abandons (it sets them
+    only for its own reasons), so a second transfer in one call must not read the first
+    one's values: TIMEOUT (safety queue, then agents) or CONTINUE with a talk time."""
+    seen: list[object] = []
+
+    async def handler(channel: Channel) -> None:
+        for queue in ("safety", "hotline"):
+            try:
+                seen.append(await channel.transfer(TransferRequest(queue=queue, case_id="C-1",
+                                                                   timeout=60)))
+            except CallerHungUp:
+                seen.append("hung up")
+
+    for outcome in (QueueOutcome.unanswered("TIMEOUT"), QueueOutcome.answered()):
+        async with serving(handler) as server:
+            full = await run_call("127.0.0.1", server.port, queue=outcome)
+            second = [i for i, c in enumerate(full.commands, 1)
+                      if c.startswith("EXEC Queue")][1]
+            seen.clear()
+            t = await run_call("127.0.0.1", server.port, HangUpCaller(second), queue=outcome)
+        first = TransferResult(QUEUE_STATUS[outcome.status], outcome.status, None,
+                               None if outcome.answered_seconds is None
+                               else float(outcome.answered_seconds))
+        assert seen == [first, "hung up"], t.text()
+        # the three GET VARIABLEs after the abandon read the cleared (empty) values
+        assert t.received[-5:] == ["200 result=-1", "HANGUP", *["200 result=1 ()"] * 3]
 
 
 async def test_transfer_failures_and_dial() -> None:

@@ -13,7 +13,7 @@ import pytest
 from agi_fixtures import serving
 
 from ivr.agi.server import FastAgiServer
-from ivr.testing.callers import HangUpCaller, SilentCaller
+from ivr.testing.callers import HangUpCaller, PatientCaller, QueueOutcome, SilentCaller
 from ivr.testing.fake_asterisk import run_call
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +70,37 @@ async def test_hang_up_at_every_command_of_a_demo_call(core: object) -> None:
         assert outcomes[-1] == outcomes[0]
     calls = await core.store.list_calls(limit=1000)
     assert sum(c["outcome"] == "abandoned" for c in calls) == queue_at
+
+
+async def test_abandon_in_the_agents_queue_after_the_safety_queue_timed_out(core: object) -> None:
+    """The demo's safety path queues twice (safety times out, then the agents queue).
+    Asterisk's Queue leaves QUEUESTATUS alone when the caller abandons, so the second
+    queue must not be read as the first one's TIMEOUT: the caller is gone, the case says
+    so, and nothing more is played."""
+    from ivr.service import Core
+
+    assert isinstance(core, Core)
+    records: list[object] = []
+
+    async def handler(channel: object) -> None:
+        records.append(await core.engine.run(channel))  # type: ignore[arg-type]
+
+    timeout = QueueOutcome.unanswered("TIMEOUT")
+    async with serving(handler) as server:
+        full = await run_call("127.0.0.1", server.port, PatientCaller("1"), queue=timeout,
+                              extension="19001234")
+        queues = [i for i, c in enumerate(full.commands, 1) if c.startswith("EXEC Queue")]
+        assert [full.commands[i - 1] for i in queues] == [
+            "EXEC Queue safety,c,,,300", "EXEC Queue hotline,c,,,120"]
+        t = await run_call("127.0.0.1", server.port, HangUpCaller(queues[1], PatientCaller("1")),
+                           queue=timeout, extension="19001234")
+    assert t.closed_by_server
+    after = t.commands[queues[1]:]
+    assert after == ["GET VARIABLE QUEUESTATUS", "GET VARIABLE MEMBERINTERFACE",
+                     "GET VARIABLE ANSWEREDTIME"], t.text()  # no callback offer to nobody
+    record = records[-1]
+    assert record.outcome.value == "abandoned"  # type: ignore[attr-defined]
+    cases = await core.store.list_cases(limit=10)
+    latest = max(cases, key=lambda c: c["id"])
+    assert latest["queue"] == "hotline"
+    assert latest["transfer_status"] != "timeout", latest

@@ -78,6 +78,8 @@ ASTERISK_DEFAULT_LANGUAGE = "en"
 CASE_VAR_INHERITED = "__IVR_CASE_ID"  # "__" so the agent's channel inherits it
 CASE_VAR = "IVR_CASE_ID"
 QUEUE_PRIO = "QUEUE_PRIO"
+#: Read after every Queue/Dial besides its status variable (cleared before each one).
+RESULT_VARS = ("MEMBERINTERFACE", "ANSWEREDTIME")
 
 
 class AgiLink(Protocol):
@@ -232,15 +234,22 @@ class AgiChannel:
         await self.set_variable(CASE_VAR, request.case_id)
         for name, value in request.variables.items():
             await self.set_variable(name, value)
-        if self.hung_up:  # gone while the case variables were set: no queue call
+        if request.priority and not request.agent:
+            await self.set_variable(QUEUE_PRIO, str(request.priority))
+        # Queue sets QUEUESTATUS only when it ends for a reason of its own (TIMEOUT,
+        # CONTINUE...): a caller who abandons leaves the variables as they were. In a call
+        # that already queued once (the demo's safety queue times out, then the agents
+        # queue), the second queue's abandon would read the first one's TIMEOUT (or an
+        # earlier CONTINUE and ANSWEREDTIME: "completed"). Start every transfer clean.
+        for name in ("DIALSTATUS" if request.agent else "QUEUESTATUS", *RESULT_VARS):
+            await self.set_variable(name, "")
+        if self.hung_up:  # gone while the variables were set: no queue call
             self._dead = True
             raise CallerHungUp()
         timeout = "" if request.timeout is None else str(max(int(request.timeout), 1))
         if request.agent:
             options = f"{request.agent},{timeout}" if timeout else request.agent
             return await self._run_transfer(Exec("Dial", options), "DIALSTATUS", DIAL_STATUS)
-        if request.priority:
-            await self.set_variable(QUEUE_PRIO, str(request.priority))
         # "c": continue in the script after the agent hangs up, so the call is recorded
         # (without it Queue returns -1 although the caller is still up:
         # agi-queue-to-agent-no-continue.txt).
