@@ -23,6 +23,11 @@ CASES = [
     ('misspelt_input_variable.yaml', 1, [
         "{path}:7:25: error: unknown variable 'acount.code' (quote it if you mean the text)",
     ]),
+    ('misspelt_field.yaml', 1, [
+        "{path}:12:19: error: unknown variable 'balance.payed': 'balance' has no field 'payed' (did you mean 'paid'?)",
+        '{path}:14:31: error: unknown variable \'en\' (quote it if you mean the text: "en")',
+        "{path}:19:26: error: unknown variable 'balance.amount_du': 'balance' has no field 'amount_du' (did you mean 'amount_due'?)",
+    ]),
     ('bad_version.yaml', 1, [
         "{path}:1:10: error: version 2 is not supported (this ivr reads version 1)",
     ]),
@@ -108,7 +113,7 @@ CASES = [
     ]),
     ('unknown_variable.yaml', 1, [
         "{path}:11:26: error: unknown variable 'balanse.amount_due' (did you mean 'balance'?)",
-        "{path}:15:36: error: unknown variable 'amount'",
+        '{path}:15:36: error: unknown variable \'amount\' (quote it if you mean the text: "amount")',
     ]),
     ('unreachable.yaml', 0, [
         "{path}:9:9: warning: node 'forgotten' is never reached (nothing in flow 'hotline' goes to it)",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ivr.actions import ActionRegistry
 from ivr.flows.errors import Diagnostic, Diagnostics, Mark, did_you_mean
+from ivr.flows.fields import Shapes
 from ivr.flows.loader import YMap, YScalar, YSeq, YValue, load_yaml
 from ivr.flows.model import (
     AGENT,
@@ -95,6 +96,7 @@ class Compiler:
     actions: Mapping[str, ActionSignature]
     diags: Diagnostics = field(default_factory=Diagnostics)
     variables: set[str] = field(default_factory=lambda: set(BUILTIN_VARIABLES))
+    shapes: Shapes = field(default_factory=Shapes)
     flow_names: set[str] = field(default_factory=set)
     queues: dict[str, Queue] = field(default_factory=dict)
     pending: list[PendingExit] = field(default_factory=list)
@@ -118,17 +120,27 @@ class Compiler:
             hint = did_you_mean(prompt_id, ids()) if callable(ids) else ""
             self.diags.error(mark, f"unknown prompt {prompt_id!r}{hint}")
 
-    def check_ref(self, path: str, mark: Mark) -> Ref | None:
+    def check_ref(self, path: str, mark: Mark, *, text_ok: bool = False) -> Ref | None:
+        """``text_ok``: a quoted text could stand here (conditions), so say how."""
         if not _PATH.match(path):
             self.diags.error(mark, f"{path!r} is not a variable name like balance.amount_due")
             return None
         root = path.split(".", 1)[0]
         if root not in self.variables:
+            quote = f' (quote it if you mean the text: "{path}")' if text_ok and root == path \
+                else ""
             self.diags.error(
-                mark, f"unknown variable {path!r}{did_you_mean(root, self.variables)}"
+                mark, f"unknown variable {path!r}{did_you_mean(root, self.variables)}{quote}"
             )
             return None
-        return Ref(path)
+        return self.checked_fields(Ref(path), mark)
+
+    def checked_fields(self, ref: Ref, mark: Mark) -> Ref | None:
+        problem = self.shapes.problem(ref.path)
+        if problem is not None:
+            self.diags.error(mark, f"unknown variable {ref.path!r}: {problem}")
+            return None
+        return ref
 
     def value(self, node: YValue, what: str) -> Value | None:
         """Plain words naming a known variable are references; anything else is literal."""
@@ -139,7 +151,7 @@ class Compiler:
         if isinstance(raw, str) and not node.quoted and _PATH.match(raw):
             root = raw.split(".", 1)[0]
             if root in self.variables:
-                return Ref(raw)
+                return self.checked_fields(Ref(raw), node.mark)
             if "." in raw:  # a dotted path is a variable someone misspelt, not a text
                 self.diags.error(node.mark, f"unknown variable {raw!r}"
                                  f"{did_you_mean(root, self.variables)} (quote it if you "
@@ -269,13 +281,20 @@ class Compiler:
             for key, val in value.items:
                 if key.value == "store" and isinstance(val, YScalar):
                     self.variables.add(str(val.value))
+                    self.shapes.add_open(str(val.value))
                 elif key.value == "set" and isinstance(val, YMap):
                     self.variables.update(str(k.value) for k, _ in val.items)
+                    for k, v in val.items:
+                        if isinstance(v, YScalar) and not v.quoted and isinstance(v.value, str):
+                            self.shapes.add_alias(str(k.value), v.value)
+                        else:
+                            self.shapes.add_open(str(k.value))
                 self.collect_variables(val)
-            if isinstance(store_as, YScalar):
-                self.variables.add(str(store_as.value))
-            elif isinstance(lookup, YScalar):
-                self.variables.add(str(lookup.value))
+            name = store_as if isinstance(store_as, YScalar) else lookup
+            if isinstance(name, YScalar):
+                self.variables.add(str(name.value))
+                action = lookup.value if isinstance(lookup, YScalar) else None
+                self.shapes.add_lookup(str(name.value), str(action))
 
     def compile(self, root: YValue, version: str) -> FlowSet | None:
         from ivr.flows.nodes import compile_flow

@@ -204,7 +204,7 @@ def _branch(ctx: NodeContext, v: YValue) -> AnyNode | None:
             c.diags.error(cond_node.mark.shifted(exc.offset + shift),
                           f"{what}: bad condition: {exc}")
             continue
-        ok = all(c.check_ref(var.path, cond_node.mark.shifted(var.offset + shift))
+        ok = all(c.check_ref(var.path, cond_node.mark.shifted(var.offset + shift), text_ok=True)
                  for var in cond.variables())
         nxt = ctx.exit("next", node=e.get("next"))
         if nxt is None:
