@@ -109,7 +109,7 @@ CASES = [
     ]),
     ('unknown_target.yaml', 1, [
         "{path}:9:18: error: node 'main_menu' goes to unknown node 'biling' (did you mean 'billing'?)",
-        "{path}:11:9: warning: node 'billing' is never reached (nothing in flow 'hotline' goes to it)",
+        "{path}:11:9: warning: node 'billing' is never reached (nothing in flow 'hotline' goes to it), nor is the 1 node after it",
     ]),
     ('unknown_variable.yaml', 1, [
         "{path}:11:26: error: unknown variable 'balanse.amount_due' (did you mean 'balance'?)",

@@ -378,10 +378,27 @@ class Compiler:
                     if target in self.declared.get(flow.name, ()) and target not in seen:
                         seen.add(target)
                         todo.append(target)
-            for node_id, node in flow.nodes.items():
-                if node_id not in seen:
-                    self.diags.warning(node.mark, f"node {node_id!r} is never reached "
-                                       f"(nothing in flow {flow.name!r} goes to it)")
+            # One warning per forgotten branch, not one per node: the nodes only an
+            # unreached node leads to are counted in its warning (a typo in one target
+            # would otherwise bury its error under a screenful of warnings).
+            unreached = [n for n in flow.nodes if n not in seen]
+            led_to = {t for n in unreached for t in self.edges.get((flow.name, n), []) if t != n}
+            for node_id in sorted(unreached, key=lambda n: n in led_to):
+                if node_id in seen:
+                    continue
+                before, todo = len(seen), [node_id]
+                while todo:
+                    for t in self.edges.get((flow.name, todo.pop()), []):
+                        if t in flow.nodes and t not in seen and t != node_id:
+                            seen.add(t)
+                            todo.append(t)
+                seen.add(node_id)
+                more = len(seen) - before - 1
+                after = "" if not more else ", nor is the 1 node after it" if more == 1 \
+                    else f", nor are the {more} nodes after it"
+                self.diags.warning(flow.nodes[node_id].mark, f"node {node_id!r} is never "
+                                   f"reached (nothing in flow {flow.name!r} goes to it)"
+                                   f"{after}")
 
 
 def compile_flows(
