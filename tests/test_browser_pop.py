@@ -68,6 +68,13 @@ async def _log_in(page: Any, base: str, name: str, password: str) -> None:
     await page.click("button[type=submit]")
 
 
+async def _assert_fits(page: Any) -> None:
+    """The page does not scroll sideways (wide tables scroll inside their card)."""
+    widths = await page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{page.url}: {widths[0]} px wide on a {widths[1]} px screen"
+
+
 async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
     demo_site: tuple[str, dict[str, str]]
 ) -> None:
@@ -96,6 +103,7 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
             await phone.select_option("#flow", "hotline")
             await phone.fill("#caller", CALLER)
             await phone.fill("#dialled", HCMC_HOTLINE)
+            assert await phone.is_disabled('#keypad button[data-key="5"]')  # no call yet
             await phone.click("#call")
             await phone.wait_for_selector("#log li.prompt")  # the greeting is playing
 
@@ -109,6 +117,7 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
             assert "Nguyễn Văn An" in account_text
             assert await agent.inner_text("#pop-caller") == CALLER
             assert (await agent.inner_text("#pop-state")).lower() == "incoming call"
+            assert "Incoming call" in await agent.title()  # seen from another tab too
             await agent.screenshot(path=str(ARTIFACTS / "agent-pop-card.png"), full_page=True,
                                    animations="disabled")
             await phone.screenshot(path=str(ARTIFACTS / "softphone-transfer.png"))
@@ -131,5 +140,20 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
             await phone.wait_for_selector("#log li.event:has-text('Call ended')")
             await phone.wait_for_selector("#call:not([disabled])")
             await phone.screenshot(path=str(ARTIFACTS / "softphone-ended.png"))
+
+            # A phone-sized screen: nothing wider than the screen, the controls in view.
+            await agent.set_viewport_size({"width": 390, "height": 844})
+            await _assert_fits(agent)
+            box = await agent.locator("#avail-off").bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 390
+            await agent.screenshot(path=str(ARTIFACTS / "agent-narrow.png"), full_page=True,
+                                   animations="disabled")
+            await phone.set_viewport_size({"width": 390, "height": 844})
+            await _assert_fits(phone)
+            await phone.goto(f"{base}/supervisor")
+            await phone.wait_for_selector("#cases td:has-text('agent1')")  # a name, not
+            await _assert_fits(phone)                                      # an interface
+            await phone.screenshot(path=str(ARTIFACTS / "supervisor-narrow.png"),
+                                   full_page=True)
         finally:
             await browser.close()

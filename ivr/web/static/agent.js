@@ -1,13 +1,14 @@
 // Agent console: availability, live pop cards over /ws/agent, notes and disposition.
 "use strict";
 (function () {
-  const { el, wsUrl, api, toLogin, when, duration, label, value } = window.ivr;
+  const { el, wsUrl, api, toLogin, when, clock, duration, label, value } = window.ivr;
   const LOGGED_OUT = 4401; // close code: this session logged out (views.LOGGED_OUT_CLOSE_CODE)
   const $ = (id) => document.getElementById(id);
   let ws = null;
   let available = false;
   let current = null; // {case, state}
   let retry = 500;
+  const TITLE = document.title;
 
   const STATE_TEXT = {
     ringing: "Incoming call",
@@ -28,6 +29,9 @@
     $("avail-off").classList.toggle("on", !on);
     $("avail-on").setAttribute("aria-pressed", on);
     $("avail-off").setAttribute("aria-pressed", !on);
+    $("empty-hint").textContent = on
+      ? "You are available: the next transferred call pops up here with everything the IVR found."
+      : "You are away: set yourself Available to take calls.";
   }
 
   function send(msg) {
@@ -158,6 +162,8 @@
     card.dataset.state = msg.state;
     card.dataset.caseId = c.id || "";
     $("pop-state").textContent = STATE_TEXT[msg.state] || msg.state;
+    // Agents work in other tabs too: the tab title says when a call is ringing.
+    document.title = msg.state === "ringing" ? `● Incoming call ${c.caller || ""} · ivr` : TITLE;
     $("pop-state").className = "state " + msg.state;
     $("pop-caller").textContent = c.caller || "Unknown caller";
     const reg = (c.registered_accounts || []).length === 1 ? c.registered_accounts[0].name : "";
@@ -195,7 +201,7 @@
     $("saved").textContent = "Saving…";
     try {
       await api("POST", `/api/cases/${encodeURIComponent(current.case.id)}`, body);
-      $("saved").textContent = "Saved " + new Date().toLocaleTimeString("en-GB");
+      $("saved").textContent = "Saved " + clock();
     } catch (e) {
       $("saved").textContent = "Not saved: " + e.message;
     }

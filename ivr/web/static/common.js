@@ -50,6 +50,10 @@ window.ivr = (function () {
     return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit",
       minute: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
   }
+  // "Saved at"/"updated at" times in the hotline's zone too, like every other time shown.
+  function clock(d) {
+    return (d || new Date()).toLocaleTimeString("en-GB", { timeZone: "Asia/Ho_Chi_Minh" });
+  }
   function duration(seconds) {
     const s = Math.max(0, Math.round(Number(seconds) || 0));
     return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
@@ -68,5 +72,5 @@ window.ivr = (function () {
     if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${label(k)}: ${value(k, x)}`).join(" · ");
     return String(v);
   }
-  return { csrf, el, wsUrl, api, toLogin, when, duration, label, value, vnd, meta };
+  return { csrf, el, wsUrl, api, toLogin, when, clock, duration, label, value, vnd, meta };
 })();

@@ -79,6 +79,8 @@
     $("call").disabled = on;
     $("hangup").disabled = !on;
     for (const id of ["flow", "caller", "dialled"]) $(id).disabled = on;
+    // Keys only mean something while a call is up.
+    for (const b of $("keypad").querySelectorAll("button")) b.disabled = !on;
     document.body.classList.toggle("in-call", on);
   }
 
@@ -120,6 +122,7 @@
     if (ws) ws.close();
   }
 
+  setInCall(false);
   $("call").onclick = call;
   $("hangup").onclick = hangup;
   $("keypad").addEventListener("click", (ev) => {

@@ -1,7 +1,7 @@
 // Supervisor landing page: agents online, recent cases and calls (refreshed every 5 s).
 "use strict";
 (function () {
-  const { el, api, when, label } = window.ivr;
+  const { el, api, when, clock, label } = window.ivr;
   const $ = (id) => document.getElementById(id);
   function fill(body, rows, cols) {
     body.replaceChildren();
@@ -12,13 +12,25 @@
     try {
       const [agents, cases, calls] = await Promise.all([
         api("GET", "/api/agents"), api("GET", "/api/cases?limit=15"), api("GET", "/api/calls?limit=15")]);
+      // The store names who took a transferred call by queue-member interface: show the agent.
+      const byInterface = {};
+      for (const a of agents.agents) {
+        for (const i of a.interfaces || []) byInterface[i.toLowerCase()] = a.name;
+        byInterface[`web/${a.name}`.toLowerCase()] = a.name;
+      }
+      const who = (x) => (x ? byInterface[String(x).toLowerCase()] || x : "");
       fill($("agents"), agents.agents.map((a) => [a.name,
         a.online ? (a.available ? "available" : "away") : "offline", a.case || "", (a.queues || []).join(", ") || "all"]), 4);
       fill($("cases"), cases.cases.map((c) => [when(c.created_at), c.id, c.caller, label(c.intent || ""),
-        c.queue, c.status, c.agent || ""]), 7);
+        c.queue, label(c.status || ""), who(c.agent)]), 7);
       fill($("calls"), calls.calls.map((c) => [when(c.started_at), c.caller, c.flow,
         label(c.outcome || ""), Math.round(c.total_seconds ?? 0), c.case_id || ""]), 6);
-    } catch (e) { /* shown as stale; next refresh retries */ }
+      $("updated").textContent = "updated " + clock();
+      $("updated").className = "conn ok";
+    } catch (e) { // the tables keep the last good data; say they are stale
+      $("updated").textContent = "not updated: " + e.message;
+      $("updated").className = "conn bad";
+    }
   }
   refresh();
   setInterval(refresh, 5000);
