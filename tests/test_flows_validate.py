@@ -166,6 +166,27 @@ def test_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().err == "ivr: error: no/such/flows.yaml: cannot read: No such file or directory\n"
 
 
+def test_missing_prompts_file_says_how_to_give_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A supervisor checking a copy outside the repository: no prompts.yaml beside it and
+    # no config/ below the current directory.
+    flows = tmp_path / "flows.yaml"
+    flows.write_text((ROOT / "config/flows.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(flows)]) == 2
+    assert capsys.readouterr().err == (
+        "ivr: error: config/prompts.yaml: no prompts file to check the prompt ids against: "
+        "put prompts.yaml beside the flows file or give --prompts PATH\n")
+
+
+def test_one_flow_is_not_flows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("flows:\n  hotline:\n    start: bye\n    nodes:\n      bye: {hangup: true}\n")
+    assert main(["validate", str(flows), "--prompts", PROMPTS]) == 0
+    assert capsys.readouterr().err.startswith(f"{flows}: ok, 1 flow, 1 node, version ")
+
+
 def test_broken_prompts_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prompts = tmp_path / "prompts.yaml"
     prompts.write_text("prompts: [\n")

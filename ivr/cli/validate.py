@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"{path_text}: cannot read: {exc.strerror or exc}") from None
     prompts = _prompts_path(path, args.prompts)
+    if not prompts.is_file():
+        raise UsageError(f"{prompts}: no prompts file to check the prompt ids against: put "
+                         "prompts.yaml beside the flows file or give --prompts PATH")
     try:
         catalog = PromptCatalog.load(prompts)
     except CatalogError as exc:
@@ -60,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path_text}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
         return 1
     nodes = sum(len(f.nodes) for f in flowset.flows.values())
-    print(f"{path_text}: ok, {len(flowset.flows)} flows, {nodes} nodes, version "
+    flows = len(flowset.flows)
+    print(f"{path_text}: ok, {flows} flow{'s' if flows != 1 else ''}, {nodes} node"
+          f"{'s' if nodes != 1 else ''}, version "
           f"{flowset.version}" + (f", {warnings} warning(s)" if warnings else ""),
           file=sys.stderr)
     return 0
