@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 VAR_INTENT = "IVR_INTENT"
 VAR_LANGUAGE = "IVR_LANGUAGE"
 _CALLBACK_REF = Ref("callback.reference")
+#: Seconds opening or finishing a case may take. The caller hears silence while it runs
+#: (before the queue's music; after the agent hangs up; before the callback offer), so a
+#: stuck database must not hold the call: past this, transfer without the case, or go on
+#: without the note. As long as the write actions' timeout (ivr/store/lookups.py).
+CASE_WRITE_TIMEOUT = 4.0
 
 
 async def transfer(
@@ -110,24 +115,42 @@ async def _open_case(engine: Engine, st: CallState, queue: Queue, priority: int 
         note=st.note,
     )
     try:
-        return await engine.store.open_case(draft)
+        async with asyncio.timeout(CASE_WRITE_TIMEOUT):
+            return await engine.store.open_case(draft)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # no case is bad; no agent would be worse: transfer anyway
-        log.error("call %s: cannot open the case: %s", st.info.call_id, exc)
-        st.error = st.error or f"open_case failed: {exc}"
+        why = f"no answer within {CASE_WRITE_TIMEOUT:g}s" if isinstance(exc, TimeoutError) \
+            else str(exc)
+        log.error("call %s: cannot open the case: %s", st.info.call_id, why)
+        st.error = st.error or f"open_case failed: {why}"
         return ""
 
 
 async def _finish(engine: Engine, case_id: str, result: TransferResult) -> None:
     if not case_id:
         return
+    # Shielded: a call cancelled by a server stop still records how its transfer ended;
+    # the timeout only stops the caller waiting for it (the write itself carries on).
+    write = asyncio.ensure_future(engine.store.finish_transfer(case_id, result))
+    write.add_done_callback(_log_late_failure)
     try:
-        await asyncio.shield(engine.store.finish_transfer(case_id, result))
+        async with asyncio.timeout(CASE_WRITE_TIMEOUT):
+            await asyncio.shield(write)
     except asyncio.CancelledError:
         raise
+    except TimeoutError:
+        log.error("case %s: recording the transfer result takes longer than %gs; "
+                  "the call goes on", case_id, CASE_WRITE_TIMEOUT)
     except Exception as exc:  # the transfer happened; a failed note must not end the call
         log.error("case %s: cannot record the transfer result: %s", case_id, exc)
+
+
+def _log_late_failure(write: asyncio.Future[None]) -> None:
+    """Retrieve the outcome of a shielded write nobody awaits any more (no "exception was
+    never retrieved" noise; the error was or will be logged once)."""
+    if not write.cancelled() and write.exception() is not None:
+        log.debug("late transfer-result write failed: %r", write.exception())
 
 
 async def offer_callback(engine: Engine, ch: Channel, st: CallState, intent: str) -> None:

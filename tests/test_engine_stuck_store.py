@@ -1,0 +1,67 @@
+"""A database that stops answering while a caller is being transferred must not leave
+that caller in silence: opening the case and recording the transfer result are bounded
+(``ivr.flows.transfer.CASE_WRITE_TIMEOUT``), like saving the call record is."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from flows_support import Harness, MemoryStore, prompt_ids
+
+from ivr.calls import CaseDraft, Outcome
+from ivr.channel import TransferResult, TransferStatus
+from ivr.flows import transfer as transfer_module
+from ivr.flows.engine import Engine
+
+
+class StuckStore(MemoryStore):
+    """A store whose case writes hang (a locked table, a lost database connection)."""
+
+    def __init__(self, *, stuck_open: bool = False, stuck_finish: bool = False) -> None:
+        super().__init__()
+        self.stuck_open = stuck_open
+        self.stuck_finish = stuck_finish
+        self.never = asyncio.Event()  # nobody sets it: the database never answers
+
+    async def open_case(self, draft: CaseDraft) -> str:
+        if self.stuck_open:
+            await self.never.wait()
+        return await super().open_case(draft)
+
+    async def finish_transfer(self, case_id: str, result: TransferResult) -> None:
+        if self.stuck_finish:
+            await self.never.wait()
+        await super().finish_transfer(case_id, result)
+
+
+@pytest.fixture(autouse=True)
+def short_case_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer_module, "CASE_WRITE_TIMEOUT", 0.05, raising=False)
+
+
+def engine_with(h: Harness, store: MemoryStore) -> Engine:
+    return Engine(h.source, h.data.registry(), h.catalog, store, h.clock,
+                  unsaved_path=h.unsaved)
+
+
+async def test_a_stuck_case_insert_still_transfers_the_caller(tmp_path: Path) -> None:
+    h = Harness.build(tmp_path)
+    store = StuckStore(stuck_open=True)
+    ch = h.channel("0")  # 0 = an agent, from the first question
+    record = await asyncio.wait_for(engine_with(h, store).run(ch), 10)
+    assert [t.case_id for t in ch.transfers] == [""]  # transferred without the case
+    assert record.outcome is Outcome.TRANSFERRED
+    assert "open_case failed: no answer within" in (record.error or "")
+
+
+async def test_a_stuck_transfer_result_still_offers_the_callback(tmp_path: Path) -> None:
+    h = Harness.build(tmp_path)
+    store = StuckStore(stuck_finish=True)
+    ch = h.channel("0", transfer_results=[TransferResult(TransferStatus.TIMEOUT, "TIMEOUT")])
+    record = await asyncio.wait_for(engine_with(h, store).run(ch), 10)
+    assert len(ch.transfers) == 1 and ch.transfers[0].case_id
+    assert prompt_ids(ch)[-1] == "offer_callback"  # not silence
+    assert record.transfer_status == "timeout"
+    assert store.calls == [record]
