@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from web_helpers import PASSWORD, csrf_of, login, open_case
 from yarl import URL
+
+from ivr.web.keys import CODEC
+from ivr.web.sessions import Session
 
 pytest_plugins = ("web_fixtures",)
 
@@ -325,3 +330,30 @@ async def test_errors_show_no_traceback_and_private_data_is_not_cached(
         assert resp.headers["Cache-Control"] == "no-store", path
     resp = await client.get("/static/app.css")
     assert resp.headers.get("Cache-Control") != "no-store"
+
+
+async def test_behind_a_tls_proxy_the_cookie_is_secure_and_hsts_is_sent(
+    aiohttp_client: Any, make_app: Any, web_settings: Any
+) -> None:
+    settings = replace(web_settings, extra={"web": {"secure_cookies": True}})
+    client: Client = await aiohttp_client(make_app(settings=settings))
+    resp = await client.get("/login")
+    assert "Secure" in resp.headers["Set-Cookie"]
+    assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+    plain: Client = await aiohttp_client(make_app())
+    resp = await plain.get("/login")
+    assert "Secure" not in resp.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" not in resp.headers
+
+
+async def test_a_console_closes_when_its_session_expires(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    app = make_app()
+    client: Client = await aiohttp_client(app)
+    ending = Session("agent1", "token-0123456789", int(time.time()) + 1)
+    client.session.cookie_jar.update_cookies({"ivr_session": app[CODEC].encode(ending)})
+    ws = await client.ws_connect("/ws/agent")
+    assert (await ws.receive_json(timeout=2))["type"] == "hello"
+    closed = await ws.receive(timeout=5)
+    assert closed.type == WSMsgType.CLOSE and closed.data == 4401

@@ -39,6 +39,11 @@ DEMO_CALLERS: web.AppKey[tuple[tuple[str, str], ...]] = web.AppKey("demo_callers
 REVOKED: web.AppKey[dict[str, int]] = web.AppKey("revoked_sessions")
 #: Websocket item naming the session that opened it (closed when that session logs out).
 WS_SESSION = web.ResponseKey("ivr_session_csrf", str)
+#: The task closing a websocket whose session expired.
+WS_CLOSER: web.ResponseKey[asyncio.Task[bool]] = web.ResponseKey("ivr_ws_closer")
+#: Websocket close code for "this session ended" (logout or expiry; 4000-4999 are the
+#: application's): the page goes to the login page instead of reconnecting.
+LOGGED_OUT_CLOSE_CODE = 4401
 
 #: Request state set by the session middleware (and by login/logout for the new cookie).
 SESSION_KEY = web.RequestKey("ivr_session", Session)

@@ -17,6 +17,7 @@ from ivr.web.keys import (
     NEW_SESSION_KEY,
     REVOKED,
     SESSION_KEY,
+    SETTINGS,
     USER_KEY,
     current_user,
 )
@@ -32,6 +33,8 @@ from ivr.web.sessions import (
 
 log = logging.getLogger(__name__)
 
+#: Browsers remember for a year to use only HTTPS (sent only when the site is on HTTPS).
+HSTS = "max-age=31536000"
 #: Methods that change nothing: no CSRF token needed.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Pages only load our own scripts, styles, audio and websocket (no inline script):
@@ -43,6 +46,14 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def https_only(request: web.Request) -> bool:
+    """True over TLS, or when the config says a TLS proxy is in front (``web:
+    secure_cookies: true``): aiohttp behind nginx sees plain HTTP, and a session cookie
+    without ``Secure`` would also be sent over any plain-HTTP link to the host."""
+    web_section = request.app[SETTINGS].extra.get("web") or {}
+    return request.secure or web_section.get("secure_cookies") is True
+
+
 def _set_cookie(response: web.StreamResponse, request: web.Request, session: Session) -> None:
     response.set_cookie(
         COOKIE_NAME,
@@ -51,7 +62,7 @@ def _set_cookie(response: web.StreamResponse, request: web.Request, session: Ses
         path="/",
         httponly=True,
         samesite="Lax",
-        secure=request.secure,
+        secure=https_only(request),
     )
 
 
@@ -112,6 +123,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except web.HTTPException as exc:
         _secure(exc)
+        if https_only(request):
+            exc.headers.setdefault("Strict-Transport-Security", HSTS)
         raise
     except Exception as exc:  # a bug or a broken store: answer plainly, don't leak
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -119,6 +132,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response = _internal_error(request, exc)
     if not response.prepared:
         _secure(response)
+        if https_only(request):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if _is_private(request) and "Cache-Control" not in response.headers:
             # Pages and API answers carry callers' names, numbers and balances: no copy in
             # the browser's disk cache or a proxy.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+import weakref
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -17,8 +19,10 @@ from ivr.web.keys import (
     DISPATCHER,
     ENGINE,
     FLOW_NAMES,
+    LOGGED_OUT_CLOSE_CODE,
     QUEUE,
     SOCKETS,
+    WS_CLOSER,
     WS_SESSION,
     current_session,
 )
@@ -43,11 +47,25 @@ MAX_MESSAGE = 16 * 1024
 async def _open(request: web.Request) -> web.WebSocketResponse:
     if not same_origin(request):
         raise web.HTTPForbidden(text="websocket from another site")
+    session = current_session(request)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
-    ws[WS_SESSION] = current_session(request).csrf  # logout closes it
+    ws[WS_SESSION] = session.csrf  # logout closes it
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
+    # A console left open must not outlive its session: it closes when the session
+    # expires (the page then asks for a new login).
+    # The timer holds only a weak reference, so a socket closed long before is not kept.
+    asyncio.get_running_loop().call_later(
+        max(0.0, session.expires - time.time()), _close_expired, weakref.ref(ws))
     return ws
+
+
+def _close_expired(ref: weakref.ref[web.WebSocketResponse]) -> None:
+    ws = ref()
+    if ws is not None and not ws.closed:
+        # Kept on the socket so the task is not collected before it ran.
+        ws[WS_CLOSER] = asyncio.create_task(
+            ws.close(code=LOGGED_OUT_CLOSE_CODE, message=b"session expired"))
 
 
 async def _next_json(ws: web.WebSocketResponse) -> dict[str, Any] | None:

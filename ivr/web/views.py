@@ -24,6 +24,7 @@ from ivr.web.keys import (
     DIRECTORY,
     FLOW_NAMES,
     LIMITER,
+    LOGGED_OUT_CLOSE_CODE,
     NEW_SESSION_KEY,
     REVOKED,
     SOCKETS,
@@ -35,9 +36,6 @@ from ivr.web.middleware import require_page_user
 from ivr.web.sessions import CSRF_FIELD, login_session, logout_session
 
 TEMPLATES = Path(__file__).parent / "templates"
-#: Websocket close code sent to a session's open pages when it logs out (4000-4999 are
-#: for applications); the console then goes to the login page instead of reconnecting.
-LOGGED_OUT_CLOSE_CODE = 4401
 #: Audio paths: ``<prefix>/<lang>/<id>.wav`` and nothing that could climb out.
 _AUDIO_PATH = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.wav$")
 #: A ``next=`` target: a path on this site, printable ASCII without backslashes.

@@ -2,7 +2,7 @@
 "use strict";
 (function () {
   const { el, wsUrl, api, toLogin, when, clock, duration, label, value } = window.ivr;
-  const LOGGED_OUT = 4401; // close code: this session logged out (views.LOGGED_OUT_CLOSE_CODE)
+  const LOGGED_OUT = 4401; // close code: this session logged out (keys.LOGGED_OUT_CLOSE_CODE)
   const $ = (id) => document.getElementById(id);
   let ws = null;
   let available = false;
