@@ -193,6 +193,28 @@ async def test_a_peer_that_stops_answering_ends_its_call(
     assert len([r for r in caplog.records if r.name.startswith("ivr.agi")]) == 1
 
 
+async def test_a_prompt_that_never_ends_ends_its_call(caplog: pytest.LogCaptureFixture) -> None:
+    """STREAM FILE has no command timeout (prompts are long), but not none at all: a
+    peer wedged mid-prompt must not hold the call task and its socket forever."""
+    outcome: list[str] = []
+
+    async def handler(channel: Channel) -> None:
+        try:
+            await channel.play([prompt("welcome")])
+        except ChannelError as exc:
+            outcome.append(str(exc))
+            raise
+
+    async with serving(handler, prompt_timeout=0.05) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(ENV)
+        assert await reader.readline() == b'STREAM FILE ivr/vi/welcome ""\n'
+        with caplog.at_level(logging.WARNING, logger="ivr.agi"):
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+        writer.close()
+    assert outcome == ["no reply to STREAM FILE within 0.05 s"]
+
+
 async def test_fake_asterisk_reports_a_silent_server_instead_of_hanging() -> None:
     from ivr.testing.fake_asterisk import ServerSilent
 

@@ -46,10 +46,15 @@ log = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 10.0
 #: WAIT FOR DIGIT returns by itself after its own timeout; this is the slack on top.
 WAIT_DIGIT_MARGIN = 10.0
-#: STREAM FILE and EXEC (Queue, Dial) get no deadline: a prompt can be minutes of audio
-#: and a queue call lasts as long as the agent talks. Asterisk always answers them (with
-#: ``-1``) or closes the socket when the caller hangs up, which ends the wait.
+#: EXEC (Queue, Dial) gets no deadline: a queue call lasts as long as the agent talks.
+#: Asterisk answers it (``-1`` when the caller hangs up) or the socket closes.
 MEDIA_TIMEOUT: float | None = None
+#: One STREAM FILE (one prompt file) gets a deadline all the same: our prompts are
+#: seconds long, and Asterisk answers a hang-up with ``-1`` at once. A peer that has not
+#: answered in ten minutes is wedged (or its host vanished without closing the socket);
+#: ending the call then closes the socket, and the dialplan takes over
+#: (``AGISTATUS=SUCCESS``, docs/asterisk.md) instead of the call task waiting forever.
+PROMPT_TIMEOUT = 600.0
 
 #: QUEUESTATUS values (app_queue) -> how the transfer ended.
 QUEUE_STATUS = {
@@ -126,12 +131,14 @@ def call_info(env: Environment, flow: str | None = None) -> CallInfo:
 class AgiChannel:
     """A live call over AGI. One command is in flight at a time (callers await each)."""
 
-    __slots__ = ("_dead", "_info", "_link", "command_timeout", "env")
+    __slots__ = ("_dead", "_info", "_link", "command_timeout", "env", "prompt_timeout")
 
     def __init__(self, link: AgiLink, env: Environment, *, flow: str | None = None,
-                 command_timeout: float = COMMAND_TIMEOUT) -> None:
+                 command_timeout: float = COMMAND_TIMEOUT,
+                 prompt_timeout: float = PROMPT_TIMEOUT) -> None:
         self._link = link
         self.command_timeout = command_timeout
+        self.prompt_timeout = prompt_timeout
         self.env = env
         self._info = call_info(env, flow)
         self._dead = False
@@ -171,7 +178,7 @@ class AgiChannel:
 
     async def play(self, prompts: Sequence[Prompt], *, escape: str = "") -> str | None:
         for prompt in prompts:
-            reply = await self._media(StreamFile(prompt.file, escape), MEDIA_TIMEOUT)
+            reply = await self._media(StreamFile(prompt.file, escape), self.prompt_timeout)
             code = reply.number
             if code == 0:
                 continue

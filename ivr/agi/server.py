@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from ivr.agi.channel import COMMAND_TIMEOUT, AgiChannel
+from ivr.agi.channel import COMMAND_TIMEOUT, PROMPT_TIMEOUT, AgiChannel
 from ivr.agi.commands import AnyCommand
 from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
@@ -132,7 +132,8 @@ class _CallConnection(asyncio.Protocol):
 
     def _start_call(self, env: Environment) -> None:
         self.deadline = 0.0
-        channel = AgiChannel(self, env, command_timeout=self._server.command_timeout)
+        channel = AgiChannel(self, env, command_timeout=self._server.command_timeout,
+                             prompt_timeout=self._server.prompt_timeout)
         self.task = self._server._spawn(self._run(channel))
 
     async def _run(self, channel: AgiChannel) -> None:
@@ -191,10 +192,12 @@ class FastAgiServer:
 
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 4573,
                  env_timeout: float = ENV_TIMEOUT,
-                 command_timeout: float = COMMAND_TIMEOUT) -> None:
+                 command_timeout: float = COMMAND_TIMEOUT,
+                 prompt_timeout: float = PROMPT_TIMEOUT) -> None:
         self._handler = handler
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
+        self.prompt_timeout = prompt_timeout
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
