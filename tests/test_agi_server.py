@@ -215,6 +215,27 @@ async def test_a_prompt_that_never_ends_ends_its_call(caplog: pytest.LogCaptureF
     assert outcome == ["no reply to STREAM FILE within 0.05 s"]
 
 
+async def test_call_sockets_keep_alive() -> None:
+    """EXEC Queue has no reply deadline: a vanished Asterisk host is noticed by TCP
+    keepalive, so every call's socket has it on."""
+    import socket
+
+    from ivr.agi.channel import AgiChannel
+    from ivr.agi.server import KEEPALIVE_IDLE
+
+    seen: list[tuple[int, int]] = []
+
+    async def handler(channel: Channel) -> None:
+        assert isinstance(channel, AgiChannel)
+        sock = channel._link._transport.get_extra_info("socket")  # type: ignore[attr-defined]
+        seen.append((sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                     sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)))
+
+    async with serving(handler) as server:
+        await run_call("127.0.0.1", server.port)
+    assert seen == [(1, KEEPALIVE_IDLE)]
+
+
 async def test_fake_asterisk_reports_a_silent_server_instead_of_hanging() -> None:
     from ivr.testing.fake_asterisk import ServerSilent
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 
 from ivr.agi.channel import COMMAND_TIMEOUT, PROMPT_TIMEOUT, AgiChannel
@@ -42,7 +43,27 @@ BACKLOG = 1024
 #: instead of a timer per command keeps the per-command path free of timer handles;
 #: deadlines are seconds long, so half a second of slack is nothing.
 WATCHDOG_INTERVAL = 0.5
+#: TCP keepalive on every call's socket: EXEC Queue has no reply deadline (a queued call
+#: lasts as long as the agent talks), so if Asterisk's host vanishes without closing the
+#: connection (power loss, a network cut) only the kernel can notice: first probe after
+#: 60 s idle, then every 10 s, the socket fails after 6 unanswered probes (~2 minutes),
+#: the call ends as abandoned and its record is saved instead of waiting forever.
+KEEPALIVE_IDLE = 60
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_COUNT = 6
 Handler = Callable[[Channel], Awaitable[object]]
+
+
+def _keepalive(sock: socket.socket | None) -> None:
+    """Turn TCP keepalive on (the tuning options exist on Linux and macOS only)."""
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+                        ("TCP_KEEPCNT", KEEPALIVE_COUNT)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 class _CallConnection(asyncio.Protocol):
@@ -67,6 +88,7 @@ class _CallConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        _keepalive(transport.get_extra_info("socket"))
         self._server._connections.add(self)
         self._timed = ("the environment block", self._server.env_timeout)
         self.deadline = self._loop.time() + self._server.env_timeout
