@@ -357,3 +357,23 @@ async def test_a_console_closes_when_its_session_expires(
     assert (await ws.receive_json(timeout=2))["type"] == "hello"
     closed = await ws.receive(timeout=5)
     assert closed.type == WSMsgType.CLOSE and closed.data == 4401
+
+
+async def test_unknown_names_cost_the_same_bcrypt_check_as_real_ones(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    # Users hashed below cost 12 (demo users: 8; these: 4) were refused much faster than
+    # unknown names checked against a fixed cost-12 dummy: timing told which names exist.
+    client: Client = await aiohttp_client(make_app())
+
+    async def refusal_seconds(name: str) -> float:
+        token = await csrf_of(client)
+        started = time.perf_counter()
+        resp = await client.post("/login", data={"name": name, "password": "wrong",
+                                                 "csrf_token": token})
+        assert resp.status == 401
+        return time.perf_counter() - started
+
+    known = min([await refusal_seconds("agent1") for _ in range(2)])
+    unknown = min([await refusal_seconds("nobody") for _ in range(2)])
+    assert unknown < known * 4, (known, unknown)

@@ -194,3 +194,13 @@ async def test_a_reloaded_console_gets_back_the_call_it_is_on(
     assert (await again.receive_json(timeout=2))["ok"] is True
     assert (await call).status is TransferStatus.COMPLETED
     await again.close()
+
+
+async def test_an_unknown_interface_is_logged_with_its_number_masked(
+    web_store: Any, web_dispatcher: Dispatcher, caplog: Any
+) -> None:
+    case_id = await open_case(web_store)
+    caplog.set_level("INFO", logger="ivr.web.dispatch")
+    assert not await web_dispatcher.handle(ringing(case_id, "Local/0912345678@from-external"))
+    assert "0912345678" not in caplog.text
+    assert "******5678" in caplog.text

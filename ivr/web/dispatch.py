@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ivr.ami.queue_events import queue_event_from
 from ivr.clock import Clock
-from ivr.masking import mask
+from ivr.masking import mask, mask_digit_runs
 from ivr.settings import Settings, WebUser
 from ivr.web.auth import UserDirectory, serves_queue
 from ivr.web.contracts import PopBus, PopStore, WebStore
@@ -216,8 +216,9 @@ class Dispatcher:
         user = (self.directory.by_interface(pop.interface) if pop.interface
                 else self._last_agent(case))
         if user is None:
+            # An interface can be a phone number (Local/0901234567@...): masked.
             log.info("pop %s for case %s: no web user has interface %r",
-                     pop.state.value, pop.case_id, pop.interface)
+                     pop.state.value, pop.case_id, mask_digit_runs(pop.interface))
             return False
         detail = pop.interface if not pop.reason else f"{pop.interface} ({pop.reason})".strip()
         # The store moves the case's status and owner along with these events.
