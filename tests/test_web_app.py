@@ -92,8 +92,10 @@ async def test_state_changes_need_the_csrf_token(
     aiohttp_client: Any, make_app: Any, web_store: Any
 ) -> None:
     client: Client = await aiohttp_client(make_app())
-    resp = await client.post("/login", data={"name": "agent1", "password": PASSWORD})
-    assert resp.status == 403  # the login form too: no login CSRF
+    resp = await client.post("/login", data={"name": "agent1", "password": PASSWORD},
+                             allow_redirects=False)
+    assert resp.status == 303  # the login form too (no login CSRF): back to a fresh form
+    assert (await client.get("/api/me")).status == 401
     token = await login(client, "agent1")
     case_id = await open_case(web_store)
     url = f"/api/cases/{case_id}"
@@ -377,3 +379,32 @@ async def test_unknown_names_cost_the_same_bcrypt_check_as_real_ones(
     known = min([await refusal_seconds("agent1") for _ in range(2)])
     unknown = min([await refusal_seconds("nobody") for _ in range(2)])
     assert unknown < known * 4, (known, unknown)
+
+
+async def test_stale_forms_lead_somewhere_useful(aiohttp_client: Any, make_app: Any) -> None:
+    client: Client = await aiohttp_client(make_app())
+    stale = await csrf_of(client)
+    token = await login(client, "agent1")  # logging in (say, in another tab) renews it
+    await client.post("/logout", data={"csrf_token": token})
+    resp = await client.post("/login", data={"name": "agent1", "password": PASSWORD,
+                                             "csrf_token": stale, "next": "/softphone"},
+                             allow_redirects=False)
+    assert resp.status == 303
+    location = URL(resp.headers["Location"])
+    assert location.path == "/login" and location.query["next"] == "/softphone"
+    page = await client.get(location)
+    assert "The form had expired; please log in again." in await page.text()
+    assert (await client.get("/api/me")).status == 401  # and nobody got logged in
+    resp = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/login"
+
+
+async def test_an_agent_on_the_supervisor_page_gets_a_way_back(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent1")
+    resp = await client.get("/supervisor")
+    assert resp.status == 403
+    html = await resp.text()
+    assert "This page is for supervisors." in html and 'href="/agent"' in html

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -97,8 +97,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
                 return web.json_response(
                     {"error": "missing or wrong CSRF token; reload the page"}, status=403
                 )
-            return web.Response(text="Forbidden: the form expired. Reload the page and try again.",
-                                status=403)
+            return await _stale_form(request, session)
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # redirects and errors raised by handlers
@@ -106,6 +105,23 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     _session_cookie(response, request, session, fresh)
     return response
+
+
+async def _stale_form(request: web.Request, session: Session) -> web.StreamResponse:
+    """A form posted with a dead token (the page sat open past the session, or another
+    tab logged in or out meanwhile): nothing is done, and people are sent somewhere
+    useful rather than to a bare 403."""
+    if request.path == "/login":
+        form = await request.post()
+        target = form.get("next")
+        query = {"expired": "1"}
+        if isinstance(target, str) and target:
+            query["next"] = target  # checked again when the form is posted
+        raise web.HTTPSeeOther(f"/login?{urlencode(query)}")
+    if request.path == "/logout" and not session.logged_in:
+        raise web.HTTPSeeOther("/login")  # already logged out (in another tab)
+    return web.Response(text="Forbidden: the form expired. Reload the page and try again.",
+                        status=403)
 
 
 def _session_cookie(response: web.StreamResponse, request: web.Request, session: Session,

@@ -129,7 +129,8 @@ async def login_page(request: web.Request) -> web.Response:
     user = current_user(request)
     if user is not None:
         raise web.HTTPFound(_home(user))
-    return render(request, "login.html", title="Log in", error="",
+    expired = "The form had expired; please log in again." if "expired" in request.query else ""
+    return render(request, "login.html", title="Log in", error=expired,
                   next=_safe_next(request.query.get("next", "")), name="")
 
 
@@ -200,7 +201,10 @@ async def softphone_page(request: web.Request) -> web.Response:
 
 
 async def supervisor_page(request: web.Request) -> web.Response:
-    require_page_user(request, role="supervisor")
+    user = require_page_user(request)
+    if user.role != "supervisor":  # a page with the menu and a way back, not bare text
+        return render(request, "forbidden.html", title="Supervisors only", status=403,
+                      message="This page is for supervisors.", home=_home(user))
     return render(request, "supervisor.html", title="Supervisor", script="supervisor.js")
 
 
