@@ -99,7 +99,7 @@ def test_safety_path(capsys: Any, db_url: str) -> None:
 
 def test_language_switch_and_english_prompts(capsys: Any, db_url: str) -> None:
     result = simulate(capsys, db_url, "- 9 2 1 2 5")
-    assert "Your electricity bill for the period ending" in text(result)
+    assert "Here is your latest electricity bill, for the period ending" in text(result)
     english = simulate(capsys, db_url, "- 3 1 2 -", "--lang", "en")
     assert english["events"][0]["text"].startswith("Hello")
 
