@@ -151,7 +151,7 @@ async def test_no_input_escalates_then_reaches_an_agent(h: Harness) -> None:
     record, ch = await h.call("- - - -")
     ids = prompt_ids(ch)
     assert ids == ["welcome", "safety_press_1", "main_menu", "no_input_1", "main_menu",
-                   "no_input_2", "main_menu"]
+                   "no_input_2", "main_menu", "connecting_agent"]
     assert [t.queue for t in ch.transfers] == ["hotline"]
     assert [i.result for i in record.inputs] == ["no_input"] * 4
     assert h.store.cases[ch.transfers[0].case_id].note == "main_menu: no_input 3 times"
@@ -161,7 +161,7 @@ async def test_no_match_escalates_separately_from_no_input(h: Harness) -> None:
     _record, ch = await h.call("- 7 - 8 6")
     ids = prompt_ids(ch)
     assert ids[2:] == ["main_menu", "invalid_choice", "main_menu", "no_input_1", "main_menu",
-                       "invalid_choice_again", "main_menu"]
+                       "invalid_choice_again", "main_menu", "connecting_agent"]
     assert [t.queue for t in ch.transfers] == ["hotline"]
 
 
