@@ -157,3 +157,45 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
                                    full_page=True)
         finally:
             await browser.close()
+
+
+async def test_spoken_values_read_as_one_line_in_the_softphone_transcript(
+    demo_site: tuple[str, dict[str, str]]
+) -> None:
+    async_playwright = pytest.importorskip("playwright.async_api").async_playwright
+
+    base, passwords = demo_site
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            phone = await (await browser.new_context()).new_page()
+            phone.set_default_timeout(STEP_MS)
+            # No audio is built here, so each prompt is shown for a reading pause: the
+            # page's clock is virtual and moved on only while we wait for a line.
+            await phone.clock.install()
+
+            async def heard(text: str) -> Any:
+                line = phone.locator("#log li.prompt", has_text=text)
+                deadline = time.monotonic() + STEP_MS / 1000  # the server's waits are real
+                while time.monotonic() < deadline:
+                    if await line.count():
+                        return line
+                    await phone.clock.run_for(250)
+                log = await phone.locator("#log").inner_text()
+                raise AssertionError(f"the caller never heard {text!r}: {log}")
+
+            await _log_in(phone, base, "agent1", passwords["agent1"])
+            await phone.goto(f"{base}/softphone")
+            await phone.fill("#caller", CALLER)
+            await phone.click("#call")
+            await heard("bấm phím 2")  # the main menu
+            await phone.click('#keypad button[data-key="2"]')  # billing
+            await heard("Để dùng mã khách hàng này")
+            await phone.click('#keypad button[data-key="1"]')  # the account on file
+            bill = await heard("Hóa đơn")
+            # The period's date is a dozen one-word prompts: one line, not a row per word.
+            assert "ngày ba mươi mốt tháng mười" in await bill.inner_text()
+            pids = await phone.locator("#log .pid").all_inner_texts()
+            assert not [p for p in pids if p.startswith("w_")], pids
+        finally:
+            await browser.close()

@@ -31,11 +31,21 @@
     playing = null;
   }
 
-  function playOne(state, prompt) {
+  // Spoken values are many one-word prompts (w_hai, w_muoi, ...): the transcript shows
+  // each run of words as one sentence with the prompt before it, not a row per word.
+  function lines(prompts) {
+    const out = [];
+    for (const p of prompts) {
+      const last = out[out.length - 1];
+      if (last && p.id.startsWith("w_")) last.prompts.push(p);
+      else out.push({ prompts: [p] });
+    }
+    return out;
+  }
+
+  function playOne(state, prompt, li) {
     return new Promise((resolve) => {
-      const li = log("prompt", prompt.text, el("span", { class: "pid", text: prompt.id }));
-      li.classList.add("now");
-      const done = () => { li.classList.remove("now"); resolve(); };
+      const done = () => resolve();
       const textPause = () => {
         li.classList.add("noaudio");
         const ms = Math.min(TEXT_PAUSE_MAX_MS, TEXT_PAUSE_MS + TEXT_PAUSE_PER_CHAR_MS * prompt.text.length);
@@ -54,9 +64,18 @@
     stopPlaying();
     const state = { seq: msg.seq, escape: msg.escape || "", audio: null, timer: null, cancelled: false };
     playing = state;
-    for (const p of msg.prompts) {
+    for (const line of lines(msg.prompts)) {
       if (state.cancelled) return;
-      await playOne(state, p);
+      const ps = line.prompts;
+      const id = ps.length > 1 ? `${ps[0].id} +${ps.length - 1}` : ps[0].id;
+      const li = log("prompt", ps.map((p) => p.text).join(" "),
+        el("span", { class: "pid", text: id, title: ps.map((p) => p.id).join(" ") }));
+      li.classList.add("now");
+      for (const p of ps) {
+        if (state.cancelled) break;
+        await playOne(state, p, li);
+      }
+      li.classList.remove("now");
     }
     if (!state.cancelled) {
       send({ type: "played", seq: msg.seq });
