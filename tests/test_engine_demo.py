@@ -141,6 +141,16 @@ async def test_customer_code_prefix_comes_from_the_dialled_hotline(h: Harness) -
     assert ("account_by_code", {"digits": "01000654321", "prefix": "PD"}) in h.data.calls
 
 
+async def test_account_keyed_once_is_offered_again_not_asked_again(h: Harness) -> None:
+    # Billing with a keyed code, then the meter reading: one key, not 11 digits again.
+    _record, ch = await h.call("- 2 01000654321# 1 1 3 1 2 -", caller=UNKNOWN_CALLER)
+    assert prompt_ids(ch).count("enter_customer_code") == 1
+    assert prompt_ids(ch).count("same_account_ending") == 1
+    assert [c for c in h.data.calls if c[0] == "account_by_code"] == [
+        ("account_by_code", {"digits": "01000654321", "prefix": "PE"})]
+    assert ("meter_reading", {"account": "PE01000654321"}) in h.data.calls
+
+
 async def test_read_back_rejected_asks_again(h: Harness) -> None:
     _record, ch = await h.call("- 2 01000654321# 2 01000123456# 1 2 -", caller=UNKNOWN_CALLER)
     assert prompt_ids(ch).count("enter_customer_code") == 2
@@ -196,6 +206,7 @@ MENUS = {
     "welcome": ("", {}),
     "main_menu": ("-", {}),
     "offer_registered": ("- 2", {}),
+    "offer_same_account": ("- 2 1 1 3", {}),
     "enter_code": ("- 2", {"caller": UNKNOWN_CALLER}),
     "code_not_found": ("- 2 99999999999# 1", {"caller": UNKNOWN_CALLER}),
     "offer_report": ("- 1 1", {}),
