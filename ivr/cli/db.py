@@ -94,6 +94,12 @@ def _run(args: argparse.Namespace, work: Any) -> int:
             result: int = await work(store)
             return result
         except (OSError, SQLAlchemyError) as exc:
+            if args.schema and "no schema has been selected" in str(exc):
+                # search_path names a schema that is not there: PostgreSQL's words for it
+                # (and the CREATE TABLE they come with) do not say which or what to do.
+                raise UsageError(f"database {_safe(url)}: schema {args.schema!r} does not "
+                                 f"exist: create it first (CREATE SCHEMA {args.schema};) "
+                                 "or leave out --schema") from None
             raise UsageError(f"database {_safe(url)}: {type(exc).__name__}: {exc}") from None
         finally:
             await store.close()
