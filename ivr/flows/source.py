@@ -53,8 +53,8 @@ class FlowSource:
         flowset, diags = compile_flows(data, str(self.path), catalog=self._catalog,
                                        actions=self._actions)
         if flowset is None or has_errors(diags):
-            for d in diags:
-                log.error("%s", d)
+            for d in diags:  # a warning stays a warning, so errors stand out in the log
+                (log.error if d.is_error else log.warning)("%s", d)
             log.error("flows not reloaded: keeping version %s", self.current.version)
             return diags
         for d in diags:
