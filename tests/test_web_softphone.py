@@ -44,6 +44,7 @@ async def test_play_sends_prompts_with_audio_urls_and_waits_for_played(
         ("main_menu", "/audio/ivr/vi/main_menu.wav"), ("w_1", None)]  # w_1 not built
     assert msg["prompts"][0]["text"] == "Bấm phím 1 để nghe thông tin mất điện"
     ch.key_pressed("9")  # not an escape key: ignored, as Asterisk's STREAM FILE does
+    assert await inbox.next() == {"type": "ignored", "key": "9", "seq": msg["seq"]}
     ch.played(msg["seq"])
     assert await playing is None
 

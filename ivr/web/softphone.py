@@ -7,8 +7,8 @@ the same flows over this channel as over FastAGI; a transfer goes to the built-i
 Messages, browser -> server: ``{"type": "start", "flow", "caller", "dialled",
 "language"}`` (first), ``{"type": "key", "key": "5"}``, ``{"type": "played", "seq": n}``,
 ``{"type": "hangup"}``. Server -> browser: ``play`` (seq, prompts with id, text and
-audio url), ``stop`` (seq: a key interrupted it), ``transfer``, ``transfer_result``,
-``ended``, ``error``.
+audio url), ``stop`` (seq: a key interrupted it), ``ignored`` (key, seq: pressed while a
+prompt that takes no keys played), ``transfer``, ``transfer_result``, ``ended``, ``error``.
 """
 
 from __future__ import annotations
@@ -170,7 +170,9 @@ class WebSoftphoneChannel:
                 if key in escape:
                     await self._emit({"type": "stop", "seq": seq})
                     return key
-                # Not an escape key: Asterisk's STREAM FILE ignores it, so do we.
+                # Not an escape key: Asterisk's STREAM FILE ignores it, so do we; the
+                # page says so, or the key in its transcript looks like it was taken.
+                await self._emit({"type": "ignored", "key": key, "seq": seq})
         finally:
             self._played.pop(seq, None)
 

@@ -94,6 +94,15 @@
     send({ type: "key", key });
   }
 
+  // The prompt playing took no keys: strike the key through so nobody thinks it counted.
+  function markIgnored(key) {
+    const keys = [...document.querySelectorAll("#log li.key:not(.ignored)")];
+    const li = keys.reverse().find((n) => n.querySelector(".text").textContent === key);
+    if (!li) return;
+    li.classList.add("ignored");
+    li.append(el("span", { class: "pid", text: "ignored: this prompt takes no keys" }));
+  }
+
   function setInCall(on) {
     $("call").disabled = on;
     $("hangup").disabled = !on;
@@ -116,6 +125,7 @@
       if (msg.type === "started") status("In call", "live");
       else if (msg.type === "play") playList(msg);
       else if (msg.type === "stop") { if (playing && playing.seq === msg.seq) stopPlaying(); }
+      else if (msg.type === "ignored") markIgnored(msg.key);
       else if (msg.type === "transfer") {
         status("Waiting for an agent…", "busy");
         log("event", `Transferred to queue ${msg.queue}, case ${msg.case_id}`);
