@@ -7,6 +7,7 @@ supervisors edit. Everything binds to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -148,7 +149,11 @@ def load_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+        # One line with the position, as `ivr validate` says it (not PyYAML's four).
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SettingsError(f"{where}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: expected a mapping at the top")
     values: dict[str, Any] = {"config_path": path}
@@ -169,7 +174,13 @@ def load_config_file(path: Path) -> dict[str, Any]:
             extra[key] = value
     unknown_ami = [k for k in values if k.startswith("ami_") and k not in known]
     if unknown_ami:
-        raise SettingsError(f"{path}: unknown ami settings: {', '.join(sorted(unknown_ami))}")
+        ami_keys = sorted(k[4:] for k in known if k.startswith("ami_"))
+        words = []
+        for name in sorted(k[4:] for k in unknown_ami):
+            close = difflib.get_close_matches(name, ami_keys, n=1)
+            words.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise SettingsError(f"{path}: unknown key under ami: {', '.join(words)}; the keys "
+                            f"are {', '.join(ami_keys)}")
     values["extra"] = extra
     return values
 
@@ -183,11 +194,13 @@ def load_settings(
     config = overrides.get("config_path") or environ.get("IVR_CONFIG")
     if config:
         settings = replace(settings, **load_config_file(Path(config)))
-    env_values = {
-        field_name: _coerce(field_name, environ[var])
-        for var, field_name in ENV_VARS.items()
-        if environ.get(var, "") != ""
-    }
+    env_values = {}
+    for var, field_name in ENV_VARS.items():
+        if environ.get(var, "") != "":
+            try:
+                env_values[field_name] = _coerce(field_name, environ[var])
+            except SettingsError as exc:  # name the variable the operator actually set
+                raise SettingsError(f"{var}: {exc}") from None
     settings = replace(settings, **env_values)
     cli_values = {
         k: _coerce(k, v) if k not in {"users", "extra", "config_path"} else v

@@ -46,3 +46,30 @@ def test_rejected_reload_logs_its_warnings_as_warnings(
     levels = {r.getMessage().split(": ", 2)[1]: r.levelname for r in caplog.records
               if r.getMessage().startswith(str(path))}
     assert levels == {"error": "ERROR", "warning": "WARNING"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ami:\n  hots: 127.0.0.1\n  username: ivr\n",
+     "{p}: unknown key under ami: 'hots' (did you mean 'host'?); the keys are host, port, "
+     "secret, username"),
+    ("ami:\n\thost: 127.0.0.1\n",
+     "{p}:2:1: not valid YAML: found character '\\t' that cannot start any token"),
+])
+def test_service_config_mistakes_name_the_key_and_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    from ivr.settings import SettingsError, load_settings
+
+    path = tmp_path / "ivr.yaml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as info:
+        load_settings({}, {"config_path": path})
+    assert str(info.value) == expected.format(p=path)
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    from ivr.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as info:
+        load_settings({"IVR_AGI_PORT": "abc"})
+    assert str(info.value) == "IVR_AGI_PORT: setting agi_port: cannot use 'abc'"
