@@ -84,7 +84,7 @@ class DemoData:
         return ActionRegistry([
             spec("accounts_for_caller", (), ("phone",)),
             spec("outage_for_caller"),
-            spec("account_by_code", ("digits", "prefix")),
+            spec("account_by_code", ("digits",), ("prefix",)),
             spec("balance", ("account",)),
             spec("meter_reading", ("account",)),
             spec("outage_for_account", ("account",)),

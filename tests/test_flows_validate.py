@@ -70,8 +70,8 @@ CASES = [
         "{path}:11:13: error: menu 'main_menu' uses key '1' twice (first at line 9)",
     ]),
     ('missing_input.yaml', 1, [
-        "{path}:6:17: error: lookup 'account_by_code' needs input 'prefix' under 'with:'",
-        "{path}:7:39: error: lookup 'account_by_code' has no input 'prefx' (did you mean 'prefix'?)",
+        "{path}:6:17: error: lookup 'balance' needs input 'account' under 'with:'",
+        "{path}:7:16: error: lookup 'balance' has no input 'acount' (did you mean 'account'?)",
     ]),
     ('no_way_out.yaml', 1, [
         "{path}:6:9: error: node 'greet' has no way out: add 'next'",

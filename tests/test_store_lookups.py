@@ -53,7 +53,8 @@ def test_registry_names_inputs_and_timeouts() -> None:
         "request_callback",
         "record_survey",
     }
-    assert registry.spec("account_by_code").inputs == {"digits", "prefix"}
+    assert registry.spec("account_by_code").inputs == {"digits"}
+    assert registry.spec("account_by_code").optional_inputs == {"prefix"}
     assert registry.spec("balance").inputs == {"account"}
     assert registry.spec("report_outage").optional_inputs == {"account"}
     assert registry.spec("request_callback").inputs == {"reason"}
@@ -126,6 +127,16 @@ async def test_account_by_code(store: Store) -> None:
     ]:
         missing = await run(store, "account_by_code", {"digits": digits, "prefix": prefix})
         assert missing.status is NOT_FOUND, (digits, prefix)
+
+
+async def test_account_by_code_without_the_hotline_prefix(store: Store) -> None:
+    """A dialplan that passes no dialled number leaves the prefix unknown: the digits
+    alone find the account when one corporation has them, and nobody's when several do."""
+    alone = await run(store, "account_by_code", {"digits": "02000111111"})
+    assert alone.status is FOUND and alone.value["code"] == "PE02000111111"
+    # PE01000123456 and PD01000123456 both exist: the caller must be asked again.
+    ambiguous = await run(store, "account_by_code", {"digits": "01000123456", "prefix": ""})
+    assert ambiguous.status is NOT_FOUND
 
 
 async def test_balance_unpaid_and_paid(store: Store) -> None:

@@ -69,8 +69,16 @@ class _Actions:
 
     async def account_by_code(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
         digits, prefix = _text(inputs, "digits"), _text(inputs, "prefix").upper()
-        if not (_DIGITS_11.fullmatch(digits) and _PREFIX.fullmatch(prefix)):
+        if not _DIGITS_11.fullmatch(digits):
             return LookupResult.not_found()
+        if not _PREFIX.fullmatch(prefix):
+            # The dialled hotline is unknown (a dialplan that passes no number, a trunk
+            # that sends +84...): the digits alone still name the account when only one
+            # corporation has them.
+            codes = await self.store.accounts_by_digits(digits)
+            if len(codes) != 1:
+                return LookupResult.not_found()
+            prefix = codes[0][:2]
         found = await self.store.account_by_code(prefix + digits)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
@@ -163,9 +171,10 @@ def build_actions(
             read(
                 "account_by_code",
                 a.account_by_code,
-                {"digits", "prefix"},
-                set(),
-                "account from the 11 digits keyed and the hotline's 2-letter prefix",
+                {"digits"},
+                {"prefix"},
+                "account from the 11 digits keyed and the hotline's 2-letter prefix "
+                "(without one, the only corporation whose customer has those digits)",
             ),
             read(
                 "balance", a.balance, {"account"}, set(), "latest bill and everything still unpaid"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.store.models import (
@@ -64,6 +64,16 @@ async def account_by_code(conn: AsyncConnection, code: str) -> dict[str, Any] | 
     if row is None:
         return None
     return dict(row._mapping)
+
+
+async def accounts_by_digits(conn: AsyncConnection, digits: str) -> list[str]:
+    """Codes ``<prefix><digits>`` for every corporation's prefix (at most two: enough to
+    tell one match from an ambiguous one). One indexed IN lookup."""
+    wanted = select(corporations.c.prefix + literal(digits))
+    rows = await conn.execute(
+        select(accounts.c.code).where(accounts.c.code.in_(wanted)).limit(2)
+    )
+    return [str(code) for (code,) in rows]
 
 
 async def _account_id(conn: AsyncConnection, code: str) -> int | None:

@@ -211,6 +211,10 @@ class Store:
             "corporation": found["corporation"],
         }
 
+    async def accounts_by_digits(self, digits: str) -> list[str]:
+        async with self._engine.connect() as conn:
+            return await queries.accounts_by_digits(conn, digits)
+
     async def balance(self, code: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
             return await queries.balance(conn, code)
