@@ -73,3 +73,23 @@ def test_bad_environment_value_names_the_variable() -> None:
     with pytest.raises(SettingsError) as info:
         load_settings({"IVR_AGI_PORT": "abc"})
     assert str(info.value) == "IVR_AGI_PORT: setting agi_port: cannot use 'abc'"
+
+
+def test_simulate_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "IVR_DATA_DIR": str(tmp_path), "IVR_NOW": "2026-12-01T10:00:00+07:00"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ivr", "simulate", "--keys", "- 3 1 2 5"], cwd=root, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert first.startswith("  IVR  ")
+    assert "Traceback" not in err and "BrokenPipeError" not in err

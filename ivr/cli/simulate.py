@@ -45,7 +45,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(simulate(args))
+    from ivr.flows.simulator import quiet_broken_pipe
+
+    try:
+        return asyncio.run(simulate(args))
+    except BrokenPipeError:  # `ivr simulate --json | head`: the reader has what it wanted
+        quiet_broken_pipe(sys.stdout)
+        return 0
 
 
 async def simulate(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ an *impatient* one barges in with the first key; both must reach the same result
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -189,6 +190,7 @@ class EventPrinter:
     def __init__(self, out: Any = None) -> None:
         self._out = out or sys.stdout
         self._words: list[str] = []
+        self._closed = False
 
     def __call__(self, event: Event) -> None:
         if event["type"] == "prompt" and str(event["id"]).startswith("w_"):
@@ -213,4 +215,24 @@ class EventPrinter:
             self._line(f"  IVR  <{' '.join(words)}>")
 
     def _line(self, text: str) -> None:
-        print(text, file=self._out, flush=True)
+        if self._closed:
+            return
+        try:
+            print(text, file=self._out, flush=True)
+        except BrokenPipeError:
+            # The reader left (`ivr simulate | head`): stop printing and let the call end
+            # as it would, rather than fail it and print tracebacks.
+            self._closed = True
+            quiet_broken_pipe(self._out)
+
+
+def quiet_broken_pipe(out: Any) -> None:
+    """Point ``out``'s file descriptor at /dev/null so later writes and the flush at exit
+    do not raise again."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
