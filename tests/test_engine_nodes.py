@@ -309,7 +309,6 @@ TRANSFER = """
     (TransferStatus.TIMEOUT, "slow", Outcome.SELF_SERVED),
     (TransferStatus.NO_AGENTS, "closed", Outcome.SELF_SERVED),
     (TransferStatus.FULL, "queued", Outcome.SELF_SERVED),
-    (TransferStatus.FAILED, "goodbye", Outcome.FAILED),
 ])
 async def test_transfer_results_take_their_exits(tmp_path: Path, status: TransferStatus,
                                                  said: str, outcome: Outcome) -> None:
@@ -322,6 +321,31 @@ async def test_transfer_results_take_their_exits(tmp_path: Path, status: Transfe
     assert record.outcome is outcome
     assert h.store.results[req.case_id].status is status
     assert record.transfer_status == status.value
+
+
+async def test_a_failed_queue_hands_the_caller_to_the_agent_queue(tmp_path: Path) -> None:
+    """A queue Asterisk does not know (QUEUESTATUS=UNKNOWN) must not end a call, least
+    of all an emergency: apologise, then the agent queue at the same priority."""
+    h = build(tmp_path, TRANSFER)
+    record, ch = await h.call("", transfer_results=[
+        TransferResult(TransferStatus.FAILED, "UNKNOWN"),
+        TransferResult(TransferStatus.COMPLETED, "CONTINUE")])
+    first, second = ch.transfers
+    assert (first.queue, second.queue) == ("desk", "hotline")  # the agent queue
+    assert second.priority == 7
+    assert prompt_ids(ch)[-2:] == ["sorry_transfer", "back"]
+    assert record.outcome is Outcome.TRANSFERRED
+    assert "desk failed: UNKNOWN" in record.error
+
+
+async def test_when_the_agent_queue_fails_too_a_callback_is_offered(tmp_path: Path) -> None:
+    h = build(tmp_path, TRANSFER)
+    record, ch = await h.call("-", transfer_results=[
+        TransferResult(TransferStatus.FAILED, "UNKNOWN"),
+        TransferResult(TransferStatus.FAILED, "UNKNOWN")])
+    assert [t.queue for t in ch.transfers] == ["desk", "hotline"]
+    assert "offer_callback" in prompt_ids(ch)  # the agent queue's when_full
+    assert record.outcome is Outcome.FAILED
 
 
 async def test_unknown_flow_name_runs_the_default_flow(tmp_path: Path) -> None:

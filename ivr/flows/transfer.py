@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 VAR_INTENT = "IVR_INTENT"
 VAR_LANGUAGE = "IVR_LANGUAGE"
 _CALLBACK_REF = Ref("callback.reference")
+#: Said before a failed queue hands the caller to the agent queue instead.
+APOLOGY_PROMPT = "sorry_transfer"
 #: Seconds opening or finishing a case may take. The caller hears silence while it runs
 #: (before the queue's music; after the agent hangs up; before the callback offer), so a
 #: stuck database must not hold the call: past this, transfer without the case, or go on
@@ -83,6 +85,17 @@ async def transfer(
     out = exits.get(result.status)
     if out is not None:
         return out
+    fallback = st.flowset.defaults.agent_queue
+    if result.status is TransferStatus.FAILED and queue_key != fallback:
+        # A queue the telephony side does not know (missing from queues.conf, a typo)
+        # must not turn an emergency into "goodbye": apologise and hand the caller to the
+        # agents, at the priority they were owed.
+        log.error("call %s: transfer to queue %s failed (%s); trying the agent queue",
+                  st.info.call_id, queue.name, result.raw_status or "no status")
+        st.error = st.error or f"transfer to {queue.name} failed: {result.raw_status}"
+        if engine.catalog.has(APOLOGY_PROMPT):
+            await engine.play(ch, st, (PromptItem(APOLOGY_PROMPT),))
+        return await transfer(engine, ch, st, fallback, request.priority, reason, node)
     st.outcome = Outcome.FAILED if result.status is TransferStatus.FAILED else Outcome.TRANSFERRED
     if result.status is TransferStatus.FAILED:
         st.error = st.error or f"transfer to {queue.name} failed: {result.raw_status}"
