@@ -72,6 +72,18 @@ def test_outage_caller_hears_the_outage_at_the_greeting(capsys: Any, db_url: str
     assert "outage_at_your_address" in ids(result)
 
 
+def test_planned_works_tomorrow_are_not_announced_as_an_outage_now(
+    capsys: Any, db_url: str
+) -> None:
+    # PE07000333333 (docs/demo-data.md): maintenance tomorrow 08:00-16:00, power on now.
+    result = simulate(capsys, db_url, "- 1 1 2 -", "--caller", "0905678901")
+    assert "outage_at_your_address" not in ids(result)
+    said = ids(result)
+    assert said[said.index("planned_works_from"):][:4] == [
+        "planned_works_from", "planned_works_until", "no_outage_known", "press_1_to_report"]
+    assert "tám giờ ngày hai tháng mười hai" in text(result)
+
+
 def test_meter_reading_branch(capsys: Any, db_url: str) -> None:
     result = simulate(capsys, db_url, "- 3 1 2 -")
     assert {"meter_index_is", "read_on"} <= set(ids(result))
