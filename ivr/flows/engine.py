@@ -46,7 +46,7 @@ from ivr.flows.questions import ask_input, ask_menu
 from ivr.flows.render import render
 from ivr.flows.source import FlowSource
 from ivr.flows.state import CallState, jsonable
-from ivr.flows.transfer import transfer
+from ivr.flows.transfer import APOLOGY_PROMPT, transfer
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ MAX_STEPS_PER_CALL = 1000
 #: Nested ``call`` depth; deeper is a sub-flow calling itself.
 MAX_CALL_DEPTH = 8
 DEFAULT_UNSAVED_PATH = Path("var/unsaved-calls.jsonl")
-APOLOGY_PROMPT = "sorry_transfer"
 #: Seconds a call record may take to save before it goes to the fallback file: a stuck
 #: database must not hold a finished call's task (and a server shutdown) forever.
 SAVE_TIMEOUT = 10.0

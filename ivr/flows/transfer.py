@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 VAR_INTENT = "IVR_INTENT"
 VAR_LANGUAGE = "IVR_LANGUAGE"
 _CALLBACK_REF = Ref("callback.reference")
-#: Said before a failed queue hands the caller to the agent queue instead.
+#: The apology before the agent queue takes over (an unexpected error, a failed queue).
 APOLOGY_PROMPT = "sorry_transfer"
 #: Seconds opening or finishing a case may take. The caller hears silence while it runs
 #: (before the queue's music; after the agent hangs up; before the callback offer), so a
