@@ -168,6 +168,12 @@ async def test_spoken_values_read_as_one_line_in_the_softphone_transcript(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
+            agent = await (await browser.new_context()).new_page()
+            agent.set_default_timeout(STEP_MS)
+            await _log_in(agent, base, "agent2", passwords["agent2"])
+            await agent.wait_for_selector("#conn.ok")
+            await agent.click("#avail-on")
+            await agent.wait_for_selector("#avail-on.on")
             phone = await (await browser.new_context()).new_page()
             phone.set_default_timeout(STEP_MS)
             # No audio is built here, so each prompt is shown for a reading pause: the
@@ -197,5 +203,23 @@ async def test_spoken_values_read_as_one_line_in_the_softphone_transcript(
             assert "ngày ba mươi mốt tháng mười" in await bill.inner_text()
             pids = await phone.locator("#log .pid").all_inner_texts()
             assert not [p for p in pids if p.startswith("w_")], pids
+
+            # Back to the main menu and on to an agent: the card names the account the
+            # caller confirmed and shows each visit of the main menu with its own key.
+            await heard("Để quay lại menu chính")
+            await phone.click('#keypad button[data-key="1"]')
+            await phone.locator("#log li.key").nth(2).wait_for()
+            await heard("bấm phím 0")
+            await phone.click('#keypad button[data-key="0"]')
+            await agent.wait_for_selector("#card[data-state=ringing]")
+            account = await agent.inner_text("#account")
+            assert "PE01000123456" in account and "Nguyễn Văn An" in account, account
+            assert "count" not in (await agent.inner_text("#facts")).lower()
+            menus = agent.locator("#path li", has_text="main_menu")
+            assert await menus.count() == 2
+            assert [await menus.nth(i).locator(".input").all_inner_texts() for i in (0, 1)] == [
+                ["2"], ["0"]]
+            await agent.screenshot(path=str(ARTIFACTS / "agent-pop-billing.png"),
+                                   full_page=True, animations="disabled")
         finally:
             await browser.close()

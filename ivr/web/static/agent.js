@@ -72,9 +72,20 @@
     if (!rows.length) target.append(el("dd", { class: "muted", text: "Nothing found" }));
   }
 
-  function accountRows(c) {
+  // The account the IVR settled on, with what it learned about it: from an account lookup
+  // (facts.account), else from the caller's registered accounts (facts.caller.account or
+  // the card's registered_accounts) when the code is the same.
+  function accountFacts(c) {
     const facts = c.facts || {};
-    const acc = facts.account && typeof facts.account === "object" ? facts.account : {};
+    const isObj = (x) => x && typeof x === "object" && !Array.isArray(x);
+    if (isObj(facts.account)) return facts.account;
+    const fromCaller = isObj(facts.caller) && isObj(facts.caller.account) ? facts.caller.account : null;
+    if (fromCaller && (!c.account || fromCaller.code === c.account)) return fromCaller;
+    return (c.registered_accounts || []).find((r) => r.code === c.account) || {};
+  }
+
+  function accountRows(c) {
+    const acc = accountFacts(c);
     const rows = [];
     const registered = c.registered_accounts || [];
     if (!c.account && !acc.code && registered.length) {
@@ -96,7 +107,7 @@
     const rows = [];
     const facts = c.facts || {};
     for (const [key, v] of Object.entries(facts)) {
-      if (key === "account") continue;
+      if (key === "account" || key === "caller") continue; // shown under Account
       if (v && typeof v === "object" && !Array.isArray(v)) {
         for (const [k, x] of Object.entries(v)) {
           if (x === null || x === undefined || typeof x === "object") continue;
@@ -117,12 +128,24 @@
   function pathItems(c) {
     const list = $("path");
     list.replaceChildren();
-    const inputs = c.inputs || [];
-    for (const step of c.path || []) {
+    const steps = c.path || [];
+    // A node visited twice (the main menu, say) shows each visit's keys, not all of them.
+    // Inputs come in call order, so each belongs to the first visit of its node at or
+    // after the previous input's visit (retries stay on the same visit).
+    const byStep = steps.map(() => []);
+    let from = 0;
+    for (const i of c.inputs || []) {
+      const same = (s) => s.node === i.node && s.flow === i.flow;
+      let at = steps.findIndex((s, n) => n >= from && same(s));
+      if (at < 0) at = steps.findLastIndex(same);
+      if (at < 0) continue;
+      byStep[at].push(i);
+      from = at;
+    }
+    for (const [n, step] of steps.entries()) {
       const li = el("li", {}, el("span", { class: "node", text: step.node }),
         step.flow ? el("span", { class: "muted", text: ` ${step.flow}` }) : null);
-      const here = inputs.filter((i) => i.node === step.node && i.flow === step.flow);
-      for (const i of here) {
+      for (const i of byStep[n]) {
         const failed = i.result === "no_input" || i.result === "no_match";
         li.append(el("span", { class: "input " + (failed ? "failed" : "ok"),
           text: failed ? label(i.result).toLowerCase() + (i.digits ? ` (${i.digits})` : "") : (i.digits || i.result) }));
