@@ -148,3 +148,33 @@ async def test_a_bad_start_message_gets_a_clear_error(
         msg = await ws.receive_json(timeout=2)
         assert msg["type"] == "error" and msg["message"].startswith(error)
         await ws.close()
+
+
+async def test_one_login_cannot_start_calls_without_end(
+    aiohttp_client: Any, make_app: Any, web_store: Any, tmp_path: Path
+) -> None:
+    from ivr.web.sockets import MAX_SOFTPHONE_CALLS_PER_USER
+
+    live = live_engine(web_store, tmp_path)
+    app = make_app(engine=live.engine, catalog=live.catalog, flow_names=live.flow_names)
+    client: Client = await aiohttp_client(app)
+    await login(client, "agent1")
+    start = {"type": "start", "flow": "hotline", "caller": CALLER, "dialled": HCMC_HOTLINE}
+    phones = []
+    for _ in range(MAX_SOFTPHONE_CALLS_PER_USER):
+        phone = await client.ws_connect("/ws/softphone")
+        await phone.send_json(start)
+        assert (await phone.receive_json(timeout=5))["type"] == "started"
+        phones.append(phone)
+    extra = await client.ws_connect("/ws/softphone")
+    await extra.send_json(start)
+    msg = await extra.receive_json(timeout=5)
+    assert msg["type"] == "error" and "hang one up first" in msg["message"]
+    other: Client = await aiohttp_client(app)  # someone else still can
+    await login(other, "agent2")
+    theirs = await other.ws_connect("/ws/softphone")
+    await theirs.send_json(start)
+    assert (await theirs.receive_json(timeout=5))["type"] == "started"
+    for ws in (*phones, theirs):
+        await ws.close()
+    await asyncio.gather(*app[CALLS])

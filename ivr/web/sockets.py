@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 #: Seconds between websocket pings: a console on a dead network is noticed (and its
 #: agent marked away) within about a minute.
 HEARTBEAT = 30.0
+#: Softphone calls one user may have up at once: a person tests with one or two tabs;
+#: each call runs the engine and writes to the store, so one login must not start
+#: hundreds.
+MAX_SOFTPHONE_CALLS_PER_USER = 5
 #: Browser messages are tiny (a key, an availability flag); anything big is garbage.
 MAX_MESSAGE = 16 * 1024
 
@@ -132,6 +136,12 @@ async def softphone_ws(request: web.Request) -> web.WebSocketResponse:
         if start.get("type") != "start":
             raise SoftphoneInputError("the first message must be 'start'")
         info = call_info_from(start, flows=list(request.app[FLOW_NAMES]()), user=user.name)
+        mine = f" by {user.name}"
+        if sum(t.get_name().endswith(mine) for t in request.app[CALLS]) >= (
+                MAX_SOFTPHONE_CALLS_PER_USER):
+            raise SoftphoneInputError(
+                f"you already have {MAX_SOFTPHONE_CALLS_PER_USER} softphone calls up; "
+                "hang one up first")
     except SoftphoneInputError as exc:
         await ws.send_json({"type": "error", "message": str(exc)})
         await ws.close()
@@ -144,7 +154,7 @@ async def softphone_ws(request: web.Request) -> web.WebSocketResponse:
     # runs in its own task, which the app cancels only when it shuts down.
     call = asyncio.create_task(
         run_softphone_call(channel, request.app[ENGINE], lambda: _next_json(ws)),
-        name=f"softphone {info.call_id}",
+        name=f"softphone {info.call_id} by {user.name}",  # counted per user above
     )
     calls = request.app[CALLS]
     calls.add(call)
