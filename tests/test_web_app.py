@@ -408,3 +408,21 @@ async def test_an_agent_on_the_supervisor_page_gets_a_way_back(
     assert resp.status == 403
     html = await resp.text()
     assert "This page is for supervisors." in html and 'href="/agent"' in html
+
+
+async def test_behind_a_trusted_proxy_the_login_limit_counts_each_client(
+    aiohttp_client: Any, make_app: Any, web_settings: Any
+) -> None:
+    settings = replace(web_settings, extra={"web": {"trusted_proxy": True}})
+    client: Client = await aiohttp_client(make_app(settings=settings))
+    token = await csrf_of(client)
+
+    async def attempt(forwarded: str, password: str = "guess") -> int:
+        resp = await client.post("/login", headers={"X-Forwarded-For": forwarded},
+                                 data={"name": "agent2", "password": password,
+                                       "csrf_token": token}, allow_redirects=False)
+        return resp.status
+
+    # The client may invent the first entries; the proxy appends the real address last.
+    assert [await attempt(f"10.9.9.{i}, 203.0.113.7") for i in range(6)] == [401] * 5 + [429]
+    assert await attempt("198.51.100.4", PASSWORD) == 302  # a colleague is not locked out

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Browsers remember for a year to use only HTTPS (sent only when the site is on HTTPS).
 HSTS = "max-age=31536000"
+#: Longest client address kept from a proxy header (an IPv6 address is at most 45).
+MAX_ADDRESS_LENGTH = 64
 #: Methods that change nothing: no CSRF token needed.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Pages only load our own scripts, styles, audio and websocket (no inline script):
@@ -52,6 +54,19 @@ def https_only(request: web.Request) -> bool:
     without ``Secure`` would also be sent over any plain-HTTP link to the host."""
     web_section = request.app[SETTINGS].extra.get("web") or {}
     return request.secure or web_section.get("secure_cookies") is True
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking, for the login limit. Behind a reverse proxy every request comes
+    from the proxy, so one shared count would lock everyone out after a few bad
+    passwords: with ``web: trusted_proxy: true`` the address the proxy appended to
+    ``X-Forwarded-For`` (the last one; earlier ones are the client's to invent) is used."""
+    web_section = request.app[SETTINGS].extra.get("web") or {}
+    if web_section.get("trusted_proxy") is True:
+        forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded[:MAX_ADDRESS_LENGTH]
+    return request.remote or "?"
 
 
 def _set_cookie(response: web.StreamResponse, request: web.Request, session: Session) -> None:

@@ -32,7 +32,7 @@ from ivr.web.keys import (
     current_session,
     current_user,
 )
-from ivr.web.middleware import require_page_user
+from ivr.web.middleware import client_address, require_page_user
 from ivr.web.sessions import CSRF_FIELD, login_session, logout_session
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -139,7 +139,7 @@ async def login_post(request: web.Request) -> web.Response:
     name = str(form.get("name", "")).strip()[:MAX_CREDENTIAL_LENGTH]
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))
-    address = request.remote or "?"
+    address = client_address(request)
     limiter = request.app[LIMITER]
     # Counted before bcrypt runs, so parallel guesses cannot all slip past the limit.
     if not limiter.attempt(address, name):
