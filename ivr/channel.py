@@ -121,6 +121,8 @@ class TransferStatus(enum.Enum):
     """JOINEMPTY / LEAVEEMPTY / JOINUNAVAIL / LEAVEUNAVAIL: nobody to answer."""
     FAILED = "failed"
     """The queue application could not run (unknown queue, error)."""
+    ABANDONED = "abandoned"
+    """The caller hung up while waiting, before any agent answered."""
 
 
 @dataclass(frozen=True, slots=True)

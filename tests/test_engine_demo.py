@@ -276,4 +276,5 @@ async def test_hang_up_while_queued_is_abandoned_and_noted_on_the_case(h: Harnes
     assert record.outcome is Outcome.ABANDONED
     (case_id,) = h.store.cases
     assert h.store.results[case_id].raw_status == "ABANDON"
+    assert h.store.results[case_id].status is TransferStatus.ABANDONED
     assert record.transfer_status == "abandoned"

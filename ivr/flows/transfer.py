@@ -69,7 +69,7 @@ async def transfer(
     except CallerHungUp:
         st.queue_seconds = (engine.clock.now() - now).total_seconds()
         st.transfer_status = "abandoned"
-        await _finish(engine, case_id, TransferResult(TransferStatus.FAILED, "ABANDON"))
+        await _finish(engine, case_id, TransferResult(TransferStatus.ABANDONED, "ABANDON"))
         raise
     st.queue_seconds = (engine.clock.now() - now).total_seconds()
     st.transfer_status = result.status.value

@@ -91,13 +91,17 @@ async def _row_id(conn: AsyncConnection, code: str) -> int:
     return int(found)
 
 
+#: Case status once the transfer is over; every other ending leaves it unanswered.
+_STATUS_AFTER = {TransferStatus.COMPLETED: "completed", TransferStatus.ABANDONED: "abandoned"}
+
+
 async def finish_transfer(
     conn: AsyncConnection, code: str, result: TransferResult, now: datetime
 ) -> None:
     row_id = await _row_id(conn, code)
     values: dict[str, Any] = {
         "transfer_status": result.status.value,
-        "status": "completed" if result.status is TransferStatus.COMPLETED else "unanswered",
+        "status": _STATUS_AFTER.get(result.status, "unanswered"),
         "updated_at": now,
     }
     if result.agent:
