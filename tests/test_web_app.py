@@ -426,3 +426,14 @@ async def test_behind_a_trusted_proxy_the_login_limit_counts_each_client(
     # The client may invent the first entries; the proxy appends the real address last.
     assert [await attempt(f"10.9.9.{i}, 203.0.113.7") for i in range(6)] == [401] * 5 + [429]
     assert await attempt("198.51.100.4", PASSWORD) == 302  # a colleague is not locked out
+
+
+async def test_a_login_link_opened_while_logged_in_goes_on_to_its_page(
+    aiohttp_client: Any, make_app: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent1")
+    resp = await client.get("/login?next=/softphone", allow_redirects=False)
+    assert resp.headers["Location"] == "/softphone"
+    resp = await client.get("/login?next=//evil.example", allow_redirects=False)
+    assert resp.headers["Location"] == "/agent"

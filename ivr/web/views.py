@@ -127,8 +127,8 @@ async def index(request: web.Request) -> web.Response:
 
 async def login_page(request: web.Request) -> web.Response:
     user = current_user(request)
-    if user is not None:
-        raise web.HTTPFound(_home(user))
+    if user is not None:  # logged in already (another tab): straight on to the page
+        raise web.HTTPFound(_safe_next(request.query.get("next", "")) or _home(user))
     expired = "The form had expired; please log in again." if "expired" in request.query else ""
     return render(request, "login.html", title="Log in", error=expired,
                   next=_safe_next(request.query.get("next", "")), name="")
