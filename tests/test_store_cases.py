@@ -112,6 +112,11 @@ async def test_finish_transfer_records_status_and_agent(store: Store) -> None:
         "detail": "CONTINUE talk 95s",
         "at": case["events"][-1]["at"],
     }
+    gone = await store.open_case(draft("c"))
+    await store.finish_transfer(gone, TransferResult(TransferStatus.ABANDONED, "ABANDON"))
+    case = await store.get_case(gone)
+    assert case is not None
+    assert (case["status"], case["transfer_status"]) == ("abandoned", "abandoned")
     missed = await store.open_case(draft("b"))
     await store.finish_transfer(missed, TransferResult(TransferStatus.TIMEOUT, "TIMEOUT"))
     case = await store.get_case(missed)
