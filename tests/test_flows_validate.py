@@ -187,6 +187,22 @@ def test_one_flow_is_not_flows(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err.startswith(f"{flows}: ok, 1 flow, 1 node, version ")
 
 
+def test_prompt_without_a_translation_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "prompts.yaml"
+    prompts.write_text('prompts:\n  hi:\n    vi: "Xin chào"\n  bye:\n    vi: "Tạm biệt"\n'
+                       '    en: "Goodbye"\n  sorry_transfer:\n    vi: "Xin lỗi"\n'
+                       '    en: "Sorry"\n', encoding="utf-8")
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("flows:\n  hotline:\n    start: a\n    nodes:\n"
+                     "      a: {play: [hi, bye, hi], next: b}\n      b: {hangup: [hi]}\n")
+    assert main(["validate", str(flows), "--prompts", str(prompts)]) == 0
+    assert capsys.readouterr().out == (
+        f"{flows}:5:18: warning: prompt 'hi' has no en text in the prompts file (en callers "
+        "hear the vi text instead)\n")
+
+
 def test_broken_prompts_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prompts = tmp_path / "prompts.yaml"
     prompts.write_text("prompts: [\n")

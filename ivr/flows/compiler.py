@@ -102,6 +102,8 @@ class Compiler:
     pending: list[PendingExit] = field(default_factory=list)
     edges: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     engine_prompts: set[str] = field(default_factory=set)
+    untranslated: set[str] = field(default_factory=set)
+    """Prompts already warned about a missing language (one warning per prompt)."""
     declared: dict[str, set[str]] = field(default_factory=dict)
     """Node ids written in each flow, compiled or not (so one bad node is one error)."""
 
@@ -119,6 +121,16 @@ class Compiler:
             ids = getattr(self.catalog, "ids", None)
             hint = did_you_mean(prompt_id, ids()) if callable(ids) else ""
             self.diags.error(mark, f"unknown prompt {prompt_id!r}{hint}")
+            return
+        entry = getattr(self.catalog, "entry", None)
+        texts = getattr(entry(prompt_id), "texts", None) if callable(entry) else None
+        missing = [lang for lang in self.catalog.languages if texts is not None
+                   and lang not in texts and prompt_id not in self.untranslated]
+        if missing:  # the engine falls back to the default language: a caller hears it
+            self.untranslated.add(prompt_id)
+            self.diags.warning(mark, f"prompt {prompt_id!r} has no {'/'.join(missing)} text "
+                               f"in the prompts file ({'/'.join(missing)} callers hear the "
+                               f"{self.defaults.language} text instead)")
 
     def check_ref(self, path: str, mark: Mark, *, text_ok: bool = False) -> Ref | None:
         """``text_ok``: a quoted text could stand here (conditions), so say how."""
