@@ -231,6 +231,26 @@ def test_all_errors_are_collected_not_just_the_first() -> None:
     ]
 
 
+def test_a_node_of_another_flow_says_to_call_that_flow() -> None:
+    text = (
+        "flows:\n"
+        "  hotline:\n"
+        "    start: a\n"
+        "    nodes:\n"
+        "      a: {play: goodbye, next: ask_code}\n"
+        "  identify:\n"
+        "    start: ask_code\n"
+        "    nodes:\n"
+        "      ask_code: {play: goodbye, next: return}\n"
+    )
+    catalog = PromptCatalog.load(ROOT / PROMPTS)
+    _flowset, diags = compile_flows(text.encode(), "f.yaml", catalog=catalog, actions=known_actions())
+    assert [str(d) for d in diags] == [
+        "f.yaml:5:32: error: node 'a' goes to unknown node 'ask_code' (it is in flow 'identify': "
+        "a flow goes only to its own nodes; use a node with 'call: identify')",
+    ]
+
+
 def test_version_is_a_short_hash_of_the_bytes() -> None:
     catalog = PromptCatalog.load(ROOT / PROMPTS)
     data = (ROOT / "config/flows.yaml").read_bytes()

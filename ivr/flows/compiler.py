@@ -376,8 +376,12 @@ class Compiler:
                     object.__setattr__(p.exit, "node", node)
                 continue
             choices = declared | (SPECIAL_TARGETS - {REPEAT})
+            elsewhere = sorted(f for f, ids in self.declared.items() if target in ids)
+            hint = (f" (it is in flow {elsewhere[0]!r}: a flow goes only to its own nodes; "
+                    f"use a node with 'call: {elsewhere[0]}')") if elsewhere else \
+                did_you_mean(target, choices)
             self.diags.error(p.exit.mark, f"node {p.node!r} goes to unknown node {target!r}"
-                             f"{did_you_mean(target, choices)}")
+                             f"{hint}")
 
     def warn_unreachable(self, flows: Mapping[str, Flow]) -> None:
         for flow in flows.values():
