@@ -35,7 +35,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.add_argument("--schema", help="PostgreSQL schema to use (default: search_path)")
         p.add_argument("--config", metavar="FILE", help="service config file (YAML)")
 
-    migrate = sub.add_parser("migrate", help="create or upgrade the schema (keeps data)")
+    migrate = sub.add_parser(
+        "migrate", help="create or upgrade the schema (keeps data)",
+        description="Create the tables, or upgrade them to this version of ivr, keeping the "
+        "data (ivr serve also does this at start). The URL comes from --db, else "
+        "IVR_DATABASE_URL, else the SQLite file <data_dir>/ivr.db (var/ivr.db).",
+    )
     common(migrate)
     migrate.set_defaults(func=run_migrate)
 
@@ -60,7 +65,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     seed.add_argument("--no-progress", action="store_true", help="no progress bar")
     seed.set_defaults(func=run_seed)
 
-    stats = sub.add_parser("stats", help="row counts per table")
+    stats = sub.add_parser(
+        "stats", help="row counts per table",
+        description="Print the number of rows in every table (accounts, bills, cases, call "
+        "records, ...). The URL comes from --db, else IVR_DATABASE_URL, else the SQLite file "
+        "<data_dir>/ivr.db (var/ivr.db).",
+    )
     common(stats)
     stats.set_defaults(func=run_stats)
 
