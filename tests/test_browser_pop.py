@@ -89,6 +89,10 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
             caller_ctx = await browser.new_context(viewport={"width": 1180, "height": 760})
             agent = await agent_ctx.new_page()
             agent.set_default_timeout(STEP_MS)
+            # The pages run under the CSP (no inline script, Trusted Types): no violations.
+            violations: list[str] = []
+            agent.on("console", lambda m: violations.append(m.text)
+                     if "Content Security Policy" in m.text or "Trusted" in m.text else None)
             await _log_in(agent, base, "agent1", passwords["agent1"])
             await agent.wait_for_url(f"{base}/agent")
             await agent.wait_for_selector("#conn.ok")
@@ -98,6 +102,8 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
 
             phone = await caller_ctx.new_page()
             phone.set_default_timeout(STEP_MS)
+            phone.on("console", lambda m: violations.append(m.text)
+                     if "Content Security Policy" in m.text or "Trusted" in m.text else None)
             await _log_in(phone, base, "supervisor", passwords["supervisor"])
             await phone.goto(f"{base}/softphone")
             await phone.select_option("#flow", "hotline")
@@ -155,6 +161,7 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
             await _assert_fits(phone)                                      # an interface
             await phone.screenshot(path=str(ARTIFACTS / "supervisor-narrow.png"),
                                    full_page=True)
+            assert violations == []
         finally:
             await browser.close()
 

@@ -211,6 +211,7 @@ async def test_pages_carry_security_headers_and_render_vietnamese(
     await login(client, "agent1")
     resp = await client.get("/softphone")
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert "require-trusted-types-for 'script'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["Content-Type"].startswith("text/html; charset=utf-8")
     html = await resp.text()

@@ -44,7 +44,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'self'"
+    "form-action 'self'; object-src 'none'; "
+    # Trusted Types: the browser refuses any HTML string put into the DOM (innerHTML and
+    # friends), so a later edit that renders caller text as HTML fails loudly.
+    "require-trusted-types-for 'script'; trusted-types 'none'"
 )
 
 
