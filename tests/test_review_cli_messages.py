@@ -93,3 +93,24 @@ def test_simulate_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     assert proc.wait(timeout=60) == 0
     assert first.startswith("  IVR  ")
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_simulate_refuses_keys_not_on_a_keypad(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IVR_DATA_DIR", str(tmp_path))
+    assert main(["simulate", "--keys", "- 2 a1"]) == 2
+    assert capsys.readouterr().err == (
+        "ivr: error: --keys: 'a' is not on a phone keypad: keys are 0-9, * and #; - is "
+        "silence, h hangs up\n")
+
+
+async def test_typed_key_that_is_not_on_a_keypad_is_asked_again(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ivr.flows.simulator import TerminalKeys
+
+    lines = iter(["x", "1 2", "-", "h"])
+    keys = TerminalKeys(lambda: next(lines))
+    assert [await keys.next_group() for _ in range(3)] == ["12", "", None]
+    assert "'x' is not on a phone keypad" in capsys.readouterr().err

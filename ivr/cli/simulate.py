@@ -57,10 +57,20 @@ def run(args: argparse.Namespace) -> int:
 async def simulate(args: argparse.Namespace) -> int:
     from ivr.calls import Outcome
     from ivr.channel import CallInfo
-    from ivr.flows.simulator import EventPrinter, ScriptedKeys, SimulatorChannel, TerminalKeys
+    from ivr.flows.simulator import (
+        EventPrinter,
+        ScriptedKeys,
+        SimulatorChannel,
+        TerminalKeys,
+        not_phone_keys,
+    )
     from ivr.service import StartupError, open_core
     from ivr.settings import SettingsError, load_settings
 
+    for group in (args.keys or "").split():
+        problem = not_phone_keys(group)
+        if problem is not None:
+            raise UsageError(f"--keys: {problem}")
     try:
         settings = load_settings(os.environ, {"db_url": args.db, "flows_path": args.flows,
                                               "prompts_path": args.prompts})

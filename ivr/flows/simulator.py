@@ -29,6 +29,18 @@ from ivr.channel import (
 
 HANGUP_KEY = "h"
 SILENCE = "-"
+PHONE_KEYS = frozenset("0123456789*#")
+
+
+def not_phone_keys(group: str) -> str | None:
+    """Why ``group`` cannot be pressed on a phone keypad (None when it can)."""
+    if group in (HANGUP_KEY, SILENCE):
+        return None
+    bad = sorted(set(group) - PHONE_KEYS)
+    if not bad:
+        return None
+    return (f"{''.join(bad)!r} is not on a phone keypad: keys are 0-9, * and #; "
+            f"{SILENCE} is silence, {HANGUP_KEY} hangs up")
 
 Event = dict[str, Any]
 
@@ -61,13 +73,18 @@ class TerminalKeys:
         self._read_line = read_line or (lambda: input("keys (- silence, h hang up)> "))
 
     async def next_group(self) -> str | None:
-        try:
-            line = (await asyncio.to_thread(self._read_line)).strip()
-        except EOFError:
-            return None
-        if line == HANGUP_KEY:
-            return None
-        return "" if line in ("", SILENCE) else line.replace(" ", "")
+        while True:
+            try:
+                line = (await asyncio.to_thread(self._read_line)).strip()
+            except EOFError:
+                return None
+            if line == HANGUP_KEY:
+                return None
+            group = "" if line in ("", SILENCE) else line.replace(" ", "")
+            problem = not_phone_keys(group)
+            if problem is None:
+                return group
+            print(f"  !!!  {problem}", file=sys.stderr)  # ask again: a typo is not a key
 
 
 class SimulatorChannel:
