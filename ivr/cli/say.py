@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("language", metavar="LANG", help="vi or en")
     parser.add_argument("kind", metavar="KIND", choices=sorted(KIND_HELP), help="what VALUE is")
-    parser.add_argument("value", metavar="VALUE", help="the value, written as shown for its kind below")
+    parser.add_argument("value", metavar="VALUE",
+                        help="the value, written as shown for its kind below")
     parser.add_argument(
         "--variant",
         choices=("north", "south"),
