@@ -70,6 +70,9 @@ def test_outage_caller_hears_the_outage_at_the_greeting(capsys: Any, db_url: str
     result = simulate(capsys, db_url, "- 1 1 2 -", "--caller", OUTAGE_CALLER)
     assert ids(result)[0] in ("outage_in_area", "outage_planned_in_area")
     assert "outage_at_your_address" in ids(result)
+    # docs/demo-data.md: the Quận 3 outage is a line fault; callers hear why, twice here
+    # (greeting, then the outages branch).
+    assert ids(result).count("cause_line_fault") == 2
 
 
 def test_planned_works_tomorrow_are_not_announced_as_an_outage_now(
