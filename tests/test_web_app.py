@@ -9,11 +9,14 @@ from typing import Any
 
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
-from web_helpers import PASSWORD, csrf_of, login, open_case
+from web_helpers import NOW, PASSWORD, USERS, csrf_of, login, open_case
 from yarl import URL
 
+from ivr.clock import FixedClock
+from ivr.web.auth import hash_password
+from ivr.web.dispatch import Dispatcher
 from ivr.web.keys import CODEC
-from ivr.web.sessions import Session
+from ivr.web.sessions import Session, password_stamp
 
 pytest_plugins = ("web_fixtures",)
 
@@ -354,7 +357,8 @@ async def test_a_console_closes_when_its_session_expires(
 ) -> None:
     app = make_app()
     client: Client = await aiohttp_client(app)
-    ending = Session("agent1", "token-0123456789", int(time.time()) + 1)
+    ending = Session("agent1", "token-0123456789", int(time.time()) + 1,
+                     stamp=password_stamp(USERS[0].password_hash))
     client.session.cookie_jar.update_cookies({"ivr_session": app[CODEC].encode(ending)})
     ws = await client.ws_connect("/ws/agent")
     assert (await ws.receive_json(timeout=2))["type"] == "hello"
@@ -438,3 +442,21 @@ async def test_a_login_link_opened_while_logged_in_goes_on_to_its_page(
     assert resp.headers["Location"] == "/softphone"
     resp = await client.get("/login?next=//evil.example", allow_redirects=False)
     assert resp.headers["Location"] == "/agent"
+
+
+async def test_a_new_password_in_the_config_ends_sessions_made_with_the_old_one(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "agent1")
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))["ivr_session"].value
+    # The same service restarted with agent1's password changed (agent2's kept).
+    users = tuple(replace(u, password_hash=hash_password("a new secret", rounds=4))
+                  if u.name == "agent1" else u for u in USERS)
+    restarted = make_app(dispatcher=Dispatcher(users, web_store, FixedClock(NOW)))
+    again: Client = await aiohttp_client(restarted)
+    again.session.cookie_jar.update_cookies({"ivr_session": cookie})
+    assert (await again.get("/api/me")).status == 401
+    other: Client = await aiohttp_client(restarted)
+    await login(other, "agent2")  # untouched users log in and stay in as before
+    assert (await other.get("/api/me")).status == 200

@@ -29,6 +29,7 @@ from ivr.web.sessions import (
     Session,
     csrf_ok,
     new_session,
+    password_stamp,
 )
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     if session is None:
         session = new_session()
     user = request.app[DIRECTORY].get(session.user) if session.user else None
-    if session.user and user is None:  # the user was removed from the config
-        session, fresh = new_session(), True
+    if session.user and (user is None  # the user was removed from the config
+                         or session.stamp != password_stamp(user.password_hash)):
+        session, fresh, user = new_session(), True, None  # ... or given a new password
     request[SESSION_KEY] = session
     request[USER_KEY] = user
     if request.method not in SAFE_METHODS:

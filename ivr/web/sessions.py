@@ -16,7 +16,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 COOKIE_NAME = "ivr_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -32,6 +32,9 @@ class Session:
     user: str | None
     csrf: str
     expires: int
+    stamp: str = ""
+    """Fingerprint of the user's password hash at login (:func:`password_stamp`): a new
+    password (or hash) in the config ends the sessions made with the old one."""
 
     @property
     def logged_in(self) -> bool:
@@ -43,9 +46,14 @@ def new_session(user: str | None = None, *, now: float | None = None) -> Session
     return Session(user=user, csrf=secrets.token_urlsafe(24), expires=int(now) + SESSION_LIFETIME)
 
 
-def login_session(session: Session, user: str) -> Session:
+def login_session(session: Session, user: str, *, stamp: str = "") -> Session:
     """A fresh session for ``user``: new CSRF token, so a token seen before login is dead."""
-    return new_session(user)
+    return replace(new_session(user), stamp=stamp)
+
+
+def password_stamp(password_hash: str) -> str:
+    """A short one-way fingerprint of a password hash, for :attr:`Session.stamp`."""
+    return _b64(hashlib.sha256(b"ivr-stamp:" + password_hash.encode("utf-8")).digest()[:9])
 
 
 def logout_session(session: Session) -> Session:
@@ -73,7 +81,8 @@ class SessionCodec:
         return _b64(hmac.new(self._key, body.encode("ascii"), hashlib.sha256).digest())
 
     def encode(self, session: Session) -> str:
-        payload = {"u": session.user, "c": session.csrf, "e": session.expires}
+        payload = {"u": session.user, "c": session.csrf, "e": session.expires,
+                   "s": session.stamp}
         body = _b64(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
         return f"{body}.{self._sign(body)}"
 
@@ -91,14 +100,17 @@ class SessionCodec:
         if not isinstance(payload, dict):
             return None
         user, csrf, expires = payload.get("u"), payload.get("c"), payload.get("e")
+        stamp = payload.get("s", "")
         if not isinstance(csrf, str) or not isinstance(expires, int):
+            return None
+        if not isinstance(stamp, str):
             return None
         if user is not None and not isinstance(user, str):
             return None
         now = time.time() if now is None else now
         if expires < now:
             return None
-        return Session(user=user, csrf=csrf, expires=expires)
+        return Session(user=user, csrf=csrf, expires=expires, stamp=stamp)
 
 
 def csrf_ok(session: Session, token: str | None) -> bool:

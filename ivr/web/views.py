@@ -33,7 +33,7 @@ from ivr.web.keys import (
     current_user,
 )
 from ivr.web.middleware import client_address, require_page_user
-from ivr.web.sessions import CSRF_FIELD, login_session, logout_session
+from ivr.web.sessions import CSRF_FIELD, login_session, logout_session, password_stamp
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Audio paths: ``<prefix>/<lang>/<id>.wav`` and nothing that could climb out.
@@ -155,7 +155,8 @@ async def login_post(request: web.Request) -> web.Response:
         return render(request, "login.html", title="Log in", status=401, next=target, name=name,
                       error="Wrong user name or password.")
     limiter.succeeded(address, name)
-    request[NEW_SESSION_KEY] = login_session(current_session(request), user.name)
+    request[NEW_SESSION_KEY] = login_session(current_session(request), user.name,
+                                             stamp=password_stamp(user.password_hash))
     raise web.HTTPFound(target or _home(user))
 
 
