@@ -109,5 +109,6 @@ def test_recording_with_a_typo_in_its_name(out: Path, tmp_path: Path) -> None:
     assert [p.detail for p in problems] == [
         f"{recorded / 'fr/welcome.wav'}: unknown language folder 'fr'",
         f"{recorded / 'vi/goodbye.ogg'}: not a recording we read (.wav, .m4a, .mp3)",
-        f"{recorded / 'vi/welcom.wav'}: no prompt 'welcom' in the catalog",
+        f"{recorded / 'vi/welcom.wav'}: no prompt 'welcom' in the catalog (did you mean "
+        "'welcome'?)",
     ]

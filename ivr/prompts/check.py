@@ -11,6 +11,7 @@ Problems found, one per line:
 
 from __future__ import annotations
 
+import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -125,7 +126,10 @@ def _recording_problems(catalog: PromptCatalog, recorded_dir: Path | None) -> li
         elif language not in catalog.languages:
             detail = f"{path}: unknown language folder {language!r}"
         elif not catalog.has(pid):
-            detail = f"{path}: no prompt {pid!r} in the catalog"
+            # A recording is named by hand: the likely slip is a letter, so name the prompt.
+            close = difflib.get_close_matches(pid, catalog.ids(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            detail = f"{path}: no prompt {pid!r} in the catalog{hint}"
         elif language not in catalog.entry(pid).texts:
             detail = f"{path}: prompt {pid!r} has no {language} text"
         else:
