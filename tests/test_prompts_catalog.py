@@ -52,6 +52,9 @@ def test_broken_file_names_position(tmp_path: Path) -> None:
     [
         ("prompts:\n  welcome:\n    vi: 'a\n",
          ["{p}:4:1: not valid YAML: found unexpected end of stream"]),
+        ("prompts:\n  welcome:\n    en: Note: hello\n",
+         ["{p}:3:13: not valid YAML: mapping values are not allowed here (put a text that "
+          "contains ': ' in double quotes)"]),
         ("", ["{p}:1:1: empty file, expected a mapping with 'prompts:'"]),
         ("- a\n", ["{p}:1:1: expected a mapping with 'prompts:' at the top"]),
         ("promts: {}\n", ["{p}:1:1: unknown top-level key (expected 'prompts')",

@@ -70,7 +70,11 @@ def _parse(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        return [], [f"{where}: not valid YAML: {exc.problem or exc.context}"]
+        problem = exc.problem or exc.context
+        if problem == "mapping values are not allowed here":
+            # Prompt texts are sentences: a ': ' inside unquoted text is the usual cause.
+            problem += " (put a text that contains ': ' in double quotes)"
+        return [], [f"{where}: not valid YAML: {problem}"]
     except yaml.YAMLError as exc:
         return [], [f"{path}: not valid YAML: {exc}"]
     if root is None:
