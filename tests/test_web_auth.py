@@ -33,8 +33,10 @@ def test_demo_users_are_made_once_and_kept_private(tmp_path: Path) -> None:
     path = tmp_path / "demo-credentials.txt"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert all(check_password(passwords[u.name], u.password_hash) for u in users)
-    _, same = demo_users(tmp_path)
+    again, same = demo_users(tmp_path)
     assert same == passwords  # a restart keeps the passwords
+    assert again == users  # and their hashes, so sessions made before it stay valid
+    assert stat.S_IMODE((tmp_path / "demo-password-hashes").stat().st_mode) == 0o600
     assert len(set(passwords.values())) == 3
 
 

@@ -21,6 +21,7 @@ from ivr.settings import Settings, WebUser
 
 ROLES = ("agent", "supervisor")
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
+DEMO_HASHES_FILE = "demo-password-hashes"
 SECRET_KEY_FILE = "secret-key"  # noqa: S105 (a file name, not a secret)
 #: bcrypt cost: 12 is bcrypt's default, about 0.25 s a check on a small server, which
 #: slows guessing without making a login feel slow.
@@ -107,23 +108,31 @@ def demo_users(data_dir: Path) -> tuple[tuple[WebUser, ...], dict[str, str]]:
         lines = ["# ivr demo web users (name: password); delete this file to make new ones"]
         lines += [f"{name}: {passwords[name]}" for name in names]
         _write_private(path, "\n".join(lines) + "\n")
+    hashes = _demo_hashes(data_dir, {name: passwords[name] for name in names})
     users = [
-        WebUser(
-            name=name,
-            role="agent",
-            password_hash=hash_password(passwords[name], rounds=DEMO_BCRYPT_ROUNDS),
-            interfaces=(interface,),
-        )
+        WebUser(name=name, role="agent", password_hash=hashes[name], interfaces=(interface,))
         for name, interface in DEMO_AGENTS
     ]
-    users.append(
-        WebUser(
-            name="supervisor",
-            role="supervisor",
-            password_hash=hash_password(passwords["supervisor"], rounds=DEMO_BCRYPT_ROUNDS),
-        )
-    )
+    users.append(WebUser(name="supervisor", role="supervisor",
+                         password_hash=hashes["supervisor"]))
     return tuple(users), {name: passwords[name] for name in names}
+
+
+def _demo_hashes(data_dir: Path, passwords: Mapping[str, str]) -> dict[str, str]:
+    """The demo passwords' hashes, kept in ``<data_dir>/demo-password-hashes`` (0600):
+    a session remembers its password's hash, so hashes made afresh (new salt) at every
+    start would log everybody out at each restart."""
+    path = data_dir / DEMO_HASHES_FILE
+    kept = _read_credentials(path)
+    hashes = {name: kept[name] for name, password in passwords.items()
+              if kept.get(name) and check_password(password, kept[name])}
+    if len(hashes) < len(passwords):
+        for name, password in passwords.items():
+            hashes.setdefault(name, hash_password(password, rounds=DEMO_BCRYPT_ROUNDS))
+        lines = ["# bcrypt hashes of the demo passwords (made again if they do not match)"]
+        lines += [f"{name}: {hashes[name]}" for name in passwords]
+        _write_private(path, "\n".join(lines) + "\n")
+    return hashes
 
 
 def web_users(settings: Settings) -> tuple[tuple[WebUser, ...], dict[str, str]]:
