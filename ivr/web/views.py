@@ -28,6 +28,7 @@ from ivr.web.keys import (
     NEW_SESSION_KEY,
     REVOKED,
     SOCKETS,
+    WS_CLOSER,
     WS_SESSION,
     current_session,
     current_user,
@@ -171,8 +172,10 @@ async def logout(request: web.Request) -> web.Response:
             del revoked[token]  # expired cookies are refused anyway
         revoked[session.csrf] = session.expires
         for ws in [*request.app[SOCKETS]]:
-            if ws.get(WS_SESSION) == session.csrf:
-                await ws.close(code=LOGGED_OUT_CLOSE_CODE, message=b"logged out")
+            if ws.get(WS_SESSION) == session.csrf and not ws.closed:
+                # Not awaited: a tab on a dead network must not hold up the logout.
+                ws[WS_CLOSER] = asyncio.create_task(
+                    ws.close(code=LOGGED_OUT_CLOSE_CODE, message=b"logged out"))
     request[NEW_SESSION_KEY] = logout_session(session)
     raise web.HTTPFound("/login")
 
