@@ -57,6 +57,11 @@ CASES = [
         '{path}:11:16: error: node \'desk\': hours: \'7h30 to 11h30\' is not opening hours like "07:30-17:00"',
         "{path}:12:11: error: node 'desk': hours: 'sunday' is not a day or range like mon-fri (did you mean 'sun'?)",
     ]),
+    ('bad_hours.yaml', 1, [
+        "{path}:7:20: error: node 'desk': hours: '17:00-07:30' is not a valid time span (it must end after it starts, on the same day: split a span past midnight into two days)",
+        "{path}:8:16: error: node 'desk': hours: '08:00-24:30' is not a valid time span (times go from 00:00 to 24:00)",
+        '{path}:9:16: error: node \'desk\': hours: \'closed\' is not opening hours like "07:30-17:00" (leave \'sun\' out: a day not listed is closed)',
+    ]),
     ('bad_say_kind.yaml', 1, [
         "{path}:12:19: error: bad say kind 'mony': use one of date, datetime, digits, duration, money, number, time (did you mean 'money'?)",
     ]),

@@ -275,13 +275,21 @@ def _opening_hours(ctx: NodeContext, v: YValue) -> OpeningHours | None:
             text = c.read.text(span, f"{what}: {name}")
             match = _HHMM.match(text or "")
             if text is not None and match is None:
+                closed = text.strip().lower() in ("closed", "off", "none", "no", "false")
                 c.diags.error(span.mark, f"{what}: {text!r} is not opening hours like "
-                              "\"07:30-17:00\"")
+                              "\"07:30-17:00\"" + (f" (leave {name!r} out: a day not "
+                                                   "listed is closed)" if closed else ""))
             if match is None:
                 continue
             h1, m1, h2, m2 = (int(g) for g in match.groups())
-            if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h1, m1) >= (h2, m2):
-                c.diags.error(span.mark, f"{what}: {text!r} is not a valid time span")
+            if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2 > 0):
+                c.diags.error(span.mark, f"{what}: {text!r} is not a valid time span "
+                              "(times go from 00:00 to 24:00)")
+                continue
+            if (h1, m1) >= (h2, m2):
+                c.diags.error(span.mark, f"{what}: {text!r} is not a valid time span "
+                              "(it must end after it starts, on the same day: split a span "
+                              "past midnight into two days)")
                 continue
             end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
             for d in days:
