@@ -59,3 +59,22 @@ async def test_an_agent_cannot_take_over_a_call_offered_to_another(
     assert (await call).status is TransferStatus.COMPLETED
     await mine.close()
     await theirs.close()
+
+
+async def test_an_agent_rung_for_a_case_of_another_queue_can_work_on_it(
+    aiohttp_client: Any, make_app: Any, web_store: Any
+) -> None:
+    # Asterisk's queues.conf, not the web config, decides whom a call rings: agent2
+    # (configured for "agents" and "hotline") rung for a "safety" case must be able to
+    # read it and save notes; agent3, who serves "safety" but was not rung, must not.
+    case_id = await open_case(web_store, queue="safety", intent="electrical_safety")
+    await web_store.add_case_event(case_id, "ringing", agent="agent2", detail="Local/1002")
+    rung: Client = await aiohttp_client(make_app())
+    token = await login(rung, "agent2")
+    assert (await rung.get(f"/api/cases/{case_id}")).status == 200
+    resp = await rung.post(f"/api/cases/{case_id}", json={"notes": "dây điện rơi"},
+                           headers={"X-CSRF-Token": token})
+    assert resp.status == 200
+    other: Client = await aiohttp_client(make_app())
+    await login(other, "agent3")
+    assert (await other.get(f"/api/cases/{case_id}")).status == 403

@@ -36,17 +36,19 @@ _ACCOUNT = re.compile(r"^[A-Za-z0-9]{1,20}$")
 
 
 def can_read(user: WebUser, case: dict[str, Any]) -> bool:
-    """Supervisors read every case; an agent reads cases of their queues not held by
-    another agent (a case's owner is whoever last rang or answered it)."""
+    """Supervisors read every case; an agent reads the cases offered to them (whatever
+    the queue: Asterisk may ring a member the web config lists for other queues) and
+    the cases of their queues not held by another agent (a case's owner is whoever last
+    rang or answered it)."""
     if user.role == "supervisor":
         return True
-    if not serves_queue(user, str(case.get("queue") or "")):
-        return False
     holder = str(case.get("agent") or "")
     # The store names the holder by user name (pops) or by interface (transfer result).
     mine = {user.name.lower(), builtin_interface(user.name).lower()}
     mine.update(i.lower() for i in user.interfaces)
-    return not holder or holder.lower() in mine
+    if holder:
+        return holder.lower() in mine
+    return serves_queue(user, str(case.get("queue") or ""))
 
 
 def _error(status: int, message: str) -> web.Response:
