@@ -281,7 +281,8 @@ class Service:
             settings.recorded_prompts_dir,
             cancel=self._cancel_build,
         )
-        log.warning("prompts: %s", report.summary())
+        # Routine unless something failed: an operator reads WARNING as "look at me".
+        (log.info if report.ok else log.warning)("prompts: %s", report.summary())
 
     def reload_flows(self) -> None:
         """SIGHUP: compile the flows file again; a broken file keeps the last good one."""
@@ -289,9 +290,9 @@ class Service:
         diagnostics = self.core.flows.reload()
         after = self.core.flows.current.version
         if after != before:
-            log.warning("flows reloaded: version %s -> %s", before, after)
+            log.info("flows reloaded: version %s -> %s", before, after)
         elif not diagnostics:
-            log.warning("flows unchanged: version %s", after)
+            log.info("flows unchanged: version %s", after)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting calls, let calls in progress finish (or record them), close."""
