@@ -282,7 +282,8 @@ class Service:
             cancel=self._cancel_build,
         )
         # Routine unless something failed: an operator reads WARNING as "look at me".
-        (log.info if report.ok else log.warning)("prompts: %s", report.summary())
+        quiet = report.ok and not report.notes
+        (log.info if quiet else log.warning)("prompts: %s", report.summary())
 
     def reload_flows(self) -> None:
         """SIGHUP: compile the flows file again; a broken file keeps the last good one."""
