@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     from ivr.cli import UsageError
     from ivr.service import Service, StartupError, open_core
+    from ivr.settings import SettingsError
 
     try:
         core = await open_core(settings, os.environ)
@@ -89,7 +90,7 @@ async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     service = Service(core, os.environ, build_prompts=build_prompts)
     try:
         await service.start()
-    except StartupError as exc:
+    except (StartupError, SettingsError) as exc:
         await core.close()
         raise UsageError(str(exc)) from None
 
