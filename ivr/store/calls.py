@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, String, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ivr.calls import CallRecord
+from ivr.calls import CallRecord, Outcome
 from ivr.store.convert import iso, jsonable
 from ivr.store.models import call_records
 
@@ -55,3 +57,91 @@ async def list_calls(conn: AsyncConnection, *, limit: int) -> list[dict[str, Any
         item["ended_at"] = iso(item["ended_at"])
         result.append(item)
     return result
+
+
+#: Outcomes the call report counts, in the order it lists them.
+REPORT_OUTCOMES = tuple(o.value for o in Outcome)
+#: How many drop-off nodes and failing actions the report names.
+REPORT_TOP = 10
+#: The last node of a path and a lookup's status live inside JSON columns, and reading
+#: JSON in SQL differs between SQLite and PostgreSQL; so those two parts are counted in
+#: Python over at most this many rows (the newest), already narrowed in SQL to abandoned
+#: calls / calls with a failed lookup. The report says when it hit the bound.
+REPORT_ROW_LIMIT = 5000
+_FAILED_LOOKUP = ("error", "timeout")
+
+
+async def call_report(conn: AsyncConnection, *, since: datetime) -> dict[str, Any]:
+    """Totals by outcome, containment, mean duration, where abandoned callers were and
+    which lookups failed, over calls that started at or after ``since``."""
+    in_window = call_records.c.started_at >= since
+    rows = await conn.execute(
+        select(call_records.c.outcome, func.count(), func.sum(call_records.c.total_seconds))
+        .where(in_window)
+        .group_by(call_records.c.outcome)
+    )
+    outcomes = dict.fromkeys(REPORT_OUTCOMES, 0)
+    total, seconds = 0, 0.0
+    for outcome, count, summed in rows:
+        outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + int(count)
+        total += int(count)
+        seconds += float(summed or 0.0)
+    return {
+        "since": iso(since),
+        "total": total,
+        "outcomes": outcomes,
+        "containment_rate": outcomes["self_served"] / total if total else None,
+        "average_seconds": round(seconds / total, 1) if total else None,
+        "drop_off": await _drop_off(conn, in_window),
+        "failed_lookups": await _failed_lookups(conn, in_window),
+    }
+
+
+async def _drop_off(conn: AsyncConnection, in_window: ColumnElement[bool]) -> dict[str, Any]:
+    """Abandoned calls by the last node on their path (where the caller hung up)."""
+    rows = (await conn.execute(
+        select(call_records.c.path)
+        .where(in_window, call_records.c.outcome == Outcome.ABANDONED.value)
+        .order_by(call_records.c.started_at.desc())
+        .limit(REPORT_ROW_LIMIT)
+    )).all()
+    nodes: Counter[tuple[str, str]] = Counter()
+    for (path,) in rows:
+        last = path[-1] if isinstance(path, list) and path else {}
+        # A caller gone before the first node (no path) shows as an empty node name.
+        nodes[(str(last.get("flow", "")), str(last.get("node", "")))] += 1
+    ranked = sorted(nodes.items(), key=lambda item: (-item[1], item[0]))  # ties: by name
+    return {
+        "nodes": [{"flow": flow, "node": node, "calls": n}
+                  for (flow, node), n in ranked[:REPORT_TOP]],
+        "calls_examined": len(rows),
+        "limited": len(rows) >= REPORT_ROW_LIMIT,
+    }
+
+
+async def _failed_lookups(conn: AsyncConnection, in_window: ColumnElement[bool]) -> dict[str, Any]:
+    """Lookups that ended in error or timeout, by action."""
+    text_of = cast(call_records.c.lookups, String)
+    # A cheap textual pre-filter (a superset: JSON spacing differs by serializer); the
+    # statuses are checked exactly below.
+    maybe_failed = or_(text_of.like('%"timeout"%'), text_of.like('%"status": "error"%'),
+                       text_of.like('%"status":"error"%'))
+    rows = (await conn.execute(
+        select(call_records.c.lookups)
+        .where(in_window, maybe_failed)
+        .order_by(call_records.c.started_at.desc())
+        .limit(REPORT_ROW_LIMIT)
+    )).all()
+    failed: dict[str, Counter[str]] = {}
+    for (lookups,) in rows:
+        for step in lookups if isinstance(lookups, list) else ():
+            status = step.get("status") if isinstance(step, dict) else None
+            if status in _FAILED_LOOKUP:
+                failed.setdefault(str(step.get("action", "")), Counter())[str(status)] += 1
+    ranked = sorted(failed.items(), key=lambda item: (-item[1].total(), item[0]))
+    return {
+        "actions": [{"action": action, "error": c["error"], "timeout": c["timeout"],
+                     "total": c.total()} for action, c in ranked[:REPORT_TOP]],
+        "calls_examined": len(rows),
+        "limited": len(rows) >= REPORT_ROW_LIMIT,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +190,11 @@ class Store:
     async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:
             return await calls.list_calls(conn, limit=limit)
+
+    async def call_report(self, *, since: datetime) -> dict[str, Any]:
+        """The supervisors' call report (JSON-ready) for calls started since ``since``."""
+        async with self._engine.connect() as conn:
+            return await calls.call_report(conn, since=since)
 
     # -- data behind the named actions -------------------------------------------------
 
