@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -42,6 +43,8 @@ class WebStore(PopStore, Protocol):
     """What the web app needs from :class:`ivr.store.Store` beyond the dispatcher's part."""
 
     async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    async def call_report(self, *, since: datetime) -> dict[str, Any]: ...
 
 
 class PopBus(Protocol):
