@@ -44,6 +44,8 @@ async def test_call_report_is_for_supervisors_over_a_window_in_hours(
 
     client: Client = await aiohttp_client(make_app())
     await login(client, "boss")
+    page = await (await client.get("/supervisor")).text()
+    assert 'id="report-tiles"' in page and "Where callers drop" in page
     resp = await client.get("/api/reports/calls")
     assert resp.status == 200
     day = await resp.json()

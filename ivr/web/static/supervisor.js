@@ -1,17 +1,40 @@
-// Supervisor landing page: agents online, recent cases and calls (refreshed every 5 s).
+// Supervisor landing page: the day's call report, agents online, recent cases and calls
+// (refreshed every 5 s).
 "use strict";
 (function () {
-  const { el, api, when, clock, label } = window.ivr;
+  const { el, api, when, clock, label, duration } = window.ivr;
   const $ = (id) => document.getElementById(id);
   function fill(body, rows, cols) {
     body.replaceChildren();
     for (const r of rows) body.append(el("tr", {}, ...r.map((x) => el("td", { text: x ?? "" }))));
     if (!rows.length) body.append(el("tr", {}, el("td", { colspan: cols, class: "muted", text: "Nothing yet" })));
   }
+  const percent = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)} %`);
+  function tiles(report) {
+    const o = report.outcomes;
+    const items = [
+      ["Calls", report.total, ""], ["Contained", percent(report.containment_rate), "good"],
+      ["Self-served", o.self_served, ""], ["Transferred", o.transferred, ""],
+      ["Abandoned", o.abandoned, o.abandoned ? "warn" : ""], ["Failed", o.failed, o.failed ? "bad" : ""],
+      ["Average call", report.average_seconds === null ? "—" : duration(report.average_seconds), ""]];
+    $("report-tiles").replaceChildren(...items.map(([name, v, tone]) =>
+      el("div", { class: `tile ${tone}` }, el("dt", { text: name }), el("dd", { text: String(v) }))));
+  }
+  // The store counts these two from the newest rows only, up to a bound: say so when hit.
+  function note(id, part) {
+    $(id).textContent = part.limited ? `From the newest ${part.calls_examined} calls only.` : "";
+  }
   async function refresh() {
     try {
-      const [agents, cases, calls] = await Promise.all([
-        api("GET", "/api/agents"), api("GET", "/api/cases?limit=15"), api("GET", "/api/calls?limit=15")]);
+      const [agents, cases, calls, report] = await Promise.all([
+        api("GET", "/api/agents"), api("GET", "/api/cases?limit=15"), api("GET", "/api/calls?limit=15"),
+        api("GET", "/api/reports/calls?hours=24")]);
+      tiles(report);
+      fill($("drops"), report.drop_off.nodes.map((n) => [n.node ? (n.flow ? `${n.flow} › ${n.node}` : n.node)
+        : "before the first node", n.calls]), 2);
+      fill($("lookups"), report.failed_lookups.actions.map((a) => [a.action, a.error, a.timeout]), 3);
+      note("drops-note", report.drop_off);
+      note("lookups-note", report.failed_lookups);
       // The store names who took a transferred call by queue-member interface: show the agent.
       const byInterface = {};
       for (const a of agents.agents) {
