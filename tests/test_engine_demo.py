@@ -94,6 +94,13 @@ async def test_busy_agents_offer_a_callback(h: Harness) -> None:
     assert record.transfer_status == "full"
 
 
+async def test_a_callback_that_cannot_be_stored_is_owned_up_to(h: Harness) -> None:
+    h.data.broken.add("request_callback")
+    record, ch = await h.call("- 0 1", transfer_results=[TransferResult(TransferStatus.FULL)])
+    assert prompt_ids(ch)[-3:] == ["offer_callback", "callback_failed", "goodbye"]
+    assert "request_callback: error" in record.error
+
+
 async def test_new_connection_in_office_hours_goes_to_the_desk(h: Harness) -> None:
     record, ch = await h.call("- 4 1")
     assert "your_reference_is" in prompt_ids(ch)

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 VAR_INTENT = "IVR_INTENT"
 VAR_LANGUAGE = "IVR_LANGUAGE"
 _CALLBACK_REF = Ref("callback.reference")
+#: Said when a callback the caller asked for could not be stored (optional prompt).
+CALLBACK_FAILED_PROMPT = "callback_failed"
 #: The apology before the agent queue takes over (an unexpected error, a failed queue).
 APOLOGY_PROMPT = "sorry_transfer"
 #: Seconds opening or finishing a case may take. The caller hears silence while it runs
@@ -179,4 +181,10 @@ async def offer_callback(engine: Engine, ch: Channel, st: CallState, intent: str
             st.store("callback", result.value)
             await engine.play(ch, st, (PromptItem("callback_confirmed"),
                                        SayItem("digits", _CALLBACK_REF)))
+        else:
+            # The caller asked for a callback we could not store: say so, never let
+            # them hang up believing someone will call.
+            st.error = st.error or f"request_callback: {result.status.value} {result.error}"
+            if engine.catalog.has(CALLBACK_FAILED_PROMPT):
+                await engine.play(ch, st, (PromptItem(CALLBACK_FAILED_PROMPT),))
     await engine.play(ch, st, (PromptItem("goodbye"),))
