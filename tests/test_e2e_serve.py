@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ivr.prompts import speech_vi
 from ivr.service import Service, open_core
 from ivr.settings import Settings
 from ivr.testing.callers import Caller, HangUpCaller, ImpatientCaller, PatientCaller
@@ -23,6 +24,9 @@ ONE_ACCOUNT_PHONE = "0901234567"  # PE01000123456, unpaid bill (docs/demo-data.m
 # silent at the safety offer, 2 billing, 1 use the registered account, 2 goodbye,
 # silent at the survey
 BILLING_KEYS = "-212-"
+#: The demo data follows the month it is seeded in (ivr/store/seed.py), and opening
+#: hours follow the time of day: every call here lives on one pinned weekday morning.
+PINNED = {"IVR_NOW": "2026-11-26T10:00:00+07:00"}
 
 
 def e2e_settings(tmp_path: Path) -> Settings:
@@ -34,7 +38,7 @@ def e2e_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[Service]:
-    core = await open_core(e2e_settings(tmp_path), {})
+    core = await open_core(e2e_settings(tmp_path), PINNED)
     svc = Service(core, {}, build_prompts=False)
     await svc.start()
     try:
@@ -64,9 +68,14 @@ async def test_billing_call_speaks_the_real_balance(service: Service) -> None:
     transcript = await call(service, PatientCaller(BILLING_KEYS), "e2e.billing")
     assert transcript.closed_by_server
     files = streamed(transcript)
-    # 476,534 dong for the demo account's unpaid bill, as a Vietnamese speaker says it.
-    amount = ["w_bon", "w_tram", "w_bay", "w_muoi_tens", "w_sau", "w_nghin",
-              "w_nam", "w_tram", "w_ba", "w_muoi_tens", "w_tu", "w_dong"]
+    # The demo account's unpaid bill, from the seeded data, as a Vietnamese speaker says it
+    # (476,534 dong: "bốn trăm bảy mươi sáu nghìn năm trăm ba mươi tư đồng" when seeded on
+    # the pinned day).
+    bill = await service.core.store.balance("PE01000123456")
+    assert bill is not None and not bill["paid"]
+    amount = speech_vi.money(int(bill["amount_due"]))
+    assert amount == ["w_bon", "w_tram", "w_bay", "w_muoi_tens", "w_sau", "w_nghin",
+                      "w_nam", "w_tram", "w_ba", "w_muoi_tens", "w_tu", "w_dong"]
     ids = [f.rsplit("/", 1)[1] for f in files]
     assert any(ids[i:i + len(amount)] == amount for i in range(len(ids))), ids
     assert all(f.startswith("ivr/vi/") for f in files)
@@ -115,7 +124,7 @@ async def test_queue_timeout_offers_a_callback(service: Service) -> None:
 
 
 async def test_hangup_after_every_command_is_recorded_abandoned(tmp_path: Path) -> None:
-    core = await open_core(e2e_settings(tmp_path), {})
+    core = await open_core(e2e_settings(tmp_path), PINNED)
     svc = Service(core, {}, build_prompts=False)
     await svc.start()
     try:
@@ -140,7 +149,7 @@ async def test_reload_serves_new_calls_and_keeps_a_broken_file_out(tmp_path: Pat
     flows = tmp_path / "flows.yaml"
     flows.write_text(FLOWS_YAML.read_text(encoding="utf-8"), encoding="utf-8")
     settings = replace(e2e_settings(tmp_path), flows_path=flows)
-    core = await open_core(settings, {})
+    core = await open_core(settings, PINNED)
     svc = Service(core, {}, build_prompts=False)
     await svc.start()
     try:
@@ -182,7 +191,7 @@ async def test_records_spilled_to_disk_reach_the_database_on_next_start(
     )
     spill = tmp_path / "unsaved-calls.jsonl"
     spill.write_text(json.dumps(jsonable(asdict(record))) + "\n{not json\n", encoding="utf-8")
-    core = await open_core(e2e_settings(tmp_path), {})
+    core = await open_core(e2e_settings(tmp_path), PINNED)
     try:
         calls = await core.store.list_calls(limit=10)
         assert [c["call_id"] for c in calls] == ["spilled.1"]
