@@ -35,6 +35,10 @@ MAX_ENV_LINES = 256
 MAX_ENV_BYTES = 64 * 1024
 #: Lines in one multi-line ``520-`` usage reply (real ones have 2-6).
 MAX_USAGE_LINES = 200
+#: Digits in a number field (``result=``, ``endpos=``). Asterisk prints an int or a
+#: sample offset (int64: 19 digits); a longer "number" is not from Asterisk, and past
+#: 4300 digits Python's int() refuses it with a ValueError instead of parsing it.
+MAX_NUMBER_DIGITS = 20
 
 
 class State(enum.Enum):
@@ -133,11 +137,11 @@ class Response:
 
     @property
     def number(self) -> int | None:
-        """``result`` as an int, None when it is empty or not a number."""
-        try:
-            return int(self.result)
-        except ValueError:
+        """``result`` as an int; None when it is empty or not a number as Asterisk
+        writes one (``int()`` alone would take ``+3``, ``1_0`` or Arabic-Indic digits)."""
+        if _NUMBER.fullmatch(self.result) is None:
             return None
+        return int(self.result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +182,9 @@ Event = Environment | Reply | HangupNotice | ConnectionClosed
 
 # ---------------------------------------------------------------- connection
 
-_RESULT_TAIL = re.compile(r"^(?: \((.*)\))?(?: endpos=(-?\d+))?$", re.DOTALL)
+_NUMBER = re.compile(rf"-?[0-9]{{1,{MAX_NUMBER_DIGITS}}}")
+# [0-9], not \d: \d would match any Unicode digit, and int() would convert it.
+_RESULT_TAIL = re.compile(r"^(?: \((.*)\))?(?: endpos=(-?[0-9]+))?$", re.DOTALL)
 
 
 def parse_response(line: str) -> Response:
@@ -197,7 +203,11 @@ def parse_response(line: str) -> Response:
         # An unknown tail form: keep it whole as data rather than drop the call.
         return Response(200, value, tail.strip(), None, line)
     data, endpos = match.groups()
-    return Response(200, value, data, int(endpos) if endpos is not None else None, line)
+    if endpos is None:
+        return Response(200, value, data, None, line)
+    if _NUMBER.fullmatch(endpos) is None:
+        raise RemoteProtocolError(f"endpos= longer than {MAX_NUMBER_DIGITS} digits")
+    return Response(200, value, data, int(endpos), line)
 
 
 class AgiConnection:
@@ -234,7 +244,18 @@ class AgiConnection:
         return data
 
     def next_event(self) -> Event | None:
-        """The next event, or None when more bytes are needed."""
+        """The next event, or None when more bytes are needed.
+
+        Raises :class:`RemoteProtocolError` for anything Asterisk never sends; the
+        connection is then CLOSED for good (as h11 does: no half-trusted state after).
+        """
+        try:
+            return self._next_event()
+        except RemoteProtocolError:
+            self.state = State.CLOSED
+            raise
+
+    def _next_event(self) -> Event | None:
         while True:
             if self.state is State.CLOSED:
                 return ConnectionClosed() if self._eof else None
