@@ -85,6 +85,12 @@ CASE_VAR = "IVR_CASE_ID"
 QUEUE_PRIO = "QUEUE_PRIO"
 #: Read after every Queue/Dial besides its status variable (cleared before each one).
 RESULT_VARS = ("MEMBERINTERFACE", "ANSWEREDTIME")
+#: The 16 DTMF tones. STREAM FILE and WAIT FOR DIGIT answer with the ASCII code of the
+#: key (``200 result=49`` for ``1``), ``0`` for none and ``-1`` for a hang-up or failure
+#: (agi-stream-file-dtmf-mid-playback.txt, agi-wait-for-digit.txt). Any other result is
+#: not from Asterisk, and ``chr()`` of it is a ValueError (``1114112``) or a key no caller
+#: can press.
+DTMF_KEYS = frozenset("0123456789*#ABCD")
 
 
 class AgiLink(Protocol):
@@ -102,6 +108,17 @@ class AgiLink(Protocol):
         :class:`ChannelError` for peer garbage or a missed ``timeout``.
         """
         ...
+
+
+def _key_result(verb: str, reply: Response) -> int:
+    """The result of a key-reporting command: 0, -1 or a DTMF key's code.
+
+    Raises :class:`ChannelError` for anything else (the peer's garbage ends the call).
+    """
+    code = reply.number
+    if code in (0, -1) or (code is not None and 0 < code < 128 and chr(code) in DTMF_KEYS):
+        return code
+    raise ChannelError(f"{verb}: result {reply.result[:24]!r} is not a DTMF key")
 
 
 def _digits(value: str) -> str:
@@ -179,10 +196,10 @@ class AgiChannel:
     async def play(self, prompts: Sequence[Prompt], *, escape: str = "") -> str | None:
         for prompt in prompts:
             reply = await self._media(StreamFile(prompt.file, escape), self.prompt_timeout)
-            code = reply.number
+            code = _key_result("STREAM FILE", reply)
             if code == 0:
                 continue
-            if code is not None and code > 0:
+            if code > 0:
                 return chr(code)
             # -1: the caller hung up, or the file is missing ("200 result=-1 endpos=0",
             # agi-env-and-basic-commands.txt). Ask the channel which: a missing prompt
@@ -200,10 +217,10 @@ class AgiChannel:
     async def wait_digit(self, timeout: float) -> str | None:
         ms = max(int(timeout * 1000), 0)
         reply = await self._media(WaitForDigit(ms), timeout + WAIT_DIGIT_MARGIN)
-        code = reply.number
+        code = _key_result("WAIT FOR DIGIT", reply)
         if code == 0:
             return None
-        if code is None or code < 0:
+        if code < 0:
             self._dead = True
             raise CallerHungUp()
         return chr(code)
