@@ -18,7 +18,7 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from ivr.agi.channel import COMMAND_TIMEOUT, PROMPT_TIMEOUT, AgiChannel
-from ivr.agi.commands import AnyCommand
+from ivr.agi.commands import AnyCommand, Hangup
 from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
     AgiConnection,
@@ -79,6 +79,10 @@ class _CallConnection(asyncio.Protocol):
         """loop.time() by which Asterisk must have answered; 0.0: no deadline."""
         self._timed: tuple[str, float] = ("", 0.0)
         self._error: str | None = None
+        self._reported = False
+        """The peer error reached the handler, which logs it (the engine does, and
+        _run does for a handler that lets it out): the server must not log it twice."""
+        self._command: AnyCommand | None = None
         self._closed = False
         self.hangup_seen = False
         self.task: asyncio.Task[None] | None = None
@@ -94,13 +98,11 @@ class _CallConnection(asyncio.Protocol):
         self.deadline = self._loop.time() + self._server.env_timeout
 
     def data_received(self, data: bytes) -> None:
-        self._conn.receive_data(data)
-        self._pump()
+        self._feed(data)
 
     def eof_received(self) -> bool:
         if not self._closed:
-            self._conn.receive_data(b"")
-            self._pump()
+            self._feed(b"")
         return False  # let the transport close
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -110,35 +112,69 @@ class _CallConnection(asyncio.Protocol):
             self._closed = True
             self._fail_waiter(CallerHungUp())
 
-    def _pump(self) -> None:
-        conn = self._conn
+    def _feed(self, data: bytes) -> None:
+        """Feed the parser and act on its events; never raises.
+
+        An exception out of data_received would make asyncio log "Fatal error:
+        protocol.data_received() call failed" with a traceback for a peer's garbage;
+        whatever the core raises ends this one connection with one line instead.
+        """
         try:
-            while (event := conn.next_event()) is not None:
-                kind = type(event)
-                if kind is HangupNotice:
-                    self.hangup_seen = True
-                elif kind is ConnectionClosed:
-                    self._closed = True
-                    self._fail_waiter(CallerHungUp())
-                    return
-                elif kind is Environment:
-                    assert isinstance(event, Environment)
-                    self._start_call(event)
-                else:
-                    waiter = self._waiter
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(event)  # type: ignore[arg-type]
+            self._conn.receive_data(data)
+            self._pump()
         except RemoteProtocolError as exc:
             self._protocol_error(str(exc))
+        except Exception as exc:  # a parser bug: this call ends, the server goes on
+            log.debug("AGI connection %s: parser failure", self._peer(), exc_info=True)
+            self._protocol_error(f"unreadable input ({type(exc).__name__}: {exc})")
+
+    def _pump(self) -> None:
+        conn = self._conn
+        while (event := conn.next_event()) is not None:
+            kind = type(event)
+            if kind is HangupNotice:
+                self.hangup_seen = True
+            elif kind is ConnectionClosed:
+                self._closed = True
+                self._fail_waiter(CallerHungUp())
+                return
+            elif kind is Environment:
+                assert isinstance(event, Environment)
+                self._start_call(event)
+            else:
+                waiter = self._waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(event)  # type: ignore[arg-type]
+
+    def _peer(self) -> object:
+        return self._transport.get_extra_info("peername") if self._transport else None
 
     def _protocol_error(self, message: str) -> None:
-        peer = self._transport.get_extra_info("peername") if self._transport else None
-        log.warning("AGI peer %s: %s; call ended", peer, message)
+        """End the connection for the peer's garbage (or a missed deadline); logged once:
+        by the call's handler when it sees the error, else here or when the call ends."""
+        if self._closed:
+            return
         self._error = message
         self._closed = True
-        self._fail_waiter(ChannelError(message))
+        if self.task is None or self.task.done():
+            self._report()  # no call to tell
+        elif self._waiter is not None and not self._waiter.done():
+            self._fail_waiter(self._peer_error())
         if self._transport is not None:
             self._transport.abort()
+
+    def _peer_error(self) -> ChannelError:
+        """The error the handler sees; the handler reports it, except HANGUP's:
+        AgiChannel.hangup ignores a broken link (the call is over either way)."""
+        if type(self._command) is not Hangup:
+            self._reported = True
+        return ChannelError(self._error)
+
+    def _report(self, call_id: str | None = None) -> None:
+        if self._error is not None and not self._reported:
+            self._reported = True
+            who = f"call {call_id}: AGI peer" if call_id is not None else "AGI peer"
+            log.warning("%s %s: %s; call ended", who, self._peer(), self._error)
 
     def _fail_waiter(self, exc: Exception) -> None:
         waiter = self._waiter
@@ -148,9 +184,8 @@ class _CallConnection(asyncio.Protocol):
     def expire(self) -> None:
         """Called by the server's watchdog once ``deadline`` has passed."""
         self.deadline = 0.0
-        if not self._closed:
-            what, seconds = self._timed
-            self._protocol_error(f"no reply to {what} within {seconds:g} s")
+        what, seconds = self._timed
+        self._protocol_error(f"no reply to {what} within {seconds:g} s")
 
     def _start_call(self, env: Environment) -> None:
         self.deadline = 0.0
@@ -164,11 +199,12 @@ class _CallConnection(asyncio.Protocol):
         except CallerHungUp:
             pass  # an expected end of a call
         except ChannelError as exc:
-            if self._error is None:  # a peer error was already logged, once
-                log.warning("call %s: %s", channel.info.call_id, exc)
+            self._reported = True  # this line is the one about it
+            log.warning("call %s: %s", channel.info.call_id, exc)
         except Exception:
             log.exception("call %s: handler failed", channel.info.call_id)
         finally:
+            self._report(channel.info.call_id)  # a peer error the handler never saw
             self._closed = True
             if self._transport is not None:
                 self._transport.close()
@@ -180,9 +216,10 @@ class _CallConnection(asyncio.Protocol):
     # ---------------------------------------------------------------- AgiLink side
 
     async def roundtrip(self, command: AnyCommand, timeout: float | None) -> Reply:
+        self._command = command
         if self._closed:
             if self._error is not None:
-                raise ChannelError(self._error)
+                raise self._peer_error()
             raise CallerHungUp()
         conn = self._conn
         if conn.state is not State.IDLE:
