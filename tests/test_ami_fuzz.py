@@ -1,12 +1,15 @@
 """Fuzzing the sans-IO AMI parser: whatever bytes a peer sends, the parser yields
 messages or raises its own RemoteProtocolError (never IndexError, ValueError,
 UnicodeDecodeError...), and it yields the same messages fed whole or in random chunks.
+Then the client around it, over TCP: garbage, or a parser bug, drops that one
+connection with one log line, and the client reconnects.
 
 Bounded and seeded (stdlib ``random``, fixed seeds), like tests/test_agi_fuzz.py.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 from fuzz_support import chunks, mutate, random_bytes
 
+from ivr.ami.client import AmiClient
 from ivr.ami.protocol import (
     NEED_DATA,
     AmiConnection,
@@ -23,8 +27,10 @@ from ivr.ami.protocol import (
     Message,
     RemoteProtocolError,
     Response,
+    _NeedData,
 )
 from ivr.testing.ami_transcripts import transcript_bytes
+from ivr.testing.fake_ami import FakeAmiServer
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 AMI_FILES = sorted(TRANSCRIPTS.glob("ami-*.txt"))
@@ -164,3 +170,47 @@ def test_the_fuzzer_reaches_deep_states() -> None:
         kinds.update(type(m).__name__ for m in messages)
     assert {"Banner", "Event", "Response", "ConnectionClosed"} <= kinds
     assert NEED_DATA is not None
+
+
+# ---------------------------------------------------------------- the client over TCP
+
+
+class BuggyParser(AmiConnection):
+    """A parser with a bug on one input: what any unexpected exception looks like."""
+
+    def next_event(self) -> Message | _NeedData:
+        if b"BOOM" in self._buffer:
+            raise IndexError("a parser bug")
+        return super().next_event()
+
+
+@pytest.mark.parametrize(("lines", "said"), [
+    # (the Privilege line gets it past the fake's event mask, as a call event)
+    (["Privilege: call,all", "Uniqueid: 1.1"], "RemoteProtocolError: message starts with "
+                                               "neither Response nor Event"),
+    (["Event: BOOM", "Privilege: call,all"],
+     "AmiConnectionLost: AMI connection failed: unreadable input (IndexError: a parser bug)"),
+])
+async def test_client_drops_one_connection_with_one_line_and_reconnects(
+        lines: list[str], said: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import ivr.ami.client
+
+    monkeypatch.setattr(ivr.ami.client, "AmiConnection", BuggyParser)
+    async with FakeAmiServer(login_failure_delay=0.02) as server:
+        ami = AmiClient("127.0.0.1", server.port, server.username, server.secret,
+                        backoff_min=0.01, backoff_max=0.05, action_timeout=2.0)
+        await ami.start()
+        try:
+            await ami.wait_connected(5)
+            with caplog.at_level(logging.INFO):
+                assert server.emit_raw(lines) == 1
+                await server.wait_logins(2)  # the reader task lived on and reconnected
+            await ami.wait_connected(5)
+            assert (await ami.action("Ping")).ok
+        finally:
+            await ami.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and said in warnings[0], warnings
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert ami.stats.connection_drops == 1

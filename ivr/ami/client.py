@@ -322,6 +322,7 @@ class AmiClient:
         loop = asyncio.get_running_loop()
         reader_task = loop.create_task(self._read(reader, session))
         ping_task: asyncio.Task[None] | None = None
+        failed = True
         try:
             async with asyncio.timeout(self.connect_timeout):
                 self.banner = await session.banner
@@ -329,12 +330,14 @@ class AmiClient:
             self._on_login(session)
             ping_task = loop.create_task(self._keepalive(session))
             await reader_task
+            failed = False
         finally:
             self._connected.clear()
             self._session = None
             if session.logged_in and not self._closing:
                 self._drops += 1
-                log.warning("AMI %s:%s: connection lost", self.host, self.port)
+                if not failed:  # a failure is logged once, with its reason, by _run
+                    log.warning("AMI %s:%s: connection lost", self.host, self.port)
             for task in (ping_task, reader_task):
                 if task is not None and not task.done():
                     task.cancel()
@@ -417,6 +420,13 @@ class AmiClient:
         except (OSError, ProtocolError) as exc:
             reason = f"AMI connection failed: {type(exc).__name__}: {exc}"
             raise
+        except Exception as exc:
+            # A bug in the parser or a dispatch: out of this task it would end the
+            # client for good (no reconnect, and an unretrieved task exception). Drop
+            # this one connection instead; _run logs one line and reconnects.
+            log.debug("AMI %s:%s: reader failure", self.host, self.port, exc_info=True)
+            reason = f"AMI connection failed: unreadable input ({type(exc).__name__}: {exc})"
+            raise AmiConnectionLost(reason) from exc
         finally:
             # Wake every waiting action now, with the reason, not at its timeout.
             session.fail_pending(reason)
