@@ -301,6 +301,7 @@ class FakeCall:
 
     def _queue(self, options: str, *, hangs_up_during: bool) -> list[str]:
         gone_before = self.dead and not hangs_up_during
+        caller_vars = self.variables.values()  # as AMI reports them while it is queued
         agent_vars = self.variables.inherited().values()  # the member channel, at its birth
         result, end = run_queue(self.variables, self.queue, options,
                                 gone_before=gone_before, hangs_up_during=hangs_up_during)
@@ -310,7 +311,7 @@ class FakeCall:
             caller_uniqueid=env.get("agi_uniqueid", ""), callerid=env.get("agi_callerid", ""),
             calleridname=env.get("agi_calleridname", ""), context=env.get("agi_context", ""),
             exten=env.get("agi_extension", ""), priority=env.get("agi_priority", ""),
-            caller_vars=self.variables.values(), member=q.member, agent_vars=agent_vars,
+            caller_vars=caller_vars, member=q.member, agent_vars=agent_vars,
             end=end, agent_rang=q.status == "CONTINUE", joined=q.status not in JOIN_STATUSES,
             talk_seconds=(q.answered_seconds or 0) if end in TALKED else 0)
         self.queue_runs.append(run)
