@@ -122,7 +122,9 @@ class TransferStatus(enum.Enum):
     FAILED = "failed"
     """The queue application could not run (unknown queue, error)."""
     ABANDONED = "abandoned"
-    """The caller hung up while waiting, before any agent answered."""
+    """The caller hung up before any agent talked to them: while waiting, while the
+    agent's phone rang, or before the queue ran (Asterisk may still connect an agent
+    to the dead channel for a moment; that is no conversation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +133,11 @@ class TransferResult:
     raw_status: str = ""
     """The telephony side's own word for it (``QUEUESTATUS`` value), for the case."""
     agent: str | None = None
-    """Who answered, when known (``MEMBERINTERFACE``)."""
+    """Who answered, when known (``MEMBERINTERFACE``, set only by a queue with
+    ``setinterfacevar=yes``; the screen-pop knows the agent from AMI either way)."""
     talk_seconds: float | None = None
+    """How long the agent and caller talked (``ANSWEREDTIME``); None when nobody
+    answered. Queue sets ``ANSWEREDTIME=0`` on an abandon: 0 is not an answer."""
 
 
 @runtime_checkable

@@ -147,3 +147,20 @@ async def test_ivr_agi_runs_the_demo_hotline_over_stdin_stdout(tmp_path: Path) -
     assert commands[0].startswith("STREAM FILE ivr/vi/")
     assert any(c.startswith("EXEC Queue ") for c in commands)
     assert commands[-1] == "HANGUP"
+
+
+async def test_a_hangup_ahead_of_queues_reply_is_a_caller_gone() -> None:
+    """Classic AGI reads the same wire: HANGUP ahead of Queue's ``200 result=0`` (with
+    QUEUESTATUS=CONTINUE) means the caller was gone before Queue ran."""
+    from ivr.channel import TransferRequest
+
+    channel, stdout = classic([*["200 result=1"] * 4, "HANGUP", "200 result=0",
+                               # what the GET VARIABLEs would read: a "completed" transfer
+                               "200 result=1 (CONTINUE)", "200 result=0", "200 result=1 (0)"])
+
+    async def handler(ch: Channel) -> None:
+        await ch.transfer(TransferRequest(queue="hotline", case_id="C-1", timeout=60))
+
+    with pytest.raises(CallerHungUp):
+        await handler(channel)
+    assert stdout.getvalue().splitlines()[-1] == "EXEC Queue hotline,c,,,60"  # nothing after

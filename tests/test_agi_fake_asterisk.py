@@ -15,7 +15,7 @@ from ivr.testing.callers import (
     PatientCaller,
     QueueOutcome,
 )
-from ivr.testing.fake_asterisk import FakeCall, env_lines
+from ivr.testing.fake_asterisk import DEAD, FakeCall, env_lines
 from ivr.testing.transcripts import read_transcript
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
@@ -82,3 +82,92 @@ def test_hang_up_during_the_scripts_own_hangup_sends_one_notice() -> None:
     assert call.handle("HANGUP") == ["200 result=1"]
     assert call.handle("NOOP") == ["HANGUP", "200 result=0"]
     assert call.handle("NOOP") == ["200 result=0"]
+
+
+# ---- channel variables and Queue as a real Asterisk 22 keeps and runs them ----------
+
+
+def test_a_plain_name_after_the_inherited_one_drops_the_inheritance() -> None:
+    """``IVR_CASE_ID`` after ``__IVR_CASE_ID`` is the same variable: the value is
+    overwritten and the mark dropped, so the agent leg inherits nothing."""
+    call = FakeCall(PatientCaller())
+    assert call.handle("SET VARIABLE __IVR_CASE_ID C-1") == ["200 result=1"]
+    assert call.handle("SET VARIABLE _IVR_ONCE x") == ["200 result=1"]
+    assert call.variables.inherited().values() == {"IVR_CASE_ID": "C-1", "IVR_ONCE": "x"}
+    # "_X" reaches the child as plain X, which the grandchild does not inherit
+    assert call.variables.inherited().inherited().values() == {"IVR_CASE_ID": "C-1"}
+    assert call.handle("SET VARIABLE IVR_CASE_ID C-1") == ["200 result=1"]
+    assert call.handle("GET VARIABLE IVR_CASE_ID") == ["200 result=1 (C-1)"]
+    assert call.handle("GET VARIABLE __IVR_CASE_ID") == ["200 result=0"]  # strcmp as given
+    assert call.variables.set_as("IVR_CASE_ID") == "IVR_CASE_ID"
+    assert call.variables.inherited().values() == {"IVR_ONCE": "x"}
+
+
+def queue_exec(call: FakeCall, options: str = "hotline,c,,,60") -> list[str]:
+    return call.handle(f"EXEC Queue {options}")
+
+
+def variables(call: FakeCall, *names: str) -> list[str]:
+    return [call.handle(f"GET VARIABLE {name}")[-1] for name in names]
+
+
+def test_the_agent_leg_inherits_the_marked_variables_at_queue_time() -> None:
+    call = FakeCall(PatientCaller())
+    call.handle("SET VARIABLE __IVR_CASE_ID C-7")
+    call.handle("SET VARIABLE __IVR_INTENT billing")
+    call.handle("SET VARIABLE QUEUE_PRIO 5")
+    assert queue_exec(call) == ["200 result=0"]
+    (run,) = call.queue_runs
+    assert run.agent_vars == {"IVR_CASE_ID": "C-7", "IVR_INTENT": "billing"}
+    assert run.caller_vars["QUEUE_PRIO"] == "5" and run.member == "Local/1001@agents"
+
+
+def test_abandon_while_the_agent_rings_leaves_answeredtime_zero() -> None:
+    """``200 result=-1``; QUEUESTATUS untouched (here a first queue's TIMEOUT);
+    ANSWEREDTIME set, to 0; no MEMBERINTERFACE."""
+    call = FakeCall(HangUpCaller(2), queue=QueueOutcome.answered("PJSIP/1001"))
+    call.handle("SET VARIABLE QUEUESTATUS TIMEOUT")
+    assert queue_exec(call) == ["200 result=-1"]
+    assert call.handle("GET VARIABLE QUEUESTATUS") == ["HANGUP", "200 result=1 (TIMEOUT)"]
+    assert variables(call, "ANSWEREDTIME", "MEMBERINTERFACE") == [
+        "200 result=1 (0)", "200 result=0"]
+    assert call.queue_runs[0].end.value == "abandoned"
+
+
+@pytest.mark.parametrize(("outcome", "member"), [
+    (QueueOutcome.answered(seconds=9), "200 result=0"),
+    (QueueOutcome.answered("PJSIP/1001", 9), "200 result=1 (PJSIP/1001)"),
+])
+def test_memberinterface_only_with_setinterfacevar(outcome: QueueOutcome, member: str) -> None:
+    call = FakeCall(PatientCaller(), queue=outcome)
+    assert queue_exec(call) == ["200 result=0"]
+    assert variables(call, "QUEUESTATUS", "ANSWEREDTIME", "MEMBERINTERFACE") == [
+        "200 result=1 (CONTINUE)", "200 result=1 (9)", member]
+
+
+def test_a_hang_up_racing_exec_queue_still_connects_an_agent() -> None:
+    """The caller hangs up as the server writes EXEC Queue: HANGUP comes first, then
+    Queue runs on the dead channel and answers 0 with CONTINUE and ANSWEREDTIME=0."""
+    call = FakeCall(HangUpCaller(1, race=True))
+    assert call.handle("SET VARIABLE ANSWEREDTIME \"\"") == ["200 result=1"]
+    assert queue_exec(call) == ["HANGUP", "200 result=0"]
+    assert variables(call, "QUEUESTATUS", "ANSWEREDTIME") == [
+        "200 result=1 (CONTINUE)", "200 result=1 (0)"]
+    assert call.queue_runs[0].end.value == "phantom"
+    assert call.handle('STREAM FILE x ""') == [DEAD]
+
+
+def test_a_caller_ending_the_conversation_hangs_up_after_queues_reply() -> None:
+    call = FakeCall(PatientCaller(), queue=QueueOutcome.answered(seconds=30, caller_ends=True))
+    assert queue_exec(call) == ["200 result=0", "HANGUP"]
+    assert variables(call, "QUEUESTATUS", "ANSWEREDTIME") == [
+        "200 result=1 (CONTINUE)", "200 result=1 (30)"]
+    assert call.queue_runs[0].end.value == "caller_ended"
+
+
+def test_queue_empties_its_time_variables_when_it_starts() -> None:
+    call = FakeCall(PatientCaller(), queue=QueueOutcome.unanswered("TIMEOUT"))
+    call.handle("SET VARIABLE ANSWEREDTIME 42")
+    assert queue_exec(call) == ["200 result=0"]
+    assert variables(call, "QUEUESTATUS", "ANSWEREDTIME", "QUEUEWAIT") == [
+        "200 result=1 (TIMEOUT)", "200 result=1 ()", "200 result=1 ()"]

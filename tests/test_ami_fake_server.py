@@ -7,9 +7,22 @@ for values that differ per session (timestamps, session ids, socket addresses)."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
-from ivr.testing.fake_ami import FakeAmiServer, transcript_messages
+import pytest
+
+from ivr.testing.fake_ami import FakeAmiServer, recorded_events, transcript_messages
+from ivr.testing.fake_ami_queue import (
+    Member,
+    Snapshot,
+    agent_called,
+    agent_complete,
+    agent_connect,
+    caller_join,
+    caller_leave,
+)
+from ivr.testing.fake_queue import QueueEnd, QueueRun
 
 VOLATILE = (
     "Timestamp:", "SessionID:", "LocalAddress:", "RemoteAddress:", "EventTV:", "SessionTV:",
@@ -126,3 +139,81 @@ async def test_queue_status_is_an_event_list() -> None:
             "Event: QueueStatusComplete",
         ]
         writer.close()
+
+
+# ---- queue call sequences, built as the recording shows them ------------------------
+
+QUEUE_CALL = "ami-during-queue-to-agent-continue.txt"
+CV = ("IVR_CASE_ID",)
+RECORDED_CALLER = Snapshot(
+    "Local/s@hotline-0000000a;2", "1795848894.21", "1795848894.20", "0901234567",
+    "Test Caller", "hotline", "s", "3", variables={"IVR_CASE_ID": "C-2026-0042"})
+RECORDED_AGENT = Snapshot(
+    "Local/1001@agents-0000000b;1", "1795848895.22", "1795848894.20", "0901234567",
+    "Test Caller", "agents", "s", "1", state=0)  # set without "__": nothing inherited
+
+
+def test_queue_event_blocks_are_the_recorded_ones(transcripts_dir: Path) -> None:
+    recorded = {m[0].removeprefix("Event: "): m for m in recorded_events(
+        transcripts_dir / QUEUE_CALL,
+        ["QueueCallerJoin", "AgentCalled", "QueueCallerLeave", "AgentConnect",
+         "AgentComplete"])}
+    ringing = Member("Local/1001@agents", "Agent 1001", RECORDED_AGENT)
+    up = Member("Local/1001@agents", "Agent 1001", replace(RECORDED_AGENT, state=6))
+    assert caller_join(RECORDED_CALLER, "hotline", CV) == recorded["QueueCallerJoin"]
+    assert agent_called(RECORDED_CALLER, ringing, "hotline", CV) == recorded["AgentCalled"]
+    assert caller_leave(RECORDED_CALLER, "hotline", CV) == recorded["QueueCallerLeave"]
+    assert agent_connect(RECORDED_CALLER, up, "hotline", CV) == recorded["AgentConnect"]
+    assert agent_complete(RECORDED_CALLER, up, "hotline", CV, 3, "agent") == \
+        recorded["AgentComplete"]
+
+
+def a_run(end: QueueEnd, **changes: object) -> QueueRun:
+    run = QueueRun(
+        queue="hotline", caller_channel="Local/s@hotline-00000001;2", caller_uniqueid="9.1",
+        callerid="0901234567", calleridname="Test Caller", context="hotline", exten="s",
+        priority="3", caller_vars={"IVR_CASE_ID": "C-1", "QUEUE_PRIO": "5"},
+        member="Local/1001@agents", agent_vars={"IVR_CASE_ID": "C-1"}, end=end,
+        talk_seconds=7)
+    return replace(run, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("run", "names", "reason"), [
+    (a_run(QueueEnd.ANSWERED), ["QueueCallerJoin", "AgentCalled", "QueueCallerLeave",
+                                "AgentConnect", "AgentComplete"], "agent"),
+    (a_run(QueueEnd.CALLER_ENDED), ["QueueCallerJoin", "AgentCalled", "QueueCallerLeave",
+                                    "AgentConnect", "AgentComplete"], "caller"),
+    (a_run(QueueEnd.PHANTOM, talk_seconds=0), ["QueueCallerJoin", "AgentCalled",
+                                               "QueueCallerLeave", "AgentConnect",
+                                               "AgentComplete"], "caller"),
+    (a_run(QueueEnd.ABANDONED), ["QueueCallerJoin", "AgentCalled", "QueueCallerAbandon"], ""),
+    (a_run(QueueEnd.ABANDONED, agent_rang=False), ["QueueCallerJoin", "QueueCallerAbandon"], ""),
+    (a_run(QueueEnd.UNANSWERED, agent_rang=False), ["QueueCallerJoin", "QueueCallerLeave"], ""),
+    (a_run(QueueEnd.UNANSWERED, agent_rang=False, joined=False), [], ""),
+], ids=["answered", "caller-ended", "phantom", "abandoned-ringing", "abandoned-waiting",
+        "timeout", "joinempty"])
+async def test_emit_queue_run_sends_the_sequence_of_its_end(
+    run: QueueRun, names: list[str], reason: str
+) -> None:
+    async with FakeAmiServer() as fake:
+        reader, writer = await asyncio.open_connection("127.0.0.1", fake.port)
+        await reader.readline()
+        writer.write(b"Action: Login\r\nUsername: ivr\r\nSecret: ivr-secret\r\n"
+                     b"Events: agent\r\n\r\n")
+        assert (await read_message(reader))[0] == "Response: Success"
+        await read_message(reader)  # FullyBooted
+        blocks = fake.emit_queue_run(run)
+        got = [await read_message(reader) for _ in blocks]
+        writer.close()
+    assert [b[0].removeprefix("Event: ") for b in got] == names
+    assert got == blocks
+    for block in got:
+        assert "ChanVariable: IVR_CASE_ID=C-1" in block
+        if any(line.startswith("DestChannel: ") for line in block):
+            # the agent leg reports its own, inherited, value
+            assert "DestChanVariable: IVR_CASE_ID=C-1" in block
+            assert "DestChannel: Local/1001@agents-0000002e;1" in block
+    complete = [b for b in got if b[0] == "Event: AgentComplete"]
+    if complete:
+        assert complete[0][-3:] == ["HoldTime: 0", f"TalkTime: {run.talk_seconds}",
+                                    f"Reason: {reason}"]

@@ -1,7 +1,8 @@
 """Issue 5's acceptance, end to end over real TCP: a demo call on FastAGI presses 0; the
 case is stored, its id set as ``__IVR_CASE_ID`` before ``EXEC Queue``; the fake AMI
-server then emits the recorded AgentCalled/AgentConnect blocks carrying that id, and
-the logged-in agent's websocket (through the real login form) receives the case. After
+server then sends the queue events of the fake Asterisk's Queue run (recorded field
+sets; the agent leg's ``DestChanVariable`` carries only what it inherited), and the
+logged-in agent's websocket (through the real login form) receives the case. After
 Asterisk drops the AMI connection, the client logs in again and pops resume."""
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import pytest
 from ivr.service import Service, open_core
 from ivr.settings import Settings, WebUser
 from ivr.testing.callers import PatientCaller
-from ivr.testing.fake_ami import FakeAmiServer, recorded_events, with_case_id
-from ivr.testing.fake_asterisk import QueueOutcome, run_call
+from ivr.testing.fake_ami import FakeAmiServer
+from ivr.testing.fake_asterisk import QueueOutcome, QueueRun, run_call
 from ivr.web.auth import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUE_CALL = "ami-during-queue-to-agent-continue.txt"
 PASSWORD = "correct horse battery"
 CALLER = "0901234567"  # PE01000123456 (docs/demo-data.md)
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -80,13 +80,9 @@ async def next_pop(ws: Any) -> dict[str, Any]:
             return message
 
 
-def agent_events(transcripts: Path, case_id: str, *names: str) -> list[list[str]]:
-    return [with_case_id(block, case_id)
-            for block in recorded_events(transcripts / QUEUE_CALL, list(names))]
-
-
-async def press_zero(stack: Stack, uniqueid: str) -> str:
-    """A demo call that presses 0; returns the case id it set before EXEC Queue."""
+async def press_zero(stack: Stack, uniqueid: str) -> tuple[str, QueueRun]:
+    """A demo call that presses 0; returns the case id it set before EXEC Queue and the
+    Queue run (its AMI events are sent by the test)."""
     transcript = await run_call(
         "127.0.0.1", stack.service.agi_port, PatientCaller("-0"), callerid=CALLER,
         extension="1900545454", uniqueid=uniqueid, queue=QueueOutcome.answered())
@@ -94,23 +90,23 @@ async def press_zero(stack: Stack, uniqueid: str) -> str:
     (case_set,) = [c for c in commands if c.startswith("SET VARIABLE __IVR_CASE_ID ")]
     queue = next(i for i, c in enumerate(commands) if c.startswith("EXEC Queue hotline,c"))
     assert commands.index(case_set) < queue
-    return case_set.split()[-1]
+    (run,) = transcript.queue_runs
+    return case_set.split()[-1], run
 
 
-async def test_a_demo_call_pops_on_the_agent_console_via_ami(
-    stack: Stack, transcripts_dir: Path
-) -> None:
+async def test_a_demo_call_pops_on_the_agent_console_via_ami(stack: Stack) -> None:
     # unsafe=True: keep cookies from an IP-address host (127.0.0.1), as browsers do.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         ws = await agent_socket(session, stack.web)
-        case_id = await press_zero(stack, "pop.1")
+        case_id, run = await press_zero(stack, "pop.1")
         case = await stack.service.core.store.get_case(case_id)
         assert case is not None and case["account"] is None and case["caller"] == CALLER
 
         loop = asyncio.get_running_loop()
         emitted = loop.time()
-        for block in agent_events(transcripts_dir, case_id, "AgentCalled", "AgentConnect"):
-            stack.ami.emit_raw(block)
+        blocks = stack.ami.emit_queue_run(run)
+        called = next(b for b in blocks if b[0] == "Event: AgentCalled")
+        assert f"DestChanVariable: IVR_CASE_ID={case_id}" in called  # on the agent's leg
         ringing, connected = await next_pop(ws), await next_pop(ws)
         latency = loop.time() - emitted
         assert (ringing["state"], connected["state"]) == ("ringing", "connected")
@@ -119,13 +115,13 @@ async def test_a_demo_call_pops_on_the_agent_console_via_ami(
         # The caller keyed no code; the card offers the account registered to the number.
         assert any(a["code"] == "PE01000123456" for a in card["registered_accounts"])
         assert latency < 1.0, f"pop took {latency:.3f}s"
+        assert (await next_pop(ws))["state"] == "completed"  # the agent hung up after 42 s
 
         # Asterisk restarts: the AMI client logs in again and pops resume.
         stack.ami.drop_connections()
         await stack.ami.wait_logins(2)
-        later = await press_zero(stack, "pop.2")
-        for block in agent_events(transcripts_dir, later, "AgentCalled"):
-            stack.ami.emit_raw(block)
+        later, run = await press_zero(stack, "pop.2")
+        stack.ami.emit_queue_run(run)
         pop = await next_pop(ws)
         assert (pop["state"], pop["case"]["id"]) == ("ringing", later)
         await ws.close()

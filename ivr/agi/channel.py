@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from ivr import channel_vars as cv
 from ivr.agi.commands import (
     AnyCommand,
     ChannelStatus,
@@ -74,17 +75,14 @@ DIAL_STATUS = {
     "CHANUNAVAIL": TransferStatus.NO_AGENTS,
     "CONGESTION": TransferStatus.NO_AGENTS,
 }
-#: Channel variable names we set or read (one place, as wazo-agid keeps them).
 #: Asterisk reports ``agi_language: en`` for every channel whose driver sets no language
 #: (all the transcripts). Taking it as the caller's choice would switch a Vietnamese
 #: hotline to English for every call, so only a configured language (not this
 #: built-in default) is passed on; the flow's default language applies otherwise.
 ASTERISK_DEFAULT_LANGUAGE = "en"
-CASE_VAR_INHERITED = "__IVR_CASE_ID"  # "__" so the agent's channel inherits it
-CASE_VAR = "IVR_CASE_ID"
-QUEUE_PRIO = "QUEUE_PRIO"
 #: Read after every Queue/Dial besides its status variable (cleared before each one).
-RESULT_VARS = ("MEMBERINTERFACE", "ANSWEREDTIME")
+#: The channel variables themselves are named in :mod:`ivr.channel_vars`.
+RESULT_VARS = (cv.MEMBERINTERFACE, cv.ANSWEREDTIME)
 #: The 16 DTMF tones. STREAM FILE and WAIT FOR DIGIT answer with the ASCII code of the
 #: key (``200 result=49`` for ``1``), ``0`` for none and ``-1`` for a hang-up or failure
 #: (agi-stream-file-dtmf-mid-playback.txt, agi-wait-for-digit.txt). Any other result is
@@ -99,6 +97,13 @@ class AgiLink(Protocol):
     @property
     def hangup_seen(self) -> bool:
         """True once Asterisk said the caller hung up (``HANGUP`` line, SIGHUP)."""
+        ...
+
+    @property
+    def hangup_before_reply(self) -> bool:
+        """True when the caller's hang-up was known before the last reply arrived: the
+        ``HANGUP`` line came in ahead of it (Asterisk's AGI loop writes that line only
+        between commands, so the command ran on a channel already dead)."""
         ...
 
     async def roundtrip(self, command: AnyCommand, timeout: float | None) -> Reply:
@@ -122,7 +127,14 @@ def _key_result(verb: str, reply: Response) -> int:
 
 
 def _digits(value: str) -> str:
-    return value if value.isdigit() else ""
+    # str.isdigit() is true for "²" and Arabic-Indic digits: only ASCII is a number here.
+    return value if value.isascii() and value.isdigit() else ""
+
+
+def _seconds(value: str | None) -> float | None:
+    """``ANSWEREDTIME`` as seconds; None when empty or not a number."""
+    plain = value.replace(".", "", 1) if value else ""
+    return float(value) if plain.isascii() and plain.isdigit() else None
 
 
 def call_info(env: Environment, flow: str | None = None) -> CallInfo:
@@ -135,7 +147,7 @@ def call_info(env: Environment, flow: str | None = None) -> CallInfo:
     name = env.calleridname
     return CallInfo(
         call_id=env.uniqueid,
-        caller="".join(ch for ch in env.callerid if ch.isdigit()),
+        caller="".join(ch for ch in env.callerid if ch in "0123456789"),
         dialled=dialled,
         flow=env.network_script if flow is None else flow,
         channel_name=env.channel,
@@ -254,51 +266,63 @@ class AgiChannel:
         target = request.agent or request.queue
         if not target or any(ch in target for ch in ",\n\r"):
             raise ValueError(f"bad transfer target {target!r}")
-        await self.set_variable(CASE_VAR_INHERITED, request.case_id)
-        await self.set_variable(CASE_VAR, request.case_id)
+        # What the agent's side reads is set once, inherited ("__"), and never plain
+        # after it: Asterisk has one namespace per channel, and a plain IVR_CASE_ID
+        # after __IVR_CASE_ID overwrites it and drops the inheritance (the agent's leg
+        # then had no case id: "DestChanVariable: IVR_CASE_ID=" on a real Asterisk 22).
+        await self.set_variable(cv.inherited(cv.CASE_ID), request.case_id)
         for name, value in request.variables.items():
-            await self.set_variable(name, value)
+            await self.set_variable(cv.inherited(name), value)
         if request.priority and not request.agent:
-            await self.set_variable(QUEUE_PRIO, str(request.priority))
+            await self.set_variable(cv.QUEUE_PRIO, str(request.priority))
         # Queue sets QUEUESTATUS only when it ends for a reason of its own (TIMEOUT,
         # CONTINUE...): a caller who abandons leaves the variables as they were. In a call
         # that already queued once (the demo's safety queue times out, then the agents
         # queue), the second queue's abandon would read the first one's TIMEOUT (or an
         # earlier CONTINUE and ANSWEREDTIME: "completed"). Start every transfer clean.
-        for name in ("DIALSTATUS" if request.agent else "QUEUESTATUS", *RESULT_VARS):
+        for name in (cv.DIALSTATUS if request.agent else cv.QUEUESTATUS, *RESULT_VARS):
             await self.set_variable(name, "")
-        if self.hung_up:  # gone while the variables were set: no queue call
+        if self.hung_up:  # the HANGUP line is in already: no Queue on a dead channel
             self._dead = True
             raise CallerHungUp()
         timeout = "" if request.timeout is None else str(max(int(request.timeout), 1))
         if request.agent:
             options = f"{request.agent},{timeout}" if timeout else request.agent
-            return await self._run_transfer(Exec("Dial", options), "DIALSTATUS", DIAL_STATUS)
+            return await self._run_transfer(Exec("Dial", options), cv.DIALSTATUS, DIAL_STATUS)
         # "c": continue in the script after the agent hangs up, so the call is recorded
         # (without it Queue returns -1 although the caller is still up:
         # agi-queue-to-agent-no-continue.txt).
         options = f"{request.queue},c,,,{timeout}" if timeout else f"{request.queue},c"
-        return await self._run_transfer(Exec("Queue", options), "QUEUESTATUS", QUEUE_STATUS)
+        return await self._run_transfer(Exec("Queue", options), cv.QUEUESTATUS, QUEUE_STATUS)
 
     async def _run_transfer(self, command: Exec, status_var: str,
                             table: dict[str, TransferStatus]) -> TransferResult:
         reply = await self._link.roundtrip(command, MEDIA_TIMEOUT)
         if type(reply) is not Response:
             raise ChannelError(f"EXEC {command.application}: unexpected reply {reply!r}")
+        if self._link.hangup_before_reply:
+            # The caller hung up as we wrote the EXEC: Asterisk wrote HANGUP, then ran
+            # the application on the dead channel all the same. Queue even joins, rings
+            # and connects an agent for ~45 ms and answers "200 result=0" with
+            # QUEUESTATUS=CONTINUE and ANSWEREDTIME=0 (real Asterisk 22): whatever it
+            # says, nobody talked to this caller.
+            self._dead = True
+            raise CallerHungUp()
         if reply.result == "-2":  # application not found (agi-env-and-basic-commands.txt)
             return TransferResult(TransferStatus.FAILED, raw_status="NOAPP")
         raw = await self.get_variable(status_var) or ""
-        agent = await self.get_variable("MEMBERINTERFACE") if status_var == "QUEUESTATUS" \
-            else command.options.split(",", 1)[0]
-        answered = await self.get_variable("ANSWEREDTIME")
-        talk = float(answered) if answered and answered.replace(".", "", 1).isdigit() else None
+        agent = await self.get_variable(cv.MEMBERINTERFACE) \
+            if status_var == cv.QUEUESTATUS else command.options.split(",", 1)[0]
+        talk = _seconds(await self.get_variable(cv.ANSWEREDTIME))
         status = table.get(raw)
         if status is None:
-            if talk is not None:
-                status = TransferStatus.COMPLETED  # answered, then the caller hung up
-            elif self.hung_up or raw == "CANCEL":
+            if talk:  # an agent talked, then the caller hung up (no status of its own)
+                status = TransferStatus.COMPLETED
+            elif reply.result == "-1" or self.hung_up or raw == "CANCEL":
+                # Gone before anyone answered: Queue answers -1, leaves QUEUESTATUS as it
+                # was and sets ANSWEREDTIME to 0 (not unset: 0 is not a talk time).
                 self._dead = True
-                raise CallerHungUp()  # left the queue before anyone answered
+                raise CallerHungUp()
             else:
                 status = TransferStatus.FAILED
         if status is not TransferStatus.COMPLETED:

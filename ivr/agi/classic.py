@@ -36,10 +36,15 @@ class PystLink:
         self._agi = agi
         self._conn = AgiConnection(expect_environment=False)  # pyst2 read it already
         self._notice = False
+        self._before_reply = False
 
     @property
     def hangup_seen(self) -> bool:
         return self._notice or bool(getattr(self._agi, "_got_sighup", False))
+
+    @property
+    def hangup_before_reply(self) -> bool:
+        return self._before_reply
 
     @property
     def environment(self) -> Environment:
@@ -74,6 +79,7 @@ class PystLink:
             elif isinstance(event, Environment):
                 raise ChannelError(f"{verb}: unexpected environment block")
             else:
+                self._before_reply = self.hangup_seen  # lines after the reply are unread
                 return event
 
 

@@ -85,6 +85,8 @@ class _CallConnection(asyncio.Protocol):
         self._command: AnyCommand | None = None
         self._closed = False
         self.hangup_seen = False
+        self.hangup_before_reply = False
+        """Whether HANGUP had come in when the last reply did (AgiLink)."""
         self.task: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- asyncio side
@@ -144,6 +146,9 @@ class _CallConnection(asyncio.Protocol):
             else:
                 waiter = self._waiter
                 if waiter is not None and not waiter.done():
+                    # Noted now: a HANGUP read in the same chunk *after* this reply
+                    # sets hangup_seen before the channel resumes.
+                    self.hangup_before_reply = self.hangup_seen
                     waiter.set_result(event)  # type: ignore[arg-type]
 
     def _peer(self) -> object:

@@ -4,9 +4,10 @@ In the queue events recorded from Asterisk 22 (``ami-during-queue-to-agent-*.txt
 first channel (``Channel``, ``Uniqueid``, ``ChanVariable``) is the caller waiting in the
 queue and the second (``DestChannel``, ``DestUniqueid``, ``DestChanVariable``) is the
 member (agent) leg being rung. The case id is the channel variable ``IVR_CASE_ID``:
-the agent leg has it only when the IVR set ``__IVR_CASE_ID`` (inherited), so we read it
-there first and fall back to the caller's. An empty value means unset: Asterisk lists
-every ``channelvars`` entry on every channel event, ``ChanVariable: IVR_CASE_ID=``.
+the agent leg has it only when the IVR set ``__IVR_CASE_ID`` (inherited) and never a
+plain ``IVR_CASE_ID`` after it (that drops the inheritance), so we read it there first
+and fall back to the caller's. An empty value means unset: Asterisk lists every
+``channelvars`` entry on every channel event, ``ChanVariable: IVR_CASE_ID=``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypedDict
 
+from ivr import channel_vars
 from ivr.ami.protocol import Event
 
 #: The channel variable the transfer sets (``__IVR_CASE_ID``) and manager.conf lists
-#: in ``channelvars`` so it rides on every channel event.
-CASE_ID_VARIABLE: Final = "IVR_CASE_ID"
+#: in ``channelvars`` so it rides on every channel event (:mod:`ivr.channel_vars`).
+CASE_ID_VARIABLE: Final = channel_vars.CASE_ID
 
 
 class CompleteReason(StrEnum):

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from ivr import channel_vars
 from ivr.actions import ActionContext, LookupStatus
 from ivr.calls import CaseDraft, Outcome
 from ivr.channel import (
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Channel variable names the dialplan or a CRM may read on the agent leg.
-VAR_INTENT = "IVR_INTENT"
-VAR_LANGUAGE = "IVR_LANGUAGE"
 _CALLBACK_REF = Ref("callback.reference")
 #: Said when a callback the caller asked for could not be stored (optional prompt).
 CALLBACK_FAILED_PROMPT = "callback_failed"
@@ -64,7 +62,8 @@ async def transfer(
         case_id=case_id,
         priority=queue.priority if priority is None else priority,
         timeout=queue.max_wait,
-        variables={VAR_INTENT: intent, VAR_LANGUAGE: st.language},
+        # For the agent's side (dialplan, CRM); the AGI channel sets them inherited.
+        variables={channel_vars.INTENT: intent, channel_vars.LANGUAGE: st.language},
     )
     try:
         result = await ch.transfer(request)

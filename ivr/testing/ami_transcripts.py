@@ -75,7 +75,11 @@ def with_case_id(
     lines: Sequence[str], case_id: str, *, agent_leg: bool = True, variable: str = "IVR_CASE_ID"
 ) -> list[str]:
     """Rewrite ``ChanVariable: IVR_CASE_ID=...`` (and ``DestChanVariable`` when
-    ``agent_leg``, as when the IVR sets ``__IVR_CASE_ID``) to carry ``case_id``."""
+    ``agent_leg``, as when the IVR set only ``__IVR_CASE_ID``) to carry ``case_id``.
+
+    For a call placed through the fake Asterisk prefer
+    :meth:`~ivr.testing.fake_ami.FakeAmiServer.emit_queue_run`, whose
+    ``DestChanVariable`` is what the agent leg really inherited."""
     prefixes = ["ChanVariable: "] + (["DestChanVariable: "] if agent_leg else [])
     out = []
     for line in lines:

@@ -8,7 +8,8 @@ wait" (the wait times out). What differs between callers is *when* they press:
 - :class:`PatientCaller` always lets prompts finish and keys during ``WAIT FOR DIGIT``;
 - :class:`SilentCaller` never presses anything;
 - :class:`WrongKeysCaller` presses a wrong key a number of times, then its keys;
-- :class:`HangUpCaller` hangs up at its k-th AGI command (any caller's keys until then).
+- :class:`HangUpCaller` hangs up at its k-th AGI command (any caller's keys until then);
+  with ``race=True`` its hang-up races the server's next command on the wire.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class Caller:
         """Whether the caller hangs up while AGI command number ``n`` (1-based) runs."""
         return False
 
+    def hangup_races_next_command(self) -> bool:
+        """Whether a hang-up right after a command's reply reaches the server only after
+        its next command (then Asterisk noticed it first and still runs that command)."""
+        return False
+
 
 class PatientCaller(Caller):
     """Waits until each prompt has finished, then keys."""
@@ -77,14 +83,21 @@ class WrongKeysCaller(PatientCaller):
 
 
 class HangUpCaller(Caller):
-    """Behaves like ``inner`` and hangs up during AGI command number ``after``."""
+    """Behaves like ``inner`` and hangs up during AGI command number ``after``.
 
-    def __init__(self, after: int, inner: Caller | None = None) -> None:
+    ``race=True``: the caller hangs up just after that command's reply, while the
+    server is writing its next command; Asterisk's AGI loop sees the hang-up before it
+    reads that command, writes ``HANGUP`` and then runs the command on the dead channel
+    (an ``EXEC Queue`` still joins, rings and connects an agent).
+    """
+
+    def __init__(self, after: int, inner: Caller | None = None, *, race: bool = False) -> None:
         super().__init__("")
         if after < 1:
             raise ValueError("after counts AGI commands from 1")
         self.after = after
         self.inner = inner or SilentCaller()
+        self.race = race
 
     def during_prompt(self, file: str, escape: str) -> str | None:
         return self.inner.during_prompt(file, escape)
@@ -95,23 +108,44 @@ class HangUpCaller(Caller):
     def hangs_up_at(self, command_number: int) -> bool:
         return command_number == self.after
 
+    def hangup_races_next_command(self) -> bool:
+        return self.race
+
+
+#: The queue member of the recordings (queues.conf ``member => Local/1001@agents``).
+DEFAULT_MEMBER = "Local/1001@agents"
+
 
 @dataclass(frozen=True, slots=True)
 class QueueOutcome:
     """What ``EXEC Queue`` does: the ``QUEUESTATUS`` it leaves and who answered.
 
-    A real Asterisk 22 leaves ``MEMBERINTERFACE`` unset on the caller's channel even
-    when an agent answered (agi-queue-to-agent-continue.txt), hence ``agent=None``; the
-    agent is known from AMI. Give an agent to script a dialplan that sets it.
+    ``MEMBERINTERFACE`` is set on the caller's channel only by a queue configured with
+    ``setinterfacevar=yes``; Asterisk's default leaves it unset even when an agent
+    answered (agi-queue-to-agent-continue.txt), and the agent is known from AMI.
     """
 
     status: str = "CONTINUE"
     agent: str | None = None
+    """The member interface that rings and answers; None: :data:`DEFAULT_MEMBER`."""
     answered_seconds: int | None = 42
+    setinterfacevar: bool = False
+    """The queue has ``setinterfacevar=yes``: Queue sets ``MEMBERINTERFACE``."""
+    caller_ends: bool = False
+    """The caller, not the agent, ends the conversation: Queue still returns ``0`` with
+    ``CONTINUE`` and the talk time, and the ``HANGUP`` line follows its reply."""
+
+    @property
+    def member(self) -> str:
+        return self.agent or DEFAULT_MEMBER
 
     @classmethod
-    def answered(cls, agent: str | None = None, seconds: int = 42) -> QueueOutcome:
-        return cls("CONTINUE", agent, seconds)
+    def answered(cls, agent: str | None = None, seconds: int = 42, *,
+                 caller_ends: bool = False) -> QueueOutcome:
+        """An agent answers and talks ``seconds``; naming the agent scripts a queue with
+        ``setinterfacevar=yes`` (so ``MEMBERINTERFACE`` says who it was)."""
+        return cls("CONTINUE", agent, seconds, setinterfacevar=agent is not None,
+                   caller_ends=caller_ends)
 
     @classmethod
     def unanswered(cls, status: str) -> QueueOutcome:

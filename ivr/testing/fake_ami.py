@@ -10,7 +10,11 @@ failure reported only in ``OriginateResponse``, unknown actions answered ``Error
 
 Test hooks: :meth:`FakeAmiServer.emit` / :meth:`FakeAmiServer.emit_raw` push events
 (e.g. recorded AgentConnect blocks with a chosen case id, see
-:func:`recorded_events` and :func:`with_case_id`), :meth:`FakeAmiServer.drop_connections`
+:func:`recorded_events` and :func:`with_case_id`), :meth:`FakeAmiServer.emit_queue_run`
+sends what a real Asterisk sends for a queue call of the fake Asterisk (pass it as
+``run_call(on_queue=...)``: answered, abandoned while ringing, or the ~45 ms agent
+connection of a caller already gone; see :mod:`ivr.testing.fake_ami_queue`),
+:meth:`FakeAmiServer.drop_connections`
 simulates an Asterisk restart, :meth:`FakeAmiServer.wait_logins` and
 :meth:`FakeAmiServer.wait_action` let tests wait on what happened instead of sleeping.
 """
@@ -32,6 +36,8 @@ from ivr.testing.ami_transcripts import (
     transcript_messages,
     with_case_id,
 )
+from ivr.testing.fake_ami_queue import queue_run_events
+from ivr.testing.fake_queue import QueueRun
 
 __all__ = [
     "FakeAmiServer",
@@ -138,6 +144,8 @@ class FakeAmiServer:
         self.login_failures = 0
         self.connections_total = 0
         self.actions: list[ReceivedAction] = []
+        self.emitted: list[list[str]] = []
+        """Every event message sent by the test hooks, as lines, in order."""
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -197,12 +205,26 @@ class FakeAmiServer:
         privilege = next(
             (line.partition(": ")[2] for line in lines if line.startswith("Privilege: ")), "all"
         )
+        self.emitted.append(list(lines))
         sent = 0
         for client in list(self._clients):
             if client.wants(privilege):
                 client.send(lines)
                 sent += 1
         return sent
+
+    def emit_queue_run(self, run: QueueRun) -> list[list[str]]:
+        """Send the queue events of one fake Asterisk Queue run; returns the blocks.
+
+        ``ChanVariable``/``DestChanVariable`` list this server's ``channelvars`` with the
+        caller's and the agent leg's own values: the agent leg has only what it inherited.
+        """
+        n = next(self._uniqueids)
+        blocks = queue_run_events(run, self.channelvars, sequence=n,
+                                  agent_uniqueid=f"1795849013.{n}")
+        for block in blocks:
+            self.emit_raw(block)
+        return blocks
 
     def drop_connections(self) -> int:
         """Close every client connection at once, as an Asterisk restart does."""

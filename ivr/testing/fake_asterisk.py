@@ -14,7 +14,11 @@ What it reproduces from the transcripts' README list of easy mistakes:
 - after a hang-up, media commands get ``511`` while variables, VERBOSE, EXEC and NOOP
   still get ``200``; Asterisk never closes the socket itself;
 - ``200 result= (timeout)``, ``200 result=12 (timeout)``, ``200 result=`` for ``#``
-  alone, multi-line ``520`` usage, ``510`` for unknown commands, ``-2`` for unknown apps.
+  alone, multi-line ``520`` usage, ``510`` for unknown commands, ``-2`` for unknown apps;
+- one variable namespace per channel where ``X`` after ``__X`` drops the inheritance,
+  and Queue as Asterisk 22 runs it, on a dead channel too (:mod:`ivr.testing.fake_queue`);
+  ``on_queue`` hears of every Queue run (e.g. :meth:`FakeAmiServer.emit_queue_run`
+  sends the AMI events a real one sends, with the agent leg's inherited variables).
 
 Every call's wire conversation is recorded in a :class:`CallTranscript`.
 """
@@ -32,6 +36,16 @@ from dataclasses import dataclass, field
 
 from ivr.agi.commands import ParsedCommand, parse_command
 from ivr.testing.callers import Caller, QueueOutcome, SilentCaller
+from ivr.testing.fake_queue import (
+    JOIN_STATUSES,
+    ChannelVariables,
+    QueueEnd,
+    QueueRun,
+    run_queue,
+)
+
+__all__ = ["AGENT_ANSWERS", "CallTranscript", "FakeCall", "QueueOutcome", "QueueRun",
+           "ServerSilent", "env_lines", "run_call", "run_many"]
 
 #: A runaway script (a flow looping forever) is stopped after this many commands.
 MAX_COMMANDS = 5000
@@ -59,6 +73,14 @@ USAGE = ("520-Invalid command syntax.  Proper usage follows:",
 AGENT_ANSWERS = QueueOutcome()
 _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 _ids = itertools.count(1)
+QueueHook = Callable[[QueueRun], None]
+#: Queue ends after which the talk time is the outcome's (the others talked 0 s).
+TALKED = frozenset({QueueEnd.ANSWERED, QueueEnd.CALLER_ENDED})
+
+
+def env_values(lines: Sequence[str]) -> dict[str, str]:
+    """``agi_x: value`` lines -> {"agi_x": "value"}."""
+    return {k: v for k, _, v in (line.partition(": ") for line in lines if line)}
 
 
 def env_lines(*, script: str = "hotline", callerid: str = "0901234567",
@@ -109,6 +131,8 @@ class CallTranscript:
     closed_by_server: bool = False
     """The script closed the socket (normal end); False if the fake gave up."""
     hung_up: bool = False
+    queue_runs: list[QueueRun] = field(default_factory=list)
+    """Every Queue the call ran, with the variables its agent leg inherited."""
 
     @property
     def commands(self) -> list[str]:
@@ -133,13 +157,18 @@ class FakeCall:
                  prompt_samples: Mapping[str, int] | None = None,
                  missing_files: frozenset[str] = frozenset(),
                  missing_apps: frozenset[str] = frozenset(),
-                 variables: Mapping[str, str] | None = None) -> None:
+                 variables: Mapping[str, str] | None = None,
+                 env: Mapping[str, str] | None = None,
+                 on_queue: QueueHook | None = None) -> None:
         self.caller = caller
         self.queue = queue
         self.prompt_samples = prompt_samples or {}
         self.missing_files = missing_files
         self.missing_apps = frozenset(a.lower() for a in missing_apps)
-        self.variables: dict[str, str] = dict(variables or {})
+        self.variables = ChannelVariables(variables)
+        self.env: Mapping[str, str] = env or env_values(env_lines())
+        self.on_queue = on_queue
+        self.queue_runs: list[QueueRun] = []
         self.dead = False
         self.notice_due = False
         self.count = 0
@@ -154,13 +183,15 @@ class FakeCall:
         cmd = parse_command(line)
         verb = cmd.canonical
         if not self.dead and self.caller.hangs_up_at(self.count):
-            self.dead = True
             if verb in BLOCKING:
-                self.notice_due = True
-                out.append("200 result=-1 endpos=0" if "STREAM" in verb else "200 result=-1")
+                self.dead = self.notice_due = True
+                out += self._hung_up_during(cmd)
                 return out
             out += self._reply(cmd)
-            if not self.notice_due:  # (the script's own HANGUP schedules its notice)
+            self.dead = True
+            if self.caller.hangup_races_next_command():
+                self.notice_due = True  # Asterisk writes HANGUP after our next command came
+            elif not self.notice_due:  # (the script's own HANGUP schedules its notice)
                 out.append("HANGUP")  # idle hang-up right after this reply: unprompted
             return out
         if self.dead and verb in DEAD_REFUSED:
@@ -168,6 +199,14 @@ class FakeCall:
             return out
         out += self._reply(cmd)
         return out
+
+    def _hung_up_during(self, cmd: ParsedCommand) -> list[str]:
+        """The reply to a blocking command the caller hangs up in (``-1``; a Queue
+        leaves what an abandon leaves)."""
+        if cmd.canonical == "EXEC" and cmd.text(0).lower() == "queue" \
+                and "queue" not in self.missing_apps:
+            return self._queue(cmd.text(1), hangs_up_during=True)
+        return ["200 result=-1 endpos=0" if "STREAM" in cmd.canonical else "200 result=-1"]
 
     def _samples(self, file: str) -> int:
         return self.prompt_samples.get(file, DEFAULT_PROMPT_SAMPLES)
@@ -198,7 +237,7 @@ class FakeCall:
         if verb == "SET VARIABLE":
             if nargs < 2:
                 return list(USAGE)
-            self.variables[cmd.text(0)] = cmd.text(1)
+            self.variables.set(cmd.text(0), cmd.text(1))
             return ["200 result=1"]
         if verb == "GET VARIABLE":
             if nargs < 1:
@@ -208,7 +247,7 @@ class FakeCall:
         if verb == "GET FULL VARIABLE":
             if nargs < 1:
                 return list(USAGE)
-            expanded = _VAR_REF.sub(lambda m: self.variables.get(m.group(1), ""), cmd.text(0))
+            expanded = _VAR_REF.sub(lambda m: self.variables.get(m.group(1)) or "", cmd.text(0))
             return [f"200 result=1 ({expanded})"]
         if verb == "EXEC":
             return self._exec(cmd.text(0), cmd.text(1)) if nargs >= 1 else list(USAGE)
@@ -250,25 +289,40 @@ class FakeCall:
             return ["200 result=-2"]
         if name == "set" and "=" in options:
             key, _, value = options.partition("=")
-            self.variables[key] = value
+            self.variables.set(key, value)
         if name == "queue":
-            q = self.queue
-            parts = options.split(",")
-            if q.status == "CONTINUE" and "c" not in (parts[1] if len(parts) > 1 else ""):
-                # Without the "c" option Queue returns -1 after the agent hangs up and
-                # leaves QUEUESTATUS unset (agi-queue-to-agent-no-continue.txt).
-                return ["200 result=-1"]
-            self.variables["QUEUESTATUS"] = q.status
-            if q.agent:
-                self.variables["MEMBERINTERFACE"] = q.agent
-            if q.answered_seconds is not None:
-                self.variables["ANSWEREDTIME"] = str(q.answered_seconds)
+            return self._queue(options, hangs_up_during=False)
         if name == "dial":
             answered = self.queue.status == "CONTINUE"
-            self.variables["DIALSTATUS"] = "ANSWER" if answered else "NOANSWER"
+            self.variables.set("DIALSTATUS", "ANSWER" if answered else "NOANSWER")
             if answered and self.queue.answered_seconds is not None:
-                self.variables["ANSWEREDTIME"] = str(self.queue.answered_seconds)
+                self.variables.set("ANSWEREDTIME", str(self.queue.answered_seconds))
         return ["200 result=0"]
+
+    def _queue(self, options: str, *, hangs_up_during: bool) -> list[str]:
+        gone_before = self.dead and not hangs_up_during
+        caller_vars = self.variables.values()  # as AMI reports them while it is queued
+        agent_vars = self.variables.inherited().values()  # the member channel, at its birth
+        result, end = run_queue(self.variables, self.queue, options,
+                                gone_before=gone_before, hangs_up_during=hangs_up_during)
+        q, env = self.queue, self.env
+        run = QueueRun(
+            queue=options.split(",", 1)[0], caller_channel=env.get("agi_channel", ""),
+            caller_uniqueid=env.get("agi_uniqueid", ""), callerid=env.get("agi_callerid", ""),
+            calleridname=env.get("agi_calleridname", ""), context=env.get("agi_context", ""),
+            exten=env.get("agi_extension", ""), priority=env.get("agi_priority", ""),
+            caller_vars=caller_vars, member=q.member, agent_vars=agent_vars,
+            end=end, agent_rang=q.status == "CONTINUE", joined=q.status not in JOIN_STATUSES,
+            talk_seconds=(q.answered_seconds or 0) if end in TALKED else 0)
+        self.queue_runs.append(run)
+        if self.on_queue is not None:
+            self.on_queue(run)
+        if end is QueueEnd.CALLER_ENDED and not self.dead:
+            # The caller hangs up in the bridge: Queue returns first, HANGUP follows it
+            # (in one write here: the reader must not take it for an earlier hang-up).
+            self.dead = True
+            return [f"200 result={result}", "HANGUP"]
+        return [f"200 result={result}"]
 
 
 class ServerSilent(TimeoutError):
@@ -298,7 +352,7 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
                    missing_apps: frozenset[str] = frozenset(),
                    max_commands: int = MAX_COMMANDS, record: bool = True,
                    idle_timeout: float | None = IDLE_TIMEOUT,
-                   pace: float = 0.0) -> CallTranscript:
+                   pace: float = 0.0, on_queue: QueueHook | None = None) -> CallTranscript:
     """Place one call to the FastAGI server at ``host:port`` and return its transcript.
 
     Returns when the server closes the connection (the script ended), or after
@@ -309,16 +363,18 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
     with the conversation so far instead of hanging). ``pace`` > 0 makes every media
     command (prompts, waits for a key, applications) take that many real seconds, so a
     load test holds calls open as long as real ones (virtual time otherwise).
+    ``on_queue`` is called with each Queue run as it happens (before EXEC's reply).
     """
+    env = env_lines(script=script, callerid=callerid, calleridname=calleridname,
+                    extension=extension, dnid=dnid, args=args, uniqueid=uniqueid,
+                    host=host, port=port)
     call = FakeCall(caller or SilentCaller(), queue=queue, prompt_samples=prompt_samples,
-                    missing_files=missing_files, missing_apps=missing_apps)
-    transcript = CallTranscript()
+                    missing_files=missing_files, missing_apps=missing_apps,
+                    env=env_values(env), on_queue=on_queue)
+    transcript = CallTranscript(queue_runs=call.queue_runs)
     log_line = transcript.lines.append if record else _discard
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        env = env_lines(script=script, callerid=callerid, calleridname=calleridname,
-                        extension=extension, dnid=dnid, args=args, uniqueid=uniqueid,
-                        host=host, port=port)
         for text in env:
             log_line(("<<", text))
         writer.write("".join(t + "\n" for t in env).encode())
