@@ -127,30 +127,33 @@ def check(scenario: Scenario, heard: Heard, queue_names: Mapping[str, str]) -> t
 def sequence_diff(what: str, verb: str, expected: Sequence[str],
                   got: Sequence[str]) -> list[str]:
     """``expected`` must appear in ``got`` in order (others may come between). When it
-    does not: a line saying which is missing, then ``got`` with ``=`` on the items
-    matched and ``-`` lines for the missing ones where they were expected."""
-    matched: list[int] = []
+    does not: a line naming the missing ones, then ``got`` with ``=`` on the items matched
+    and a ``-`` line for each missing one, just before the next item matched. The search
+    goes on past a missing item, so one prompt dropped from a flow is one ``-`` line."""
+    missing_before: dict[int, list[str]] = {}  # shown just before the next item matched
+    matched: set[int] = set()
+    pending: list[str] = []
+    missing: list[str] = []
     start = 0
     for want in expected:
         found = next((i for i in range(start, len(got)) if got[i] == want), None)
         if found is None:
-            break
-        matched.append(found)
+            pending.append(want)
+            missing.append(want)
+            continue
+        if pending:
+            missing_before[found], pending = pending, []
+        matched.add(found)
         start = found + 1
-    if len(matched) == len(expected):
+    if not missing:
         return []
-    missing = expected[len(matched):]
-    where = f" after {expected[len(matched) - 1]!r}" if matched else ""
-    lines = [f"{what}: expected {missing[0]!r}{where}, not {verb}; {verb} "
-             f"(= expected, - missing):"]
-    insert_at = matched[-1] + 1 if matched else 0
-    taken = set(matched)
-    for i, item in enumerate(got):
-        if i == insert_at:
-            lines += [f"{INDENT}- {m}" for m in missing]
-        lines.append(f"{INDENT}{'=' if i in taken else ' '} {item}")
-    if insert_at >= len(got):
-        lines += [f"{INDENT}- {m}" for m in missing]
+    if pending:
+        missing_before[len(got)] = pending
+    lines = [f"{what}: missing {', '.join(missing)} (- missing, = {verb} as expected):"]
+    for i in range(len(got) + 1):
+        lines += [f"{INDENT}- {m}" for m in missing_before.get(i, ())]
+        if i < len(got):
+            lines.append(f"{INDENT}{'=' if i in matched else ' '} {got[i]}")
     return lines
 
 
