@@ -145,6 +145,7 @@ class _Parser:
         self.diags = Diagnostics()
         self.read = Reader(self.diags)
         self.written_defaults: set[str] = set()
+        self.names: dict[str, Mark] = {}
 
     def file(self, root: YValue) -> ScenarioFile | None:
         top = self.read.mapping(root, "the scenarios file")
@@ -176,18 +177,7 @@ class _Parser:
         if len(items) > MAX_SCENARIOS:
             self.diags.error(listed.mark, f"more than {MAX_SCENARIOS} scenarios")
             return None
-        scenarios: list[Scenario] = []
-        first: dict[str, Mark] = {}
-        for item in items:
-            scenario = self.scenario(item, defaults)
-            if scenario is None:
-                continue
-            if scenario.name in first:
-                self.diags.error(scenario.mark, f"duplicate scenario name {scenario.name!r} "
-                                 f"(first at line {first[scenario.name].line})")
-                continue
-            first[scenario.name] = scenario.mark
-            scenarios.append(scenario)
+        scenarios = [s for s in (self.scenario(item, defaults) for item in items) if s]
         return ScenarioFile(self.path, tuple(scenarios))
 
     # ---- one scenario ------------------------------------------------------------
@@ -198,6 +188,11 @@ class _Parser:
             return None
         name = self.read.text(smap.get("name"), "name")
         what = f"scenario {name!r}" if name else "a scenario"
+        if name is not None and name in self.names:  # -k and failures name scenarios
+            self.diags.error(smap.mark, f"duplicate scenario name {name!r} (first at line "
+                             f"{self.names[name].line})")
+        elif name is not None:
+            self.names[name] = smap.mark
         self.read.keys(smap, (*SETUP_KEYS, *EXPECT_KEYS), what)
         if smap.get("name") is None:
             self.diags.error(smap.mark, "a scenario needs a 'name:'")
@@ -237,11 +232,12 @@ class _Parser:
 
     def expect(self, m: YMap, what: str, flow: str) -> Expect | None:
         outcome_node = m.get("outcome")
+        outcome = None
         if outcome_node is None:
             self.diags.error(m.mark, f"{what} has no 'outcome:' (self_served, transferred, "
                              "abandoned or failed)")
-            return None
-        outcome = self.choice(outcome_node, "outcome", [o.value for o in Outcome])
+        else:
+            outcome = self.choice(outcome_node, "outcome", [o.value for o in Outcome])
         prompts = self.words(m.get("prompts"), "prompts", self.check_prompt)
         nodes = self.words(m.get("nodes"), "nodes", lambda v, mark: self.node(v, mark, flow))
         intent = self.read.word(m.get("intent"), "intent")
@@ -329,7 +325,7 @@ class _Parser:
         return tuple(TransferStatus(s) for s in out if s is not None)
 
     def given(self, value: YValue, what: str) -> dict[str, LookupStatus] | None:
-        return self.statuses(value, what, list(GIVEN_STATUSES))
+        return self.statuses(value, what, list(GIVEN_STATUSES), given=True)
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -354,8 +350,8 @@ class _Parser:
     def queue_keys(self) -> set[str]:
         return {*self.flowset.queues, self.flowset.defaults.agent_queue}
 
-    def statuses(self, value: YValue | None, what: str,
-                 allowed: list[str]) -> dict[str, LookupStatus] | None:
+    def statuses(self, value: YValue | None, what: str, allowed: list[str], *,
+                 given: bool = False) -> dict[str, LookupStatus] | None:
         if value is None:
             return {}
         m = self.read.mapping(value, what)
@@ -365,6 +361,12 @@ class _Parser:
         ok = True
         for key, status in m.items:
             action = self.known(str(key.value), self.actions, key.mark, "lookup")
+            if given and isinstance(status, YScalar) and status.value == "found":
+                self.diags.error(status.mark, f"{what}: {key.value}: found cannot be given "
+                                 "(what is found comes from the demo data): give not_found, "
+                                 "error or timeout, or pick a caller the demo data finds")
+                ok = False
+                continue
             word = self.choice(status, f"{what}: {key.value}", allowed)
             if action is None or word is None:
                 ok = False
