@@ -24,8 +24,9 @@ import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from ivr.actions import ActionContext, ActionRegistry, ActionSpec, LookupResult, LookupStatus
+from ivr.actions import ActionContext, ActionFn, ActionRegistry, LookupResult, LookupStatus
 from ivr.calls import CallRecord, CaseDraft
 from ivr.channel import CallInfo, TransferResult
 from ivr.clock import FixedClock
@@ -72,20 +73,21 @@ class _Recorder:
         return tuple(out)
 
 
-def _pretend(name: str, status: LookupStatus) -> ActionSpec:
-    async def answer(_inputs: Mapping[str, object], _ctx: ActionContext) -> LookupResult:
+def _pretend(name: str, status: LookupStatus) -> ActionFn:
+    async def answer(_inputs: Mapping[str, Any], _ctx: ActionContext) -> LookupResult:
         if status is LookupStatus.NOT_FOUND:
             return LookupResult.not_found()
         return LookupResult(status, error=f"{name}: {status.value} (given by the scenario)")
 
-    return ActionSpec(name, answer)
+    return answer
 
 
 def with_given(actions: ActionRegistry, given: Mapping[str, LookupStatus]) -> ActionRegistry:
-    """``actions`` with the scenario's ``given:`` ones answering as told."""
+    """``actions`` with the scenario's ``given:`` ones answering as told (inputs, timeouts
+    and descriptions kept, so the engine runs them exactly as the real ones)."""
     if not given:
         return actions
-    specs = [dataclasses.replace(actions.spec(n), fn=_pretend(n, given[n]).fn) if n in given
+    specs = [dataclasses.replace(actions.spec(n), fn=_pretend(n, given[n])) if n in given
              else actions.spec(n) for n in sorted(actions.names())]
     return ActionRegistry(specs)
 

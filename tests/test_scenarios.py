@@ -438,3 +438,6 @@ def test_cli_refuses_broken_flows_and_unknown_names(
     assert err == f"{tiny}/scenarios.yaml: not run: the flows file has errors\n"
     code, _out, err = run_cli(capsys, tiny, "--scenarios", str(tiny / "nowhere.yaml"))
     assert (code, err) == (2, f"ivr: error: {tiny}/nowhere.yaml: no scenarios file\n")
+    flows.write_text(textwrap.dedent(TINY_FLOWS), encoding="utf-8")
+    code, _out, err = run_cli(capsys, tiny, "-k", "no such call")
+    assert (code, err) == (2, "ivr: error: -k no such call: no scenario's name contains it\n")

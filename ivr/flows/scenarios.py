@@ -39,7 +39,8 @@ REQUIRED = ("caller", "dialled", "at")
 TRANSFER_STATUSES = tuple(s.value for s in TransferStatus if s is not TransferStatus.ABANDONED)
 #: Results ``given:`` may pretend: ``found`` needs data, which only the store has.
 GIVEN_STATUSES = ("not_found", "error", "timeout")
-#: A scenarios file bigger than this is a mistake, not a test suite (same as flows).
+#: More scenarios than this is a generated dump, not a test suite: refuse it rather than
+#: keep a publish waiting for minutes while it runs.
 MAX_SCENARIOS = 2_000
 
 
