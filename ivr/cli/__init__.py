@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 #: Subcommand modules in the order ``--help`` lists them.
-COMMANDS = ("serve", "validate", "simulate", "agi", "say", "prompts", "db", "web", "loadtest")
+COMMANDS = ("serve", "validate", "simulate", "test-flows", "agi", "say", "prompts", "db", "web",
+            "loadtest")
 
 
 class UsageError(Exception):
@@ -30,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
+        # A command may have a '-' (test-flows); its module cannot (test_flows).
+        module_name = f"ivr.cli.{name.replace('-', '_')}"
         try:
-            module = importlib.import_module(f"ivr.cli.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"ivr.cli.{name}":
+            if exc.name == module_name:
                 continue  # subcommand not part of this build
             raise
         module.register(sub)
