@@ -52,7 +52,7 @@ async def _serve(kind: str, commands: list[str], hold: int) -> None:
     if kind in ("ivr", "ivr-hold"):
         sys.path.insert(0, str(ROOT))
         from ivr.agi.server import FastAgiServer
-        from ivr.channel import Channel
+        from ivr.channels.channel import Channel
         from ivr.testing.minimal import minimal_handler
 
         all_in = asyncio.Event()

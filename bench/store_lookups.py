@@ -25,8 +25,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from tqdm import tqdm
 
-from ivr.actions import ActionContext, LookupStatus
 from ivr.clock import SystemClock
+from ivr.lookups import ActionContext, LookupStatus
 from ivr.store import Store
 from ivr.store.lookups import build_actions
 from ivr.store.models import account_phones, accounts

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ivr.channel import TransferResult
+from ivr.channels.channel import TransferResult
 
 
 class Outcome(enum.Enum):

@@ -26,17 +26,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ivr.actions import ActionContext, ActionFn, ActionRegistry, LookupResult, LookupStatus
 from ivr.calls import CallRecord, CaseDraft
-from ivr.channel import CallInfo, TransferResult
+from ivr.channels.channel import CallInfo, TransferResult
+from ivr.channels.simulator import ScriptedKeys, SimulatorChannel
 from ivr.clock import FixedClock
-from ivr.flows.engine import Engine
-from ivr.flows.hours import HolidayCalendar, hours_state
+from ivr.engine.engine import Engine
+from ivr.engine.hours import HolidayCalendar, hours_state
 from ivr.flows.model import FlowSet, HoursNode
 from ivr.flows.scenario_report import Heard, ScenarioReport, ScenarioResult, Transfer, check
 from ivr.flows.scenarios import Scenario, ScenarioFile
-from ivr.flows.simulator import ScriptedKeys, SimulatorChannel
 from ivr.flows.source import FlowSource
+from ivr.lookups import ActionContext, ActionFn, ActionRegistry, LookupResult, LookupStatus
 from ivr.prompts.catalog import PromptCatalog
 from ivr.store import Store
 from ivr.store.lookups import build_actions

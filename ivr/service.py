@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.actions import ActionRegistry
 from ivr.calls import record_from_json
-from ivr.channel import Channel
+from ivr.channels.channel import Channel
 from ivr.clock import Clock, clock_from_env
-from ivr.settings import Settings
+from ivr.config.settings import Settings
+from ivr.lookups import ActionRegistry
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from ivr.agi.server import FastAgiServer
     from ivr.ami.client import AmiClient
-    from ivr.flows.engine import Engine
+    from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
     from ivr.prompts.catalog import PromptCatalog
     from ivr.store import Store
@@ -66,8 +66,8 @@ class Core:
 
 async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
     """Open the store (migrating and seeding as configured), load prompts and flows."""
-    from ivr.flows.engine import Engine
-    from ivr.flows.errors import FlowError
+    from ivr.config.diagnostics import FlowError
+    from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
     from ivr.prompts.catalog import CatalogError, PromptCatalog
     from ivr.store import Store
@@ -205,10 +205,10 @@ class Service:
         from aiohttp import web
 
         from ivr.agi.server import FastAgiServer
+        from ivr.screenpop.builtin_queue import BuiltinQueue
+        from ivr.screenpop.dispatch import build_dispatcher, run_ami_feed
         from ivr.web.app import create_app
         from ivr.web.auth import web_users
-        from ivr.web.builtin_queue import BuiltinQueue
-        from ivr.web.dispatch import build_dispatcher, run_ami_feed
 
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)

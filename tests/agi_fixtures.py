@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ivr.agi.server import FastAgiServer
-from ivr.channel import CallerHungUp, Channel, DigitSpec, Entry, Prompt, TransferRequest
+from ivr.channels.channel import CallerHungUp, Channel, DigitSpec, Entry, Prompt, TransferRequest
 
 
 def prompt(pid: str, language: str = "vi") -> Prompt:

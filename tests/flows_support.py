@@ -10,13 +10,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ivr.actions import ActionContext, ActionRegistry, ActionSpec, LookupResult
 from ivr.calls import CallRecord, CaseDraft
-from ivr.channel import CallInfo, TransferResult
+from ivr.channels.channel import CallInfo, TransferResult
+from ivr.channels.simulator import ScriptedKeys, SimulatorChannel
 from ivr.clock import DEFAULT_TZ, FixedClock
-from ivr.flows.engine import Engine
-from ivr.flows.simulator import ScriptedKeys, SimulatorChannel
+from ivr.engine.engine import Engine
 from ivr.flows.source import FlowSource
+from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
 from ivr.prompts.catalog import PromptCatalog
 
 ROOT = Path(__file__).resolve().parent.parent

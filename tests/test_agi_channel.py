@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from agi_fixtures import MiniHotline, prompt, serving
 
-from ivr.agi.channel import QUEUE_STATUS, AgiChannel, call_info
 from ivr.agi.protocol import Environment
-from ivr.channel import (
+from ivr.channels.channel import (
     CallerHungUp,
     CallInfo,
     Channel,
@@ -18,6 +17,7 @@ from ivr.channel import (
     TransferResult,
     TransferStatus,
 )
+from ivr.channels.fastagi import QUEUE_STATUS, AgiChannel, call_info
 from ivr.testing.callers import (
     HangUpCaller,
     ImpatientCaller,

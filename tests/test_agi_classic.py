@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from agi_fixtures import prompt
 
-from ivr.agi.classic import open_classic_channel, run_classic_call
-from ivr.channel import CallerHungUp, Channel, DigitSpec, EndedBy, Entry
+from ivr.channels.channel import CallerHungUp, Channel, DigitSpec, EndedBy, Entry
+from ivr.channels.classic_agi import open_classic_channel, run_classic_call
 from ivr.cli import build_parser
 from ivr.testing.transcripts import read_transcript
 
@@ -152,7 +152,7 @@ async def test_ivr_agi_runs_the_demo_hotline_over_stdin_stdout(tmp_path: Path) -
 async def test_a_hangup_ahead_of_queues_reply_is_a_caller_gone() -> None:
     """Classic AGI reads the same wire: HANGUP ahead of Queue's ``200 result=0`` (with
     QUEUESTATUS=CONTINUE) means the caller was gone before Queue ran."""
-    from ivr.channel import TransferRequest
+    from ivr.channels.channel import TransferRequest
 
     channel, stdout = classic([*["200 result=1"] * 4, "HANGUP", "200 result=0",
                                # what the GET VARIABLEs would read: a "completed" transfer

@@ -26,8 +26,8 @@ def same_but_case_ids(a: list[str], b: list[str]) -> bool:
 
 @pytest.fixture
 async def core(tmp_path: Path) -> AsyncIterator[object]:
+    from ivr.config.settings import load_settings
     from ivr.service import open_core
-    from ivr.settings import load_settings
 
     environ = {**os.environ, "IVR_NOW": "2026-12-01T10:00:00+07:00"}
     settings = load_settings(environ, {

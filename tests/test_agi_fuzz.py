@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from fuzz_support import chunks, mutate, random_bytes
 
-from ivr.agi.channel import call_info
 from ivr.agi.commands import Noop
 from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
@@ -28,6 +27,7 @@ from ivr.agi.protocol import (
     Response,
     State,
 )
+from ivr.channels.fastagi import call_info
 from ivr.testing.transcripts import from_asterisk_bytes, read_transcript
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"

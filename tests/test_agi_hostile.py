@@ -102,8 +102,8 @@ def test_result_numbers_only_in_asterisks_form(result: str, number: int | None) 
 
 @pytest.fixture
 async def core(tmp_path: Path) -> AsyncIterator[object]:
+    from ivr.config.settings import load_settings
     from ivr.service import open_core
-    from ivr.settings import load_settings
 
     environ = {**os.environ, "IVR_NOW": "2026-12-01T10:00:00+07:00"}
     settings = load_settings(environ, {
@@ -185,7 +185,7 @@ async def test_garbage_between_commands_is_logged_once_when_the_call_ends(
     garbage_in = asyncio.Event()
 
     async def handler(channel: object) -> None:
-        from ivr.channel import Channel
+        from ivr.channels.channel import Channel
 
         assert isinstance(channel, Channel)
         got_env.set()

@@ -10,7 +10,7 @@ import pytest
 from agi_fixtures import MiniHotline, prompt, serving
 
 from ivr.agi.server import FastAgiServer
-from ivr.channel import Channel, ChannelError
+from ivr.channels.channel import Channel, ChannelError
 from ivr.testing.callers import ImpatientCaller
 from ivr.testing.fake_asterisk import env_lines, run_call, run_many
 
@@ -220,8 +220,8 @@ async def test_call_sockets_keep_alive() -> None:
     keepalive, so every call's socket has it on."""
     import socket
 
-    from ivr.agi.channel import AgiChannel
     from ivr.agi.server import KEEPALIVE_IDLE
+    from ivr.channels.fastagi import AgiChannel
 
     seen: list[tuple[int, int]] = []
 

@@ -23,8 +23,8 @@ from ivr.ami.client import (
     Subscription,
 )
 from ivr.ami.protocol import Event, ResponseStatus
-from ivr.ami.queue_events import AgentConnected, QueueEvent, queue_event_from
-from ivr.settings import Settings
+from ivr.config.settings import Settings
+from ivr.screenpop.queue_events import AgentConnected, QueueEvent, queue_event_from
 from ivr.testing.fake_ami import FakeAmiServer, recorded_events, with_case_id
 
 WAIT = 5.0

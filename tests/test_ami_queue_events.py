@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ivr.ami.protocol import AmiConnection, Event
-from ivr.ami.queue_events import (
+from ivr.screenpop.queue_events import (
     AgentCompleted,
     AgentConnected,
     AgentRinging,

@@ -16,10 +16,10 @@ from aiohttp import web
 from web_helpers import CALLER, HCMC_HOTLINE, NOW, live_engine, open_seeded_store
 
 from ivr.clock import FixedClock
-from ivr.settings import Settings
+from ivr.config.settings import Settings
+from ivr.screenpop.dispatch import Dispatcher
 from ivr.web.app import create_app
 from ivr.web.auth import web_users
-from ivr.web.dispatch import Dispatcher
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.actions import ActionContext, LookupStatus
+from ivr.lookups import ActionContext, LookupStatus
 from ivr.store import Store
 from ivr.store.lookups import build_actions
 from ivr.testing.callers import PatientCaller

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from ivr.config.settings import Settings
 from ivr.prompts import speech_vi
 from ivr.service import Service, open_core
-from ivr.settings import Settings
 from ivr.testing.callers import Caller, HangUpCaller, ImpatientCaller, PatientCaller
 from ivr.testing.fake_asterisk import CallTranscript, QueueOutcome, run_call
 
@@ -181,7 +181,7 @@ async def test_records_spilled_to_disk_reach_the_database_on_next_start(
     from datetime import UTC, datetime
 
     from ivr.calls import CallRecord, Outcome, PathStep
-    from ivr.flows.state import jsonable
+    from ivr.engine.state import jsonable
 
     at = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
     record = CallRecord(

@@ -26,8 +26,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ivr.config.settings import Settings, WebUser
 from ivr.service import Service, open_core
-from ivr.settings import Settings, WebUser
 from ivr.testing.callers import Caller, HangUpCaller, PatientCaller
 from ivr.testing.fake_ami import FakeAmiServer
 from ivr.testing.fake_asterisk import AGENT_ANSWERS, CallTranscript, QueueOutcome, run_call

@@ -18,7 +18,7 @@ from flows_support import (
 )
 
 from ivr.calls import Outcome
-from ivr.channel import TransferResult, TransferStatus
+from ivr.channels.channel import TransferResult, TransferStatus
 from ivr.clock import DEFAULT_TZ
 
 SUNDAY = datetime(2026, 12, 6, 10, 0, tzinfo=DEFAULT_TZ)

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from flows_support import Harness, MemoryStore, nodes, prompt_ids, spoken
 
-from ivr.actions import ActionContext, ActionRegistry, ActionSpec, LookupResult
 from ivr.calls import Outcome
-from ivr.channel import CallInfo, ChannelError, TransferResult, TransferStatus
+from ivr.channels.channel import CallInfo, ChannelError, TransferResult, TransferStatus
+from ivr.channels.simulator import ScriptedKeys, SimulatorChannel
 from ivr.clock import DEFAULT_TZ, FixedClock
-from ivr.flows.engine import Engine
-from ivr.flows.simulator import ScriptedKeys, SimulatorChannel
+from ivr.engine.engine import Engine
+from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
 from ivr.prompts.catalog import PromptCatalog
 
 TEXTS = {p: {"vi": f"vi {p}", "en": f"en {p}"} for p in (

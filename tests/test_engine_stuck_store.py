@@ -1,6 +1,6 @@
 """A database that stops answering while a caller is being transferred must not leave
 that caller in silence: opening the case and recording the transfer result are bounded
-(``ivr.flows.transfer.CASE_WRITE_TIMEOUT``), like saving the call record is."""
+(``ivr.engine.transfer.CASE_WRITE_TIMEOUT``), like saving the call record is."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from flows_support import Harness, MemoryStore, prompt_ids
 
 from ivr.calls import CaseDraft, Outcome
-from ivr.channel import TransferResult, TransferStatus
-from ivr.flows import transfer as transfer_module
-from ivr.flows.engine import Engine
+from ivr.channels.channel import TransferResult, TransferStatus
+from ivr.engine import transfer as transfer_module
+from ivr.engine.engine import Engine
 
 
 class StuckStore(MemoryStore):

@@ -11,11 +11,11 @@ import pytest
 from flows_support import OFFICE_HOURS, DemoData, MemoryStore
 
 from ivr.calls import Outcome
-from ivr.channel import CallInfo
+from ivr.channels.channel import CallInfo
+from ivr.channels.simulator import ScriptedKeys, SimulatorChannel
 from ivr.clock import FixedClock
-from ivr.flows.engine import Engine
-from ivr.flows.errors import FlowError
-from ivr.flows.simulator import ScriptedKeys, SimulatorChannel
+from ivr.config.diagnostics import FlowError
+from ivr.engine.engine import Engine
 from ivr.flows.source import FlowSource
 from ivr.prompts.catalog import PromptCatalog
 
@@ -135,7 +135,7 @@ def test_reload_of_a_missing_file_keeps_serving(source: FlowSource) -> None:
 
 
 def test_simulator_is_a_channel() -> None:
-    from ivr.channel import Channel
+    from ivr.channels.channel import Channel
 
     ch = SimulatorChannel(CallInfo("c", "", "", "hotline"), ScriptedKeys(""))
     assert isinstance(ch, Channel)

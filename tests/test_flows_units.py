@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from ivr.config.loader import YMap, YScalar, YSeq, load_yaml
 from ivr.flows.conditions import ConditionError, parse_condition
 from ivr.flows.durations import DurationError, parse_duration
-from ivr.flows.loader import YMap, YScalar, YSeq, load_yaml
 
 VARS: dict[str, Any] = {"caller": {"count": 1, "name": "An"}, "balance": {"paid": False,
                         "amount_due": 1250000}, "language": "vi", "score": "4"}
@@ -130,7 +130,7 @@ def test_compiled_flows_are_immutable_with_resolved_targets() -> None:
     import dataclasses
     from pathlib import Path
 
-    from ivr.flows.compiler import compile_flows, known_actions
+    from ivr.flows.compile.driver import compile_flows, known_actions
     from ivr.flows.model import MenuNode
     from ivr.prompts.catalog import PromptCatalog
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import main
-from ivr.flows.compiler import compile_flows, known_actions
+from ivr.flows.compile.driver import compile_flows, known_actions
 from ivr.prompts.catalog import PromptCatalog
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.channel import Prompt
+from ivr.channels.channel import Prompt
 from ivr.prompts.catalog import CatalogError, PromptCatalog
 
 FIXTURES = Path(__file__).parent / "prompts_fixtures"

@@ -58,7 +58,7 @@ def test_rejected_reload_logs_its_warnings_as_warnings(
 def test_service_config_mistakes_name_the_key_and_line(
     tmp_path: Path, text: str, expected: str
 ) -> None:
-    from ivr.settings import SettingsError, load_settings
+    from ivr.config.settings import SettingsError, load_settings
 
     path = tmp_path / "ivr.yaml"
     path.write_text(text)
@@ -68,7 +68,7 @@ def test_service_config_mistakes_name_the_key_and_line(
 
 
 def test_bad_environment_value_names_the_variable() -> None:
-    from ivr.settings import SettingsError, load_settings
+    from ivr.config.settings import SettingsError, load_settings
 
     with pytest.raises(SettingsError) as info:
         load_settings({"IVR_AGI_PORT": "abc"})
@@ -108,7 +108,7 @@ def test_simulate_refuses_keys_not_on_a_keypad(
 async def test_typed_key_that_is_not_on_a_keypad_is_asked_again(
     capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ivr.flows.simulator import TerminalKeys
+    from ivr.channels.simulator import TerminalKeys
 
     lines = iter(["x", "1 2", "-", "h"])
     keys = TerminalKeys(lambda: next(lines))

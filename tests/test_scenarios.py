@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ivr.actions import LookupStatus
 from ivr.calls import Outcome
 from ivr.cli import main
-from ivr.flows.compiler import compile_flows, known_actions
+from ivr.config.diagnostics import Mark
+from ivr.flows.compile.driver import compile_flows, known_actions
 from ivr.flows.coverage import coverage
-from ivr.flows.errors import Mark
 from ivr.flows.model import FlowSet
 from ivr.flows.scenario_report import (
     Heard,
@@ -26,6 +25,7 @@ from ivr.flows.scenario_report import (
     sequence_diff,
 )
 from ivr.flows.scenarios import Expect, Scenario, ScenarioFile, load_scenarios
+from ivr.lookups import LookupStatus
 from ivr.prompts.catalog import PromptCatalog
 from ivr.scenario_runner import run_scenarios
 

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from store_helpers import NOW, Db
 
 from ivr.calls import CallRecord, CaseDraft, InputStep, LookupStep, Outcome, PathStep
-from ivr.channel import TransferResult, TransferStatus
+from ivr.channels.channel import TransferResult, TransferStatus
 from ivr.store import Store, UnknownCase
 from ivr.store.models import metadata
 

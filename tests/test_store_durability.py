@@ -15,7 +15,7 @@ import sys
 
 from store_helpers import NOW, Db
 
-from ivr.actions import ActionContext, LookupStatus
+from ivr.lookups import ActionContext, LookupStatus
 from ivr.store import Store
 from ivr.store.demo import OUTAGE
 from ivr.store.lookups import build_actions
@@ -28,7 +28,7 @@ CHILD_ANSWER_TIMEOUT = 60
 
 CHILD = """
 import asyncio, os, sys
-from ivr.actions import ActionContext
+from ivr.lookups import ActionContext
 from ivr.calls import CaseDraft
 from ivr.clock import clock_from_env
 from ivr.store import Store

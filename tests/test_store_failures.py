@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 from store_helpers import NOW, Db
 
-from ivr.actions import ActionContext, LookupStatus
 from ivr.clock import FixedClock
+from ivr.lookups import ActionContext, LookupStatus
 from ivr.store import Store
 from ivr.store.demo import OUTAGE, UNPAID
 from ivr.store.lookups import build_actions

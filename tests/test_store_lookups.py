@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from store_helpers import NOW
 
-from ivr.actions import ActionContext, ActionRegistry, LookupResult, LookupStatus
+from ivr.lookups import ActionContext, ActionRegistry, LookupResult, LookupStatus
 from ivr.store import Store
 from ivr.store.demo import (
     HANOI,

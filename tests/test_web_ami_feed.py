@@ -12,8 +12,8 @@ import pytest
 from web_helpers import Inbox, open_case
 
 from ivr.ami.client import AmiClient
+from ivr.screenpop.dispatch import Dispatcher, run_ami_feed
 from ivr.testing.fake_ami import FakeAmiServer, recorded_events, with_case_id
-from ivr.web.dispatch import Dispatcher, run_ami_feed
 
 pytest_plugins = ("web_fixtures",)
 

@@ -13,8 +13,8 @@ from web_helpers import NOW, PASSWORD, USERS, csrf_of, login, open_case
 from yarl import URL
 
 from ivr.clock import FixedClock
+from ivr.screenpop.dispatch import Dispatcher
 from ivr.web.auth import hash_password
-from ivr.web.dispatch import Dispatcher
 from ivr.web.keys import CODEC
 from ivr.web.sessions import Session, password_stamp
 

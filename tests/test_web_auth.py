@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.settings import Settings
+from ivr.config.settings import Settings
 from ivr.web.auth import (
     LoginLimiter,
     UserDirectory,

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from web_helpers import login, open_case
 
-from ivr.channel import TransferRequest, TransferStatus
+from ivr.channels.channel import TransferRequest, TransferStatus
 from ivr.web.keys import QUEUE
 
 pytest_plugins = ("web_fixtures",)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from web_helpers import Inbox, open_case
 
-from ivr.channel import CallerHungUp, TransferRequest, TransferStatus
-from ivr.web.builtin_queue import BuiltinQueue
-from ivr.web.dispatch import Dispatcher
+from ivr.channels.channel import CallerHungUp, TransferRequest, TransferStatus
+from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.dispatch import Dispatcher
 
 pytest_plugins = ("web_fixtures",)
 
@@ -199,7 +199,7 @@ async def test_a_transfer_to_a_named_agent_rings_only_that_agent(
 
 
 def test_timings_come_from_the_config_files_web_section(web_dispatcher: Dispatcher) -> None:
-    from ivr.settings import Settings, SettingsError
+    from ivr.config.settings import Settings, SettingsError
 
     queue = BuiltinQueue.from_settings(
         web_dispatcher, Settings(extra={"web": {"ring_seconds": "20s", "auto_answer": 3}}))

@@ -9,14 +9,14 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from web_helpers import ACCOUNT, CALLER, login, open_case
 
-from ivr.ami.queue_events import (
+from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.queue_events import (
     AgentCompleted,
     AgentConnected,
     AgentRinging,
     CallerAbandoned,
     CompleteReason,
 )
-from ivr.web.dispatch import Dispatcher
 
 pytest_plugins = ("web_fixtures",)
 
@@ -168,7 +168,7 @@ async def test_events_nobody_can_take_are_ignored(
 async def test_a_reloaded_console_gets_back_the_call_it_is_on(
     aiohttp_client: Any, make_app: Any, web_store: Any
 ) -> None:
-    from ivr.channel import TransferRequest, TransferStatus
+    from ivr.channels.channel import TransferRequest, TransferStatus
     from ivr.web.keys import QUEUE
 
     app = make_app()
@@ -200,7 +200,7 @@ async def test_an_unknown_interface_is_logged_with_its_number_masked(
     web_store: Any, web_dispatcher: Dispatcher, caplog: Any
 ) -> None:
     case_id = await open_case(web_store)
-    caplog.set_level("INFO", logger="ivr.web.dispatch")
+    caplog.set_level("INFO", logger="ivr.screenpop.dispatch")
     assert not await web_dispatcher.handle(ringing(case_id, "Local/0912345678@from-external"))
     assert "0912345678" not in caplog.text
     assert "******5678" in caplog.text

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from web_helpers import NOW, USERS, Inbox, open_case, open_seeded_store
 
 from ivr.clock import FixedClock
+from ivr.screenpop.dispatch import Dispatcher, asyncpg_dsn
+from ivr.screenpop.events import PopEvent, PopState
+from ivr.screenpop.pgbus import PostgresPopBus
 from ivr.store import Store
-from ivr.web.dispatch import Dispatcher, asyncpg_dsn
-from ivr.web.pgbus import PostgresPopBus
-from ivr.web.pop_events import PopEvent, PopState
 
 pytestmark = pytest.mark.postgres
 

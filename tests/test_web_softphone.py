@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from web_helpers import CALLER, HCMC_HOTLINE, Inbox, live_engine, login
 
-from ivr.channel import CallerHungUp, CallInfo, DigitSpec, EndedBy, Prompt
-from ivr.web.builtin_queue import BuiltinQueue
-from ivr.web.dispatch import Dispatcher
+from ivr.channels.channel import CallerHungUp, CallInfo, DigitSpec, EndedBy, Prompt
+from ivr.channels.softphone import WebSoftphoneChannel, audio_url_for
+from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.dispatch import Dispatcher
 from ivr.web.keys import CALLS
-from ivr.web.softphone import WebSoftphoneChannel, audio_url_for
 
 pytest_plugins = ("web_fixtures",)
 

@@ -12,10 +12,10 @@ from aiohttp import web
 from web_helpers import NOW, USERS, AppFactory, NoEngine, open_seeded_store
 
 from ivr.clock import FixedClock
-from ivr.settings import Settings
+from ivr.config.settings import Settings
+from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.dispatch import Dispatcher
 from ivr.store import Store
-from ivr.web.builtin_queue import BuiltinQueue
-from ivr.web.dispatch import Dispatcher
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ from aiohttp.test_utils import TestClient
 
 from ivr.calls import CaseDraft, InputStep, PathStep
 from ivr.clock import DEFAULT_TZ, FixedClock
-from ivr.settings import WebUser
+from ivr.config.settings import WebUser
 from ivr.store import Store
 from ivr.store.seed import seed
 from ivr.web.auth import hash_password
 
 if TYPE_CHECKING:
-    from ivr.flows.engine import Engine
+    from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
     from ivr.prompts.catalog import PromptCatalog
 
@@ -136,7 +136,7 @@ class Live:
 
 
 def live_engine(store: Store, tmp_path: Path) -> Live:
-    from ivr.flows.engine import Engine
+    from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
     from ivr.prompts.catalog import PromptCatalog
     from ivr.store.lookups import build_actions

@@ -17,7 +17,6 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
-from ivr.agi.channel import COMMAND_TIMEOUT, PROMPT_TIMEOUT, AgiChannel
 from ivr.agi.commands import AnyCommand, Hangup
 from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
@@ -28,7 +27,8 @@ from ivr.agi.protocol import (
     Reply,
     State,
 )
-from ivr.channel import CallerHungUp, Channel, ChannelError
+from ivr.channels.channel import CallerHungUp, Channel, ChannelError
+from ivr.channels.fastagi import COMMAND_TIMEOUT, PROMPT_TIMEOUT, AgiChannel
 
 log = logging.getLogger(__name__)
 

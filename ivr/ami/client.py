@@ -37,7 +37,7 @@ from ivr.ami.protocol import (
     ResponseStatus,
 )
 from ivr.ami.subscription import Subscription
-from ivr.settings import Settings
+from ivr.config.settings import Settings
 
 __all__ = [
     "AmiClient",

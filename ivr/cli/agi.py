@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ivr.agi.classic import open_classic_channel, run_classic_call
-    from ivr.settings import SettingsError, load_settings
+    from ivr.channels.classic_agi import open_classic_channel, run_classic_call
+    from ivr.config.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(os.environ, {"config_path": args.config, "db_url": args.db,

@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _open_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     from ivr.clock import clock_from_env
-    from ivr.settings import SettingsError, load_settings
+    from ivr.config.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(os.environ, {"db_url": args.db, "config_path": args.config})

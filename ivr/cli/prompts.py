@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from ivr.cli import UsageError
 
 if TYPE_CHECKING:
+    from ivr.config.settings import Settings
     from ivr.prompts.catalog import PromptCatalog
-    from ivr.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,8 +84,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, PromptCatalog, Path]:
+    from ivr.config.settings import SettingsError, load_settings
     from ivr.prompts.catalog import CatalogError, PromptCatalog
-    from ivr.settings import SettingsError, load_settings
 
     overrides = {
         "config_path": args.config,

@@ -95,8 +95,8 @@ def parse_value(kind: str, text: str) -> object:
 def run(args: argparse.Namespace) -> int:
     import os
 
+    from ivr.config.settings import SettingsError, load_settings
     from ivr.prompts.catalog import LANGUAGES, PromptCatalog
-    from ivr.settings import SettingsError, load_settings
 
     if args.language not in LANGUAGES:
         raise UsageError(f"language must be one of {', '.join(LANGUAGES)}")

@@ -56,7 +56,7 @@ def add_service_options(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     from ivr.cli import UsageError
-    from ivr.settings import SettingsError, load_settings
+    from ivr.config.settings import SettingsError, load_settings
 
     overrides = {
         name: getattr(args, name, None)
@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     from ivr.cli import UsageError
+    from ivr.config.settings import SettingsError
     from ivr.service import Service, StartupError, open_core
-    from ivr.settings import SettingsError
 
     try:
         core = await open_core(settings, os.environ)

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ivr.flows.simulator import quiet_broken_pipe
+    from ivr.channels.simulator import quiet_broken_pipe
 
     try:
         return asyncio.run(simulate(args))
@@ -56,16 +56,16 @@ def run(args: argparse.Namespace) -> int:
 
 async def simulate(args: argparse.Namespace) -> int:
     from ivr.calls import Outcome
-    from ivr.channel import CallInfo
-    from ivr.flows.simulator import (
+    from ivr.channels.channel import CallInfo
+    from ivr.channels.simulator import (
         EventPrinter,
         ScriptedKeys,
         SimulatorChannel,
         TerminalKeys,
         not_phone_keys,
     )
+    from ivr.config.settings import SettingsError, load_settings
     from ivr.service import StartupError, open_core
-    from ivr.settings import SettingsError, load_settings
 
     for group in (args.keys or "").split():
         problem = not_phone_keys(group)

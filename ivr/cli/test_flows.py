@@ -54,7 +54,7 @@ def _read(path: Path, what: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ivr.flows.compiler import compile_flows, known_actions
+    from ivr.flows.compile.driver import compile_flows, known_actions
     from ivr.flows.coverage import coverage
     from ivr.flows.scenarios import load_scenarios
     from ivr.prompts.catalog import CatalogError, PromptCatalog

@@ -33,8 +33,8 @@ def _prompts_path(flows: Path, given: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ivr.flows.compiler import compile_flows, known_actions
-    from ivr.flows.errors import has_errors
+    from ivr.config.diagnostics import has_errors
+    from ivr.flows.compile.driver import compile_flows, known_actions
     from ivr.prompts.catalog import CatalogError, PromptCatalog
 
     path_text: str = args.path

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ivr.actions import LookupStatus
-from ivr.channel import TransferStatus
-from ivr.flows.errors import Mark
-from ivr.flows.hours import HoursState
+from ivr.channels.channel import TransferStatus
+from ivr.config.diagnostics import Mark
+from ivr.engine.hours import HoursState
 from ivr.flows.model import AnyNode, Exit, FlowSet, HoursNode, LookupNode, MenuNode, TransferNode
 from ivr.flows.scenario_report import Heard
+from ivr.lookups import LookupStatus
 
 
 @dataclass(frozen=True, slots=True, order=True)

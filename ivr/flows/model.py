@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 
+from ivr.config.diagnostics import Mark
 from ivr.flows.conditions import Condition
-from ivr.flows.errors import Mark
 
 #: Special targets every exit may use besides a node id of its own flow.
 AGENT = "agent"

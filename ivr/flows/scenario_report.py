@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ivr.actions import LookupStatus
 from ivr.calls import Outcome
 from ivr.flows.model import FlowSet
 from ivr.flows.scenarios import Scenario
+from ivr.lookups import LookupStatus
 
 #: Indent of the lines under a failing scenario's header.
 INDENT = "  "

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from ivr.flows.compiler import ActionsLike, PromptIds, compile_flows
-from ivr.flows.errors import Diagnostic, FlowError, Mark, Severity, has_errors
+from ivr.config.diagnostics import Diagnostic, FlowError, Mark, Severity, has_errors
+from ivr.flows.compile.driver import ActionsLike, PromptIds, compile_flows
 from ivr.flows.model import FlowSet
 
 log = logging.getLogger(__name__)

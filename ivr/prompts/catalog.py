@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from ivr.channel import Prompt
+from ivr.channels.channel import Prompt
 from ivr.clock import DEFAULT_TZ
 from ivr.prompts import speech
 from ivr.prompts.speech_vi import ViStyle, style_for

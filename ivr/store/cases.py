@@ -15,7 +15,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.calls import CaseDraft
-from ivr.channel import TransferResult, TransferStatus
+from ivr.channels.channel import TransferResult, TransferStatus
 from ivr.store.convert import iso, jsonable
 from ivr.store.models import case_events, cases
 

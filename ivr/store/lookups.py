@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ivr.actions import ActionContext, ActionRegistry, ActionSpec, LookupResult
+from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
 from ivr.store.convert import normalise_phone
 from ivr.store.requests import SERVICE_KINDS
 from ivr.store.store import Store

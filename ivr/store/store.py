@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.calls import CallRecord, CaseDraft
-from ivr.channel import TransferResult
+from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
 from ivr.store import calls, cases, queries, requests
 from ivr.store.convert import normalise_phone

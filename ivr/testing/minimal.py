@@ -6,7 +6,7 @@ menu, an account number ending with ``#``, a variable, a goodbye and a hang-up.
 
 from __future__ import annotations
 
-from ivr.channel import CallerHungUp, Channel, DigitSpec, Prompt
+from ivr.channels.channel import CallerHungUp, Channel, DigitSpec, Prompt
 
 WELCOME = Prompt("welcome", "vi", "Xin chào", "ivr/vi/welcome")
 MENU = Prompt("main_menu", "vi", "Bấm 1 ...", "ivr/vi/main_menu")

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ivr.settings import WebUser
+from ivr.config.settings import WebUser
 from ivr.web.auth import builtin_interface, serves_queue
 from ivr.web.keys import CLOCK, DISPATCHER, QUEUE, STORE, current_session
 from ivr.web.middleware import require_api_user

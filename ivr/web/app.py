@@ -18,12 +18,13 @@ from typing import Any
 from aiohttp import web
 
 from ivr.calls import CallRecord
+from ivr.channels.softphone import CallRunner
 from ivr.clock import Clock
-from ivr.settings import Settings
+from ivr.config.settings import Settings
+from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.dispatch import Dispatcher, WebStore
 from ivr.web import api, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
-from ivr.web.builtin_queue import BuiltinQueue
-from ivr.web.dispatch import Dispatcher, WebStore
 from ivr.web.keys import (
     AUDIO_DIR,
     CALLS,
@@ -44,7 +45,6 @@ from ivr.web.keys import (
 )
 from ivr.web.middleware import security_headers, session_middleware
 from ivr.web.sessions import SessionCodec
-from ivr.web.softphone import CallRunner
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -65,7 +65,7 @@ def create_app(
 ) -> web.Application:
     """The web application.
 
-    ``store`` is an :class:`ivr.store.Store`, ``engine`` an :class:`ivr.flows.engine.Engine`
+    ``store`` is an :class:`ivr.store.Store`, ``engine`` an :class:`ivr.engine.engine.Engine`
     (the softphone runs calls on it), ``catalog`` the :class:`PromptCatalog`.
     ``builtin_queue`` receives softphone transfers (made here when not given);
     ``flow_names`` lists the flows the softphone offers; ``demo_callers`` are caller

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import bcrypt
 
-from ivr.settings import Settings, WebUser
+from ivr.config.settings import Settings, WebUser
 
 ROLES = ("agent", "supervisor")
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"

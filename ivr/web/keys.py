@@ -11,13 +11,13 @@ from typing import Any
 from aiohttp import web
 
 from ivr.calls import CallRecord
+from ivr.channels.softphone import CallRunner
 from ivr.clock import Clock
-from ivr.settings import Settings, WebUser
+from ivr.config.settings import Settings, WebUser
+from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.dispatch import Dispatcher, WebStore
 from ivr.web.auth import LoginLimiter, UserDirectory
-from ivr.web.builtin_queue import BuiltinQueue
-from ivr.web.dispatch import Dispatcher, WebStore
 from ivr.web.sessions import Session, SessionCodec
-from ivr.web.softphone import CallRunner
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE: web.AppKey[WebStore] = web.AppKey("store")

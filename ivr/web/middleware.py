@@ -9,8 +9,8 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ivr.config.settings import WebUser
 from ivr.masking import mask_digit_runs
-from ivr.settings import WebUser
 from ivr.web.keys import (
     CODEC,
     DIRECTORY,

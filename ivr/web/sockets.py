@@ -11,8 +11,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ivr.channels.softphone import (
+    SoftphoneInputError,
+    WebSoftphoneChannel,
+    audio_url_for,
+    call_info_from,
+    run_softphone_call,
+)
+from ivr.screenpop.dispatch import Delivery
 from ivr.web.auth import agent_interface
-from ivr.web.dispatch import Delivery
 from ivr.web.keys import (
     AUDIO_DIR,
     CALLS,
@@ -27,13 +34,6 @@ from ivr.web.keys import (
     current_session,
 )
 from ivr.web.middleware import require_api_user, same_origin
-from ivr.web.softphone import (
-    SoftphoneInputError,
-    WebSoftphoneChannel,
-    audio_url_for,
-    call_info_from,
-    run_softphone_call,
-)
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ivr.settings import WebUser
+from ivr.config.settings import WebUser
 from ivr.web.auth import MAX_CREDENTIAL_LENGTH, check_password
 from ivr.web.keys import (
     AUDIO_DIR,

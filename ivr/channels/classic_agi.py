@@ -1,7 +1,7 @@
 """Classic AGI: one process per call over stdin/stdout, through pyst2.
 
 Sites that run AGI scripts (``AGI(/usr/local/bin/ivr-agi.sh)``) get the same engine and
-the same :class:`~ivr.agi.channel.AgiChannel` as FastAGI; only the link differs.
+the same :class:`~ivr.channels.fastagi.AgiChannel` as FastAGI; only the link differs.
 pyst2's ``asterisk.agi.AGI`` reads the environment block, installs the SIGHUP handler
 Asterisk uses to say the caller hung up, and writes our commands. Replies are read with
 our own sans-IO parser, because pyst2's ``get_result`` turns a ``HANGUP`` line into a
@@ -20,17 +20,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
-from ivr.agi.channel import AgiChannel
 from ivr.agi.commands import AnyCommand
 from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import AgiConnection, ConnectionClosed, Environment, HangupNotice, Reply
-from ivr.channel import CallerHungUp, Channel, ChannelError
+from ivr.channels.channel import CallerHungUp, Channel, ChannelError
+from ivr.channels.fastagi import AgiChannel
 
 Handler = Callable[[Channel], Awaitable[object]]
 
 
 class PystLink:
-    """An :class:`~ivr.agi.channel.AgiLink` over a pyst2 ``AGI`` object (blocking)."""
+    """An :class:`~ivr.channels.fastagi.AgiLink` over a pyst2 ``AGI`` object (blocking)."""
 
     def __init__(self, agi: Any) -> None:
         self._agi = agi

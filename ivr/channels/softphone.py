@@ -1,4 +1,4 @@
-"""The browser softphone: a :class:`~ivr.channel.Channel` over a websocket.
+"""The browser softphone: a :class:`~ivr.channels.channel.Channel` over a websocket.
 
 The browser is the caller's phone: it plays the prompts it is sent (audio from the
 prompt build, text shown beside) and sends the keys the caller presses. The engine runs
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ivr.calls import CallRecord
-from ivr.channel import (
+from ivr.channels.channel import (
     ALL_KEYS,
     CallerHungUp,
     CallInfo,
@@ -37,7 +37,7 @@ from ivr.channel import (
     TransferResult,
     ask_with_keys,
 )
-from ivr.web.builtin_queue import BuiltinQueue
+from ivr.screenpop.builtin_queue import BuiltinQueue
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ _SOUND_FILE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 
 
 class CallRunner(Protocol):
-    """The engine, as the softphone needs it (``ivr.flows.engine.Engine``)."""
+    """The engine, as the softphone needs it (``ivr.engine.engine.Engine``)."""
 
     async def run(self, channel: Channel, *, kind: str = "fastagi") -> CallRecord: ...
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ivr.channel import (
+from ivr.channels.channel import (
     CallerHungUp,
     CallInfo,
     DigitSpec,
@@ -88,7 +88,7 @@ class TerminalKeys:
 
 
 class SimulatorChannel:
-    """Implements :class:`ivr.channel.Channel`; records what the caller heard and did."""
+    """Implements :class:`ivr.channels.channel.Channel`; records what the caller heard and did."""
 
     def __init__(
         self,

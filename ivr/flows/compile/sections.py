@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ivr.channel import ALL_KEYS
-from ivr.flows.errors import did_you_mean
-from ivr.flows.loader import YValue
+from ivr.channels.channel import ALL_KEYS
+from ivr.config.diagnostics import did_you_mean
+from ivr.config.loader import YValue
 from ivr.flows.model import Defaults, Hotline, Queue
 
 if TYPE_CHECKING:
-    from ivr.flows.compiler import Compiler
+    from ivr.flows.compile.driver import Compiler
 
 #: Prompts the engine plays itself when a queue offers a callback.
 CALLBACK_PROMPTS = ("offer_callback", "callback_confirmed", "goodbye")

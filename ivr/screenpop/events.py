@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ivr.ami.queue_events import (
+from ivr.screenpop.queue_events import (
     AgentCompleted,
     AgentConnected,
     AgentEvent,

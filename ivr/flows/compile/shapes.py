@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ivr.flows.errors import did_you_mean
+from ivr.config.diagnostics import did_you_mean
 
 #: A shape: field name -> the field's shape (``None``: a plain value or not known).
 Shape = Mapping[str, "Shape | None"]

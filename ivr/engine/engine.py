@@ -16,11 +16,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
-from ivr.actions import ActionContext, ActionRegistry, LookupStatus
 from ivr.calls import CallRecord, CallStore, LookupStep, Outcome, PathStep
-from ivr.channel import CallerHungUp, Channel, ChannelError, Prompt
+from ivr.channels.channel import CallerHungUp, Channel, ChannelError, Prompt
 from ivr.clock import Clock
-from ivr.flows.hours import HolidayCalendar, HoursState, hours_state
+from ivr.engine.hours import HolidayCalendar, HoursState, hours_state
+from ivr.engine.questions import ask_input, ask_menu
+from ivr.engine.render import render
+from ivr.engine.state import CallState, jsonable
+from ivr.engine.transfer import APOLOGY_PROMPT, transfer
 from ivr.flows.model import (
     AGENT,
     HANGUP,
@@ -42,11 +45,8 @@ from ivr.flows.model import (
     SetNode,
     TransferNode,
 )
-from ivr.flows.questions import ask_input, ask_menu
-from ivr.flows.render import render
 from ivr.flows.source import FlowSource
-from ivr.flows.state import CallState, jsonable
-from ivr.flows.transfer import APOLOGY_PROMPT, transfer
+from ivr.lookups import ActionContext, ActionRegistry, LookupStatus
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ivr.channel import CallerHungUp, TransferRequest, TransferResult, TransferStatus
-from ivr.settings import Settings, SettingsError, WebUser
+from ivr.channels.channel import CallerHungUp, TransferRequest, TransferResult, TransferStatus
+from ivr.config.settings import Settings, SettingsError, WebUser
+from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.events import PopEvent, PopState
 from ivr.web.auth import agent_interface, serves_queue
-from ivr.web.dispatch import Dispatcher
-from ivr.web.pop_events import PopEvent, PopState
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``AgiChannel``: the engine's :class:`~ivr.channel.Channel` spoken as AGI commands.
+"""``AgiChannel``: the engine's :class:`~ivr.channels.channel.Channel` spoken as AGI commands.
 
 The channel knows what the commands mean (``STREAM FILE`` returns the ASCII code of the
 key that stopped it, ``-1`` means the caller is gone, ``QUEUESTATUS`` says how a queue
@@ -26,7 +26,7 @@ from ivr.agi.commands import (
     WaitForDigit,
 )
 from ivr.agi.protocol import DeadChannel, Environment, Reply, Response
-from ivr.channel import (
+from ivr.channels.channel import (
     CallerHungUp,
     CallInfo,
     ChannelError,
@@ -133,7 +133,9 @@ def _digits(value: str) -> str:
 
 def _seconds(value: str | None) -> float | None:
     """``ANSWEREDTIME`` as seconds; None when empty or not a number."""
-    plain = value.replace(".", "", 1) if value else ""
+    if not value:
+        return None
+    plain = value.replace(".", "", 1)
     return float(value) if plain.isascii() and plain.isdigit() else None
 
 

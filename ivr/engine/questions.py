@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ivr.calls import InputStep
-from ivr.channel import Channel, DigitSpec, Entry
+from ivr.channels.channel import Channel, DigitSpec, Entry
+from ivr.engine.render import render
+from ivr.engine.state import CallState
 from ivr.flows.model import (
     AGENT,
     REPEAT,
@@ -19,12 +21,10 @@ from ivr.flows.model import (
     Ref,
     SayItem,
 )
-from ivr.flows.render import render
-from ivr.flows.state import CallState
 from ivr.masking import mask
 
 if TYPE_CHECKING:
-    from ivr.flows.engine import Engine
+    from ivr.engine.engine import Engine
 
 #: Where read-back keeps the digits while it speaks them.
 _ENTERED = Ref("_entered")

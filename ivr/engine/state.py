@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ivr.calls import CallRecord, InputStep, LookupStep, Outcome, PathStep
-from ivr.channel import CallInfo
+from ivr.channels.channel import CallInfo
 from ivr.flows.model import Exit, Flow, FlowSet, Literal, Value
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ivr.config.diagnostics import Diagnostics, did_you_mean
+from ivr.config.loader import YMap, YScalar, YSeq, YValue
 from ivr.flows.durations import DurationError, parse_duration
-from ivr.flows.errors import Diagnostics, did_you_mean
-from ivr.flows.loader import YMap, YScalar, YSeq, YValue
 
 
 def describe(value: YValue) -> str:

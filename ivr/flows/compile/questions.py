@@ -6,14 +6,14 @@ import re
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ivr.channel import ALL_KEYS
-from ivr.flows.compiler import READ_BACK_PROMPTS
-from ivr.flows.errors import did_you_mean
-from ivr.flows.loader import YMap, YValue
+from ivr.channels.channel import ALL_KEYS
+from ivr.config.diagnostics import did_you_mean
+from ivr.config.loader import YMap, YValue
+from ivr.flows.compile.driver import READ_BACK_PROMPTS
 from ivr.flows.model import AnyNode, Exit, InputNode, MenuNode, Question
 
 if TYPE_CHECKING:
-    from ivr.flows.nodes import NodeContext
+    from ivr.flows.compile.nodes import NodeContext
 
 #: Named input checks, so supervisors never write regular expressions for the usual ones.
 CHECKS = {

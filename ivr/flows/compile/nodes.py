@@ -1,4 +1,4 @@
-"""Compiling each node kind (one verb per node) for :mod:`ivr.flows.compiler`."""
+"""Compiling each node kind (one verb per node) for :mod:`ivr.flows.compile.driver`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import time
 from types import MappingProxyType
 
-from ivr.flows.compile_questions import compile_input, compile_menu
-from ivr.flows.compiler import Compiler
+from ivr.config.diagnostics import Mark, did_you_mean
+from ivr.config.loader import YMap, YScalar, YSeq, YValue
+from ivr.flows.compile.driver import Compiler
+from ivr.flows.compile.questions import compile_input, compile_menu
 from ivr.flows.conditions import ConditionError, parse_condition
-from ivr.flows.errors import Mark, did_you_mean
-from ivr.flows.loader import YMap, YScalar, YSeq, YValue
 from ivr.flows.model import (
     SPECIAL_TARGETS,
     AnyNode,

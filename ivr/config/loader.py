@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ivr.flows.errors import Diagnostic, Mark, Severity
+from ivr.config.diagnostics import Diagnostic, Mark, Severity
 
 #: A flows file bigger than this is a mistake (a wrong path, a generated dump), not a
 #: hotline: refuse it rather than spend seconds parsing it on every reload.

@@ -2,7 +2,7 @@
 
 ``compile_flows`` never stops at the first error: it reports all of them, each as
 ``PATH:LINE:COL: error|warning: message``, and returns a FlowSet only when there is no
-error. Node kinds are compiled in :mod:`ivr.flows.nodes`.
+error. Node kinds are compiled in :mod:`ivr.flows.compile.nodes`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from ivr.actions import ActionRegistry
-from ivr.flows.errors import Diagnostic, Diagnostics, Mark, did_you_mean
-from ivr.flows.fields import Shapes
-from ivr.flows.loader import YMap, YScalar, YSeq, YValue, load_yaml
+from ivr.config.diagnostics import Diagnostic, Diagnostics, Mark, did_you_mean
+from ivr.config.loader import YMap, YScalar, YSeq, YValue, load_yaml
+from ivr.config.reader import Reader, describe
+from ivr.flows.compile.shapes import Shapes
 from ivr.flows.model import (
     AGENT,
     HANGUP,
@@ -36,7 +36,7 @@ from ivr.flows.model import (
     SayItem,
     Value,
 )
-from ivr.flows.reader import Reader, describe
+from ivr.lookups import ActionRegistry
 
 #: What the prompts catalog promises for ``say:`` (``PromptCatalog.SAY_KINDS``).
 DEFAULT_SAY_KINDS = frozenset({"number", "digits", "money", "date", "time", "datetime", "duration"})
@@ -309,8 +309,8 @@ class Compiler:
                 self.shapes.add_lookup(str(name.value), str(action))
 
     def compile(self, root: YValue, version: str) -> FlowSet | None:
-        from ivr.flows.nodes import compile_flow
-        from ivr.flows.sections import read_defaults, read_hotlines, read_queues
+        from ivr.flows.compile.nodes import compile_flow
+        from ivr.flows.compile.sections import read_defaults, read_hotlines, read_queues
 
         top = self.read.mapping(root, "the flows file")
         if top is None:

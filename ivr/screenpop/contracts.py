@@ -1,5 +1,5 @@
 """What the web app needs from the parts around it, as protocols (the real ones are
-:class:`ivr.store.Store` and :class:`ivr.web.pgbus.PostgresPopBus`)."""
+:class:`ivr.store.Store` and :class:`ivr.screenpop.pgbus.PostgresPopBus`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Screen-pop dispatch: queue events in, case cards out to the agent's websockets.
 
 Queue events come from Asterisk (AMI ``AgentCalled``/``AgentConnect``/``AgentComplete``
-turned into typed events by :mod:`ivr.ami.queue_events`) or from the built-in queue.
+turned into typed events by :mod:`ivr.screenpop.queue_events`) or from the built-in queue.
 The dispatcher finds the agent a member interface belongs to, records the event on the
 case, and pushes ``{"type": "pop", "state": ..., "case": {...}}`` to that agent's
 websockets, and to nobody else's.
@@ -22,13 +22,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ivr.ami.queue_events import queue_event_from
 from ivr.clock import Clock
+from ivr.config.settings import Settings, WebUser
 from ivr.masking import mask, mask_digit_runs
-from ivr.settings import Settings, WebUser
+from ivr.screenpop.contracts import PopBus, PopStore, WebStore
+from ivr.screenpop.events import PopEvent, PopState, pop_event_from
+from ivr.screenpop.queue_events import queue_event_from
 from ivr.web.auth import UserDirectory, serves_queue
-from ivr.web.contracts import PopBus, PopStore, WebStore
-from ivr.web.pop_events import PopEvent, PopState, pop_event_from
 
 if TYPE_CHECKING:
     from ivr.ami.client import AmiClient
@@ -342,7 +342,7 @@ def build_dispatcher(
     settings: Settings, store: PopStore, clock: Clock, users: Sequence[WebUser]
 ) -> Dispatcher:
     """A dispatcher for this service: PostgreSQL fan-out when the store is PostgreSQL."""
-    from ivr.web.pgbus import PostgresPopBus
+    from ivr.screenpop.pgbus import PostgresPopBus
 
     dsn = asyncpg_dsn(settings.database_url)
     bus = PostgresPopBus(dsn, POP_CHANNEL) if dsn else None

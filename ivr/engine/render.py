@@ -6,9 +6,9 @@ import logging
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from ivr.channel import Prompt
+from ivr.channels.channel import Prompt
+from ivr.engine.state import CallState
 from ivr.flows.model import PlayItem, PromptItem
-from ivr.flows.state import CallState
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from ivr import channel_vars
-from ivr.actions import ActionContext, LookupStatus
 from ivr.calls import CaseDraft, Outcome
-from ivr.channel import (
+from ivr.channels.channel import (
     CallerHungUp,
     Channel,
     DigitSpec,
@@ -22,12 +21,13 @@ from ivr.channel import (
     TransferResult,
     TransferStatus,
 )
+from ivr.engine.render import render
+from ivr.engine.state import CallState
 from ivr.flows.model import Exit, PromptItem, Queue, Ref, SayItem, TransferNode
-from ivr.flows.render import render
-from ivr.flows.state import CallState
+from ivr.lookups import ActionContext, LookupStatus
 
 if TYPE_CHECKING:
-    from ivr.flows.engine import Engine
+    from ivr.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 

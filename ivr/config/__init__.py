@@ -1,0 +1,1 @@
+"""Reading the product's YAML files with positions, and the service settings."""

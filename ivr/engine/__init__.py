@@ -1,0 +1,1 @@
+"""The call runtime: runs a compiled flow over a Channel, one handler per node kind."""
