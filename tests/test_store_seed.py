@@ -157,7 +157,11 @@ def test_normalise_phone(raw: str, national: str) -> None:
     assert normalise_phone(raw) == national
 
 
-def test_cli_migrate_seed_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.dates
+def test_cli_migrate_seed_stats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_NOW", NOW.isoformat())  # `ivr db seed` seeds for its clock's month
     url = f"sqlite:///{tmp_path / 'cli' / 'ivr.db'}"
     assert main(["db", "migrate", "--db", url]) == 0
     assert (
