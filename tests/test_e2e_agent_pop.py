@@ -6,7 +6,6 @@ Asterisk drops the AMI connection, the client logs in again and pops resume."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +30,9 @@ CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 #: The demo data follows the month it is seeded in and the flow the time of day: these
 #: calls live on one pinned weekday morning, whatever day the suite runs.
 PINNED = {"IVR_NOW": "2026-11-26T10:00:00+07:00"}
+#: A hang guard, not a speed limit: the pop's latency is measured in bench/timing_budgets.py.
+POP_WAIT = 10.0
+
 #: Their clock comes from IVR_NOW: ``scripts/dev test-dates`` runs them on other days.
 pytestmark = pytest.mark.dates
 
@@ -80,7 +82,7 @@ async def agent_socket(session: aiohttp.ClientSession, web: str) -> Any:
 
 async def next_pop(ws: Any) -> dict[str, Any]:
     while True:
-        message: dict[str, Any] = await ws.receive_json(timeout=5)
+        message: dict[str, Any] = await ws.receive_json(timeout=POP_WAIT)
         if message.get("type") == "pop":
             return message
 
@@ -112,18 +114,14 @@ async def test_a_demo_call_pops_on_the_agent_console_via_ami(
         case = await stack.service.core.store.get_case(case_id)
         assert case is not None and case["account"] is None and case["caller"] == CALLER
 
-        loop = asyncio.get_running_loop()
-        emitted = loop.time()
         for block in agent_events(transcripts_dir, case_id, "AgentCalled", "AgentConnect"):
             stack.ami.emit_raw(block)
         ringing, connected = await next_pop(ws), await next_pop(ws)
-        latency = loop.time() - emitted
         assert (ringing["state"], connected["state"]) == ("ringing", "connected")
         card = connected["case"]
         assert card["id"] == case_id and card["caller"] == CALLER
         # The caller keyed no code; the card offers the account registered to the number.
         assert any(a["code"] == "PE01000123456" for a in card["registered_accounts"])
-        assert latency < 1.0, f"pop took {latency:.3f}s"
 
         # Asterisk restarts: the AMI client logs in again and pops resume.
         stack.ami.drop_connections()
