@@ -115,6 +115,7 @@ def test_cli_has_agi_command() -> None:
     assert args.flow == "hotline" and callable(args.func)
 
 
+@pytest.mark.dates
 async def test_ivr_agi_runs_the_demo_hotline_over_stdin_stdout(tmp_path: Path) -> None:
     """`ivr agi hotline` as Asterisk starts it: a pipe pair, the classic env block, the
     fake Asterisk answering every command; a silent caller ends with the agent queue."""

@@ -7,7 +7,6 @@ Asterisk drops the AMI connection, the client logs in again and pops resume."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,6 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 CALLER = "0901234567"  # PE01000123456 (docs/demo-data.md)
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+#: The demo data follows the month it is seeded in and the flow the time of day: these
+#: calls live on one pinned weekday morning, whatever day the suite runs.
+PINNED = {"IVR_NOW": "2026-11-26T10:00:00+07:00"}
+#: A hang guard, not a speed limit: the pop's latency is measured in bench/timing_budgets.py.
+POP_WAIT = 10.0
+
+#: Their clock comes from IVR_NOW: ``scripts/dev test-dates`` runs them on other days.
+pytestmark = pytest.mark.dates
 
 
 @dataclass
@@ -49,7 +56,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             ami_port=ami.port, ami_username=ami.username, ami_secret=ami.secret,
             users=(agent,),
         )
-        core = await open_core(settings, {})
+        core = await open_core(settings, PINNED)
         service = Service(core, {}, build_prompts=False)
         await service.start()
         try:
@@ -75,7 +82,7 @@ async def agent_socket(session: aiohttp.ClientSession, web: str) -> Any:
 
 async def next_pop(ws: Any) -> dict[str, Any]:
     while True:
-        message: dict[str, Any] = await ws.receive_json(timeout=5)
+        message: dict[str, Any] = await ws.receive_json(timeout=POP_WAIT)
         if message.get("type") == "pop":
             return message
 
@@ -102,19 +109,15 @@ async def test_a_demo_call_pops_on_the_agent_console_via_ami(stack: Stack) -> No
         case = await stack.service.core.store.get_case(case_id)
         assert case is not None and case["account"] is None and case["caller"] == CALLER
 
-        loop = asyncio.get_running_loop()
-        emitted = loop.time()
         blocks = stack.ami.emit_queue_run(run)
         called = next(b for b in blocks if b[0] == "Event: AgentCalled")
         assert f"DestChanVariable: IVR_CASE_ID={case_id}" in called  # on the agent's leg
         ringing, connected = await next_pop(ws), await next_pop(ws)
-        latency = loop.time() - emitted
         assert (ringing["state"], connected["state"]) == ("ringing", "connected")
         card = connected["case"]
         assert card["id"] == case_id and card["caller"] == CALLER
         # The caller keyed no code; the card offers the account registered to the number.
         assert any(a["code"] == "PE01000123456" for a in card["registered_accounts"])
-        assert latency < 1.0, f"pop took {latency:.3f}s"
         assert (await next_pop(ws))["state"] == "completed"  # the agent hung up after 42 s
 
         # Asterisk restarts: the AMI client logs in again and pops resume.

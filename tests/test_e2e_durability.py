@@ -10,10 +10,12 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from ivr.clock import DEFAULT_TZ, FixedClock
 from ivr.lookups import ActionContext, LookupStatus
 from ivr.store import Store
 from ivr.store.lookups import build_actions
@@ -30,6 +32,9 @@ DIGIT_WORDS = {"w_khong": "0", "w_mot": "1", "w_hai": "2", "w_ba": "3", "w_bon":
 READY = re.compile(r"FastAGI listening on [\d.]+:(\d+)")
 #: Seeding the demo data and compiling flows on a busy CI machine.
 START_TIMEOUT = 120.0
+#: The server seeds the demo data for the month it starts in and files reports at its
+#: clock's time: it and this test's own store live on one pinned weekday morning.
+PINNED_AT = datetime(2026, 11, 26, 10, 0, tzinfo=DEFAULT_TZ)
 
 
 class KillAfterTicket(PatientCaller):
@@ -72,7 +77,8 @@ class Server:
         env = {**os.environ, "IVR_DATA_DIR": str(self.data_dir),
                "IVR_DATABASE_URL": self.db_url,
                "IVR_FLOWS": str(ROOT / "config" / "flows.yaml"),
-               "IVR_PROMPTS": str(ROOT / "config" / "prompts.yaml")}
+               "IVR_PROMPTS": str(ROOT / "config" / "prompts.yaml"),
+               "IVR_NOW": PINNED_AT.isoformat()}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ivr", "serve", "--agi-port", "0", "--web-port", "0",
             env=env, cwd=self.data_dir, stdin=asyncio.subprocess.DEVNULL,
@@ -129,7 +135,7 @@ async def ticket_survives_sigkill(tmp_path: Path, db_url: str) -> None:
     server = Server(tmp_path, db_url)
     await server.start()
     try:
-        store = await Store.open(db_url)
+        store = await Store.open(db_url, clock=FixedClock(PINNED_AT))
         try:
             actions = build_actions(store)
             # The same call asking again gets the same ticket: the one the caller heard.
@@ -146,6 +152,7 @@ async def ticket_survives_sigkill(tmp_path: Path, db_url: str) -> None:
         await server.kill()
 
 
+@pytest.mark.dates
 async def test_ticket_survives_sigkill_on_sqlite(tmp_path: Path) -> None:
     await ticket_survives_sigkill(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}")
 

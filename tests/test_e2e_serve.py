@@ -27,6 +27,8 @@ BILLING_KEYS = "-212-"
 #: The demo data follows the month it is seeded in (ivr/store/seed.py), and opening
 #: hours follow the time of day: every call here lives on one pinned weekday morning.
 PINNED = {"IVR_NOW": "2026-11-26T10:00:00+07:00"}
+#: Their clock comes from IVR_NOW: ``scripts/dev test-dates`` runs them on other days.
+pytestmark = pytest.mark.dates
 
 
 def e2e_settings(tmp_path: Path) -> Settings:

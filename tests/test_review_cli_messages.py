@@ -75,6 +75,7 @@ def test_bad_environment_value_names_the_variable() -> None:
     assert str(info.value) == "IVR_AGI_PORT: setting agi_port: cannot use 'abc'"
 
 
+@pytest.mark.dates
 def test_simulate_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     import os
     import subprocess

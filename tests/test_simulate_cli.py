@@ -17,6 +17,8 @@ NOW = "2026-12-01T10:00:00+07:00"
 UNPAID_CALLER = "0901234567"
 OUTAGE_CALLER = "0903456789"
 TWO_ACCOUNTS_CALLER = "0904567890"
+#: Their clock comes from IVR_NOW: ``scripts/dev test-dates`` runs them on other days.
+pytestmark = pytest.mark.dates
 
 
 @pytest.fixture(scope="module")

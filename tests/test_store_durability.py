@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+import pytest
 from store_helpers import NOW, Db
 
 from ivr.lookups import ActionContext, LookupStatus
@@ -47,6 +48,7 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
+@pytest.mark.dates
 async def test_ticket_and_case_survive_sigkill(store: Store, db: Db) -> None:
     env = {**os.environ, "IVR_NOW": NOW.isoformat()}
     child = await asyncio.create_subprocess_exec(

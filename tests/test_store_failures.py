@@ -121,14 +121,15 @@ async def _sqlite_store(tmp_path: Path, busy_timeout: float) -> tuple[Store, Pat
 
 async def test_sqlite_write_lock_times_out_while_reads_go_on(tmp_path: Path) -> None:
     # A statement stuck inside SQLite only sees the cancellation when SQLite's own busy
-    # wait ends, so the busy timeout bounds how long past its timeout an action can run.
+    # wait ends, so the busy timeout bounds how long past its timeout an action can run:
+    # the action answers while the lock is still held (how long that takes on this
+    # machine is measured by bench/timing_budgets.py, not asserted here).
     store, path = await _sqlite_store(tmp_path, busy_timeout=0.5)
     registry = build_actions(store, write_timeout=0.2)
     try:
         with exclusive_lock(path):
             report = await registry.run("report_outage", {"account": OUTAGE.code}, CTX)
             assert report.status is LookupStatus.TIMEOUT
-            assert report.elapsed_ms < 1_000
             # WAL: readers are not blocked by the writer's lock.
             read = await registry.run("balance", {"account": UNPAID.code}, CTX)
             assert read.status is LookupStatus.FOUND

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 from pathlib import Path
 
 import pytest
@@ -114,15 +113,15 @@ async def test_demo_accounts_and_data_shape(store: Store) -> None:
                 assert after.meter_index - before.meter_index == after.kwh
 
 
-async def test_seed_demo_if_empty_is_quick_and_only_once(tmp_path: Path) -> None:
+async def test_seed_demo_if_empty_seeds_only_once(tmp_path: Path) -> None:
+    # How quick it is (a newcomer's first `ivr serve` waits for it) is measured by
+    # bench/timing_budgets.py: a limit here would fail on a busy machine.
     store = await Store.open(
         f"sqlite+aiosqlite:///{tmp_path / 'x' / 'ivr.db'}", clock=FixedClock(NOW)
     )
     try:
         await store.migrate()
-        started = time.perf_counter()
         assert await store.seed_demo_if_empty() is True
-        assert time.perf_counter() - started < 5
         assert (await store.stats())["accounts"] == DEMO_SIZE
         assert await store.seed_demo_if_empty() is False
         with pytest.raises(SeedError):
@@ -157,7 +156,11 @@ def test_normalise_phone(raw: str, national: str) -> None:
     assert normalise_phone(raw) == national
 
 
-def test_cli_migrate_seed_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.dates
+def test_cli_migrate_seed_stats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_NOW", NOW.isoformat())  # `ivr db seed` seeds for its clock's month
     url = f"sqlite:///{tmp_path / 'cli' / 'ivr.db'}"
     assert main(["db", "migrate", "--db", url]) == 0
     assert (

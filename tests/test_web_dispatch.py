@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -21,8 +20,9 @@ from ivr.screenpop.queue_events import (
 pytest_plugins = ("web_fixtures",)
 
 Client = TestClient[Any, Any]
-#: The contract: a pop reaches the agent's browser within one second.
-POP_DEADLINE = 1.0
+#: A hang guard, not a speed limit (a busy machine may take longer without anything
+#: being wrong): the one-second pop contract is measured by bench/timing_budgets.py.
+POP_WAIT = 10.0
 
 
 def _common(case_id: str) -> dict[str, Any]:
@@ -68,10 +68,8 @@ async def test_a_pop_reaches_only_the_agent_whose_phone_rings(
     first = await open_case(web_store)
     second = await open_case(web_store, caller="0902345678", account="PE01000654321")
 
-    started = time.monotonic()
     assert await web_dispatcher.handle(ringing(first, "Local/1001@agents"))
-    pop = await ws1.receive_json(timeout=POP_DEADLINE)
-    assert time.monotonic() - started < POP_DEADLINE
+    pop = await ws1.receive_json(timeout=POP_WAIT)
     assert pop["type"] == "pop" and pop["state"] == "ringing"
     case = pop["case"]
     assert case["id"] == first and case["caller"] == CALLER and case["account"] == ACCOUNT
@@ -80,7 +78,7 @@ async def test_a_pop_reaches_only_the_agent_whose_phone_rings(
 
     # agent2's next message is its own pop: it never saw agent1's.
     assert await web_dispatcher.handle(connected(second, "LOCAL/1002@agents"))
-    other = await ws2.receive_json(timeout=POP_DEADLINE)
+    other = await ws2.receive_json(timeout=POP_WAIT)
     assert (other["state"], other["case"]["id"]) == ("connected", second)
 
     stored = await web_store.get_case(first)
@@ -99,10 +97,10 @@ async def test_caller_gone_just_as_the_agent_answers(
     ws = await console(aiohttp_client, make_app(), "agent1")
     case_id = await open_case(web_store)
     await web_dispatcher.handle(connected(case_id, "Local/1001@agents"))
-    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "connected"
+    assert (await ws.receive_json(timeout=POP_WAIT))["state"] == "connected"
     await web_dispatcher.handle(completed(case_id, "Local/1001@agents",
                                           CompleteReason.CALLER, talk=0))
-    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    pop = await ws.receive_json(timeout=POP_WAIT)
     assert pop["state"] == "caller_gone"
     assert pop["case"]["status"] == "abandoned"
     events = [e["event"] for e in (await web_store.get_case(case_id))["events"]]
@@ -117,7 +115,7 @@ async def test_a_finished_conversation_is_completed_not_caller_gone(
     case_id = await open_case(web_store)
     await web_dispatcher.handle(completed(case_id, "Local/1001@agents",
                                           CompleteReason.CALLER, talk=95))
-    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    pop = await ws.receive_json(timeout=POP_WAIT)
     assert pop["state"] == "completed" and pop["case"]["status"] == "completed"
     await ws.close()
 
@@ -128,11 +126,11 @@ async def test_an_abandoning_caller_reaches_the_agent_who_was_ringing(
     ws = await console(aiohttp_client, make_app(), "agent2")
     case_id = await open_case(web_store)
     await web_dispatcher.handle(ringing(case_id, "Local/1002@agents"))
-    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "ringing"
+    assert (await ws.receive_json(timeout=POP_WAIT))["state"] == "ringing"
     abandon = CallerAbandoned(**_common(case_id), position=1, original_position=1,
                               hold_time=4)
     assert await web_dispatcher.handle(abandon)
-    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    pop = await ws.receive_json(timeout=POP_WAIT)
     assert pop["state"] == "caller_gone" and pop["case"]["id"] == case_id
     await ws.close()
 
@@ -146,7 +144,7 @@ async def test_the_card_lists_the_callers_earlier_cases(
     current = await open_case(web_store, intent="billing")
     ws = await console(aiohttp_client, make_app(), "agent1")
     await web_dispatcher.handle(ringing(current, "Local/1001@agents"))
-    pop = await ws.receive_json(timeout=POP_DEADLINE)
+    pop = await ws.receive_json(timeout=POP_WAIT)
     earlier = pop["case"]["earlier"]
     assert [e["id"] for e in earlier] == [older]
     assert earlier[0]["notes"] == "Mất điện từ 8 giờ"
@@ -180,10 +178,10 @@ async def test_a_reloaded_console_gets_back_the_call_it_is_on(
     await ws.receive_json(timeout=2)
     case_id = await open_case(web_store)
     call = asyncio.create_task(app[QUEUE].transfer(TransferRequest("agents", case_id)))
-    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "ringing"
+    assert (await ws.receive_json(timeout=POP_WAIT))["state"] == "ringing"
     await ws.send_json({"type": "answer", "case_id": case_id})
     assert (await ws.receive_json(timeout=2))["ok"] is True
-    assert (await ws.receive_json(timeout=POP_DEADLINE))["state"] == "connected"
+    assert (await ws.receive_json(timeout=POP_WAIT))["state"] == "connected"
     await ws.close()  # the agent reloads the page mid-call
 
     again = await client.ws_connect("/ws/agent")
