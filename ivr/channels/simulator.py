@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from ivr.channels.channel import (
@@ -69,13 +69,26 @@ class ScriptedKeys:
 class TerminalKeys:
     """Reads one line of keys per question from a terminal (or any text stream)."""
 
-    def __init__(self, read_line: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        read_line: Callable[[], str] | None = None,
+        *,
+        read_line_async: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        """``read_line`` runs in a thread; ``read_line_async`` (which wins) in the loop,
+        so that cancelling the call (Ctrl-C) does not wait for a thread stuck reading."""
         self._read_line = read_line or (lambda: input("keys (- silence, h hang up)> "))
+        self._read_line_async = read_line_async
+
+    async def _next_line(self) -> str:
+        if self._read_line_async is not None:
+            return await self._read_line_async()
+        return await asyncio.to_thread(self._read_line)
 
     async def next_group(self) -> str | None:
         while True:
             try:
-                line = (await asyncio.to_thread(self._read_line)).strip()
+                line = (await self._next_line()).strip()
             except EOFError:
                 return None
             if line == HANGUP_KEY:

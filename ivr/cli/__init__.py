@@ -18,8 +18,17 @@ COMMANDS = ("serve", "validate", "simulate", "test-flows", "agi", "say", "prompt
             "loadtest")
 
 
-class UsageError(Exception):
-    """A user error with a message that is enough on its own (no traceback)."""
+class CliError(Exception):
+    """A problem outside the program (a database that does not answer, a missing file)
+    whose message is enough on its own: one line, no traceback, exit 1."""
+
+    exit_code = 1
+
+
+class UsageError(CliError):
+    """A mistake on the command line or in the configuration: one line, exit 2."""
+
+    exit_code = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,12 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The one edge where a product error becomes one line: commands raise CliError (or
+    # UsageError) with a message saying what is wrong and what to check. Anything else
+    # is a bug and keeps its traceback.
     try:
         code: int = args.func(args)
-    except UsageError as exc:
+    except CliError as exc:
         print(f"ivr: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
+        # Ctrl-C at a prompt (ivr simulate, hash-password): the user's choice, not a crash;
+        # the newline ends the half-typed line so the shell prompt starts clean.
+        print("\nivr: interrupted", file=sys.stderr)
         return 130
     return code
 

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ivr.channels.classic_agi import open_classic_channel, run_classic_call
+    from ivr.cli.serve import require_files
     from ivr.config.settings import SettingsError, load_settings
 
     try:
@@ -42,14 +43,17 @@ def run(args: argparse.Namespace) -> int:
                                               "flows_path": args.flows})
     except (SettingsError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    require_files(settings)
     # pyst2 must read the environment in the main thread (it installs a SIGHUP handler).
     channel = open_classic_channel(args.flow)
 
     async def main() -> int:
+        from ivr.cli.database import database_errors
         from ivr.service import StartupError, build_call_handler
 
         try:
-            handler, close = await build_call_handler(settings, os.environ)
+            with database_errors(settings.database_url):
+                handler, close = await build_call_handler(settings, os.environ)
         except StartupError as exc:
             raise UsageError(str(exc)) from None
         try:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ivr.cli import UsageError
@@ -68,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     stats = sub.add_parser(
         "stats", help="row counts per table",
         description="Print the number of rows in every table (accounts, bills, cases, call "
-        "records, ...). The URL comes from --db, else IVR_DATABASE_URL, else the SQLite file "
+        "records, ...). Only reads: a database or tables that are not there are an error, "
+        "never created. The URL comes from --db, else IVR_DATABASE_URL, else the SQLite file "
         "<data_dir>/ivr.db (var/ivr.db).",
     )
     common(stats)
@@ -87,40 +90,86 @@ def _open_args(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return settings.database_url, {"clock": clock, "schema": args.schema}
 
 
-def _run(args: argparse.Namespace, work: Any) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
+def _run(args: argparse.Namespace, work: Any, *, read_only: bool = False) -> int:
+    """Open the store, migrate it unless ``read_only``, run ``work``, close.
 
+    A read-only command never creates anything: not a mistyped SQLite file (it would
+    report zeros from an empty database it just made), not the tables.
+    """
+    from ivr.cli.database import database_errors
     from ivr.store import Store
 
     url, kwargs = _open_args(args)
+    if read_only:
+        with database_errors(url):
+            _require_existing_file(url)
 
     async def main() -> int:
-        try:
+        with database_errors(url):
             store = await Store.open(url, **kwargs)
-        except (ValueError, SQLAlchemyError) as exc:
-            raise UsageError(f"cannot use database {url!r}: {exc}") from None
         try:
-            await store.migrate()
-            result: int = await work(store)
-            return result
-        except (OSError, SQLAlchemyError) as exc:
-            if args.schema and "no schema has been selected" in str(exc):
-                # search_path names a schema that is not there: PostgreSQL's words for it
-                # (and the CREATE TABLE they come with) do not say which or what to do.
-                raise UsageError(f"database {_safe(url)}: schema {args.schema!r} does not "
-                                 f"exist: create it first (CREATE SCHEMA {args.schema};) "
-                                 "or leave out --schema") from None
-            raise UsageError(f"database {_safe(url)}: {type(exc).__name__}: {exc}") from None
+            with _schema_errors(url, args.schema, read_only=read_only), database_errors(url):
+                if not read_only:
+                    await store.migrate()
+                result: int = await work(store)
+                return result
         finally:
             await store.close()
 
     return asyncio.run(main())
 
 
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
+def _require_existing_file(url: str) -> None:
+    from ivr.cli import CliError
+    from ivr.store.engine import sqlite_file
 
-    return make_url(url).render_as_string(hide_password=True)
+    path = sqlite_file(url)
+    if path is None or path.is_file():
+        return
+    what = "is a directory, not a database file" if path.is_dir() else "does not exist"
+    raise CliError(f"database {_safe(url)}: {path} {what}: check --db, IVR_DATABASE_URL "
+                   "or --data-dir (ivr db migrate creates a database)")
+
+
+@contextlib.contextmanager
+def _schema_errors(url: str, schema: str | None, *, read_only: bool) -> Iterator[None]:
+    """A schema or tables that are not there, in words that say which and what to do."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        if schema and "no schema has been selected" in str(exc):
+            # search_path names a schema that is not there: PostgreSQL's words for it
+            # (and the CREATE TABLE they come with) do not say which or what to do.
+            raise UsageError(f"database {_safe(url)}: schema {schema!r} does not "
+                             f"exist: create it first (CREATE SCHEMA {schema};) "
+                             "or leave out --schema") from None
+        if read_only and _missing_table(exc):
+            from ivr.cli import CliError
+
+            where = f" (schema {schema})" if schema else ""
+            raise CliError(f"database {_safe(url)}{where} has no ivr tables (or older "
+                           "ones): ivr db migrate creates or upgrades them") from None
+        raise
+
+
+def _missing_table(exc: Exception) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    from ivr.cli.database import driver_error
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    # SQLite says "no such table: x"; PostgreSQL answers SQLSTATE 42P01 (undefined_table).
+    root = driver_error(exc)
+    return str(root).startswith("no such table") or getattr(root, "sqlstate", "") == "42P01"
+
+
+def _safe(url: str) -> str:
+    from ivr.cli.database import shown
+
+    return shown(url)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -179,4 +228,4 @@ def run_stats(args: argparse.Namespace) -> int:
             print(f"{table:20} {count:>12,}")
         return 0
 
-    return _run(args, work)
+    return _run(args, work, read_only=True)

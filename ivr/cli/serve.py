@@ -24,7 +24,8 @@ def register(sub: Any) -> None:
         description=(
             "Serve the call flows to Asterisk over FastAGI, the agent console and browser "
             "softphone over HTTP, and follow queue events over AMI (when configured). "
-            "With no options: SQLite in var/, demo data, config/flows.yaml, 127.0.0.1 only. "
+            "With no options: SQLite in var/, demo data, config/flows.yaml (else the demo "
+            "hotline that ships with ivr), 127.0.0.1 only. "
             "SIGHUP reloads the flows file (it is also watched); SIGTERM/SIGINT stop cleanly."
         ),
     )
@@ -45,11 +46,12 @@ def add_service_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", dest="db_url", metavar="URL",
                    help="SQLAlchemy database URL (IVR_DATABASE_URL, default SQLite var/ivr.db)")
     p.add_argument("--flows", dest="flows_path", type=Path, metavar="PATH",
-                   help="flows file (IVR_FLOWS, default config/flows.yaml)")
+                   help="flows file (IVR_FLOWS, default config/flows.yaml, else the demo)")
     p.add_argument("--prompts", dest="prompts_path", type=Path, metavar="PATH",
-                   help="prompt texts (IVR_PROMPTS, default config/prompts.yaml)")
+                   help="prompt texts (IVR_PROMPTS, default config/prompts.yaml, else the demo)")
     p.add_argument("--config", dest="config_path", type=Path, metavar="FILE",
-                   help="service config file with secrets: AMI, web users (IVR_CONFIG)")
+                   help="service config file with secrets: AMI, web users (IVR_CONFIG); "
+                        "paths in it are relative to it")
     p.add_argument("--data-dir", dest="data_dir", type=Path, metavar="DIR",
                    help="where the SQLite file, built prompts and keys live (IVR_DATA_DIR, var)")
 
@@ -71,8 +73,28 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from None
 
 
+#: The files a running service reads at start, and where an operator names them.
+SERVICE_FILES = (
+    ("flows_path", "flows file", "--flows, IVR_FLOWS or flows_path in the config file"),
+    ("prompts_path", "prompts file", "--prompts, IVR_PROMPTS or prompts_path in the config "
+     "file"),
+)
+
+
+def require_files(settings: Any) -> None:
+    """One line naming a flows or prompts file that is not there, and where it was set."""
+    from ivr.cli import UsageError
+
+    for name, what, where in SERVICE_FILES:
+        path: Path = getattr(settings, name)
+        if not path.is_file():
+            place = "" if path.is_absolute() else f" in {Path.cwd()}"
+            raise UsageError(f"{path}: {what} not found{place} (set by {where})")
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    require_files(settings)
     if args.verbose == 0:
         logging.getLogger("ivr").setLevel(logging.INFO)
     return asyncio.run(_serve(settings, build_prompts=not args.no_prompt_build))
@@ -80,11 +102,13 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     from ivr.cli import UsageError
+    from ivr.cli.database import database_errors, shown
     from ivr.config.settings import SettingsError
     from ivr.service import Service, StartupError, open_core
 
     try:
-        core = await open_core(settings, os.environ)
+        with database_errors(settings.database_url):
+            core = await open_core(settings, os.environ)
     except StartupError as exc:
         raise UsageError(str(exc)) from None
     service = Service(core, os.environ, build_prompts=build_prompts)
@@ -97,7 +121,7 @@ async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     flows = core.flows.current
     print(f"ivr: flows {settings.flows_path} version {flows.version} "
           f"({', '.join(sorted(flows.flows))})", flush=True)
-    print(f"ivr: database {_safe_url(settings.database_url)}", flush=True)
+    print(f"ivr: database {shown(settings.database_url)}", flush=True)
     print(f"ivr: FastAGI listening on {settings.host}:{service.agi_port} "
           f"(dialplan: AGI(agi://{settings.host}:{service.agi_port}/hotline))", flush=True)
     print(f"ivr: web app on http://{settings.host}:{service.web_port}/", flush=True)
@@ -120,8 +144,3 @@ async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
         await service.stop(SHUTDOWN_GRACE)
     return 0
 
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import stat
 import sys
 import uuid
 from typing import Any
@@ -44,6 +45,65 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
+#: Bytes read from standard input at a time (a typed line is far shorter).
+READ_CHUNK = 4096
+KEYS_PROMPT = "keys (- silence, h hang up)> "
+
+
+class StdinLines:
+    """Lines of keys from standard input, awaited in the event loop rather than in a
+    thread: Ctrl-C cancels the call at once, where a thread blocked in ``input()``
+    would hold ``asyncio.run``'s exit until Enter."""
+
+    def __init__(self, live: Any) -> None:
+        self._live = live
+        self._fd = _fileno(sys.stdin)
+        self._tty = self._fd is not None and os.isatty(self._fd)
+        self._buffer = b""
+        self._eof = sys.stdin is None  # closed (`<&-`): the caller hangs up at once
+
+    async def readline(self) -> str:
+        if self._live is not None:
+            self._live.flush()  # the spoken value before the question, then the keys
+        if self._tty:  # piped keys: no prompt to clutter the transcript
+            print(KEYS_PROMPT, end="", flush=True)
+        while b"\n" not in self._buffer and not self._eof:
+            chunk = await self._read()
+            self._eof = not chunk
+            self._buffer += chunk
+        if not self._buffer:
+            raise EOFError
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("utf-8", "replace")
+
+    async def _read(self) -> bytes:
+        fd = self._fd
+        if fd is None:  # a stream with no descriptor (a test's StringIO): it never blocks
+            return str(sys.stdin.readline()).encode()
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # a file never blocks, and cannot be polled
+            return os.read(fd, READ_CHUNK)
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        return os.read(fd, READ_CHUNK)
+
+
+def _fileno(stream: Any) -> int | None:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # None, closed, or no descriptor
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     from ivr.channels.simulator import quiet_broken_pipe
 
@@ -64,6 +124,8 @@ async def simulate(args: argparse.Namespace) -> int:
         TerminalKeys,
         not_phone_keys,
     )
+    from ivr.cli.database import database_errors
+    from ivr.cli.serve import require_files
     from ivr.config.settings import SettingsError, load_settings
     from ivr.service import StartupError, open_core
 
@@ -74,7 +136,9 @@ async def simulate(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(os.environ, {"db_url": args.db, "flows_path": args.flows,
                                               "prompts_path": args.prompts})
-        core = await open_core(settings, os.environ)
+        require_files(settings)
+        with database_errors(settings.database_url):
+            core = await open_core(settings, os.environ)
     except StartupError as exc:
         if not exc.diagnostics:
             raise UsageError(str(exc)) from None
@@ -92,17 +156,8 @@ async def simulate(args: argparse.Namespace) -> int:
                         dialled=args.dnid, flow=args.flow, language=args.lang)
         live = None if args.json else EventPrinter()
 
-        def read_line() -> str:
-            if live is not None:
-                live.flush()  # the spoken value before the question, then the keys
-            if not sys.stdin.isatty():  # piped keys: no prompt to clutter the transcript
-                line = sys.stdin.readline()
-                if not line:
-                    raise EOFError
-                return line
-            return input("keys (- silence, h hang up)> ")
-
-        keys = ScriptedKeys(args.keys) if args.keys is not None else TerminalKeys(read_line)
+        keys = (ScriptedKeys(args.keys) if args.keys is not None
+                else TerminalKeys(read_line_async=StdinLines(live).readline))
         channel = SimulatorChannel(info, keys, patient=args.patient, on_event=live)
         record = await core.engine.run(channel, kind="simulator")
     finally:

@@ -17,8 +17,9 @@ def register(sub: Any) -> None:
         description="Compile a flows file and print every problem as "
         "PATH:LINE:COL: error|warning: message. Exits 1 if there is any error.",
     )
-    parser.add_argument("path", nargs="?", default="config/flows.yaml",
-                        help="flows file (default: config/flows.yaml)")
+    parser.add_argument("path", nargs="?", default=None,
+                        help="flows file (default: config/flows.yaml, else the demo that "
+                        "ships with ivr)")
     parser.add_argument("--prompts", default=None,
                         help="prompts file the prompt ids are checked against "
                         "(default: prompts.yaml beside the flows file, else config/prompts.yaml)")
@@ -28,17 +29,20 @@ def register(sub: Any) -> None:
 def _prompts_path(flows: Path, given: str | None) -> Path:
     if given:
         return Path(given)
+    # Not the packaged demo's prompts: a supervisor's own flows checked against them
+    # would report the demo's gaps, not theirs.
     beside = flows.parent / "prompts.yaml"
     return beside if beside.is_file() else Path("config/prompts.yaml")
 
 
 def run(args: argparse.Namespace) -> int:
     from ivr.config.diagnostics import has_errors
+    from ivr.config.settings import shipped_default
     from ivr.flows.compile.driver import compile_flows, known_actions
     from ivr.prompts.catalog import CatalogError, PromptCatalog
 
-    path_text: str = args.path
-    path = Path(path_text)
+    path = Path(args.path) if args.path else shipped_default(Path("config/flows.yaml"))
+    path_text = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -34,12 +34,7 @@ def hash_password_command(args: argparse.Namespace) -> int:
     from ivr.cli import UsageError
     from ivr.web.auth import hash_password
 
-    if args.stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Again: "):
-            raise UsageError("the two passwords differ")
+    password = _read_stdin() if args.stdin else _ask_twice()
     if len(password) < 8:
         raise UsageError("use a password of at least 8 characters")
     try:
@@ -47,3 +42,29 @@ def hash_password_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return 0
+
+
+def _read_stdin() -> str:
+    from ivr.cli import UsageError
+
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line.strip("\r\n"):  # closed, empty or a blank first line
+        raise UsageError("no password on standard input (--stdin reads its first line)")
+    return line.rstrip("\r\n")
+
+
+def _ask_twice() -> str:
+    from ivr.cli import UsageError
+
+    # getpass falls back to echoing from a pipe (and fails on a closed one): without a
+    # terminal there is no one to ask.
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password: pipe it in with --stdin")
+    try:
+        password = getpass.getpass("Password: ")
+        again = getpass.getpass("Again: ")
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError("no password given") from None
+    if password != again:
+        raise UsageError("the two passwords differ")
+    return password

@@ -20,6 +20,27 @@ class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names it."""
 
 
+#: The demo hotline's flows and prompts ship inside the package, so ``ivr serve`` runs
+#: from any directory. In a checkout they are links to ``config/`` (the supervisors'
+#: files, the one source); ``tests/test_serve_anywhere.py`` checks they have not parted.
+PACKAGED_DEMO = Path(__file__).resolve().parent.parent / "demo"
+
+#: Settings that hold a path: written in the service config file, a relative one is
+#: relative to that file (a unit started from / with --config /etc/ivr/ivr.yaml finds
+#: /etc/ivr/flows.yaml), as an operator reading the file expects.
+PATH_FIELDS = ("flows_path", "prompts_path", "recorded_prompts_dir", "data_dir")
+
+#: Files that fall back to the packaged demo when nothing names them and the working
+#: directory has no ``config/`` copy.
+DEMO_FILES = ("flows_path", "prompts_path")
+
+
+def shipped_default(local: Path) -> Path:
+    """``local`` (``config/flows.yaml``, in a checkout) when it is there, else the demo
+    copy inside the package."""
+    return local if local.is_file() else PACKAGED_DEMO / local.name
+
+
 @dataclass(frozen=True, slots=True)
 class WebUser:
     name: str
@@ -182,7 +203,30 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: unknown key under ami: {', '.join(words)}; the keys "
                             f"are {', '.join(ami_keys)}")
     values["extra"] = extra
+    base = path.parent
+    for name in PATH_FIELDS:
+        if name in values and not values[name].expanduser().is_absolute():
+            values[name] = base / values[name]
+    if "db_url" in values:
+        values["db_url"] = _sqlite_beside(values["db_url"], base)
     return values
+
+
+def _sqlite_beside(url: str, base: Path) -> str:
+    """A relative SQLite file in the config file is relative to that file, like the
+    other paths there (PostgreSQL URLs, absolute and in-memory SQLite pass through)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # said when the store opens it, with the advice about URL forms
+    database = parsed.database or ""
+    if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
+            or database.startswith("file:") or Path(database).expanduser().is_absolute()):
+        return url
+    return parsed.set(database=str(base / database)).render_as_string(hide_password=False)
 
 
 def load_settings(
@@ -192,8 +236,11 @@ def load_settings(
     settings = Settings()
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     config = overrides.get("config_path") or environ.get("IVR_CONFIG")
+    given = set(overrides)
     if config:
-        settings = replace(settings, **load_config_file(Path(config)))
+        from_file = load_config_file(Path(config))
+        given |= set(from_file)
+        settings = replace(settings, **from_file)
     env_values = {}
     for var, field_name in ENV_VARS.items():
         if environ.get(var, "") != "":
@@ -202,12 +249,16 @@ def load_settings(
             except SettingsError as exc:  # name the variable the operator actually set
                 raise SettingsError(f"{var}: {exc}") from None
     settings = replace(settings, **env_values)
+    given |= set(env_values)
     cli_values = {
         k: _coerce(k, v) if k not in {"users", "extra", "config_path"} else v
         for k, v in overrides.items()
         if k != "config_path"
     }
     settings = replace(settings, **cli_values)
+    demo: dict[str, Any] = {name: shipped_default(getattr(settings, name))
+                            for name in DEMO_FILES if name not in given}
+    settings = replace(settings, **demo)
     if settings.speech_variant not in {"north", "south"}:
         raise SettingsError("speech_variant must be north or south")
     return settings

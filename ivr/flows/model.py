@@ -122,6 +122,7 @@ class InputNode(Node):
     store: str
     read_back: bool
     sensitive: bool
+    """Mask the digits in call records and cases: true unless the flow says ``keep: clear``."""
     next: Exit
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,13 @@ DEFAULT_BUSY_TIMEOUT = 3.0
 #: hundreds of concurrent calls, and several servers share one database.
 POSTGRES_POOL_SIZE = 10
 
+#: Mode of a new SQLite file: it holds callers' numbers and account codes, so only the
+#: service user may read it (like the secrets beside it). SQLite gives the -wal and -shm
+#: files it makes the database file's permission bits.
+SQLITE_FILE_MODE = 0o600
 
-def normalise_url(url: str) -> URL:
+
+def normalise_url(url: str | URL) -> URL:
     """Accept the async dialects, and map sync spellings to them (``sqlite://``)."""
     parsed = make_url(url)
     driver = parsed.drivername
@@ -57,10 +65,38 @@ def make_engine(
     )
 
 
-def _sqlite_engine(parsed: URL, busy_timeout: float) -> AsyncEngine:
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file an SQLite URL names; None for an in-memory or non-SQLite database."""
+    parsed = normalise_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite":
+        return None
     database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty (a valid empty SQLite database) with SQLITE_FILE_MODE, so
+    SQLite never creates it with the umask's usual 0644; an existing file is left as
+    it is (its owner may have chosen its mode).
+
+    A path SQLite could not open is refused here, as an OSError naming it: aiosqlite's
+    failed connect leaves its worker thread to report to a loop that may be gone.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+
+def _sqlite_engine(parsed: URL, busy_timeout: float) -> AsyncEngine:
+    path = sqlite_file(parsed)
+    if path is not None:
+        _create_private(path)
     # hide_parameters: errors (logged) must not print callers' numbers and account codes.
     engine = create_async_engine(parsed, hide_parameters=True)
 

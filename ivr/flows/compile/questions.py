@@ -27,7 +27,10 @@ MAX_INPUT_DIGITS = 32
 QUESTION_KEYS = ("prompt", "reprompt", "no_input", "no_match", "retries",
                  "when_retries_run_out", "timeout", "barge_in")
 INPUT_KEYS = (*QUESTION_KEYS, "digits", "min_digits", "max_digits", "terminator",
-              "inter_digit_timeout", "pattern", "check", "store", "read_back", "sensitive")
+              "inter_digit_timeout", "pattern", "check", "store", "read_back", "sensitive", "keep")
+#: ``keep:`` values: keyed digits are masked in call records, cases and logs unless the
+#: flow says the agent needs them as keyed (a customer code; never a PIN).
+KEEP_CLEAR, KEEP_MASKED = "clear", "masked"
 
 
 def question(ctx: NodeContext, q: YMap, *, used_keys: set[str]) -> Question | None:
@@ -124,12 +127,32 @@ def compile_input(ctx: NodeContext, v: YValue) -> AnyNode | None:
     read_back = bool(c.read.boolean(q.get("read_back"), f"{what}: read_back"))
     if read_back:
         c.engine_prompts.update(READ_BACK_PROMPTS)
-    sensitive = bool(c.read.boolean(q.get("sensitive"), f"{what}: sensitive"))
+    masked = _masked(ctx, q)
     qq = question(ctx, q, used_keys=set())
     nxt = ctx.exit("next")
     if qq is None or nxt is None or store is None:
         return None
     return InputNode(ctx.id, ctx.flow, ctx.mark, qq, low, high, terminator, pattern, store,
-                     read_back, sensitive, nxt)
+                     read_back, masked, nxt)
 
 
+def _masked(ctx: NodeContext, q: YMap) -> bool:
+    """Whether the digits are masked in records: yes unless ``keep: clear``.
+
+    ``sensitive: true`` (the old opt-in) still says masked; ``sensitive: false`` used to
+    keep the digits in clear and now only warns, so no flow leaks a PIN by omission.
+    """
+    c, what = ctx.c, ctx.what
+    keep = c.read.word(q.get("keep"), f"{what}: keep")
+    if keep is not None and keep not in (KEEP_CLEAR, KEEP_MASKED):
+        c.diags.error(q.key_mark("keep"), f"{what}: keep must be {KEEP_CLEAR} or "
+                      f"{KEEP_MASKED}, not {keep!r}")
+    sensitive = c.read.boolean(q.get("sensitive"), f"{what}: sensitive")
+    if sensitive is True and keep == KEEP_CLEAR:
+        c.diags.error(q.key_mark("keep"), f"{what}: 'keep: clear' and 'sensitive: true' "
+                      "contradict each other: keep one")
+    elif sensitive is False and keep is None:
+        c.diags.warning(q.key_mark("sensitive"), f"{what}: keyed digits are masked in call "
+                        "records unless the input says 'keep: clear'; 'sensitive: false' "
+                        "no longer keeps them")
+    return keep != KEEP_CLEAR
