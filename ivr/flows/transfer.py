@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ivr.actions import ActionContext, LookupStatus
+from ivr.actions import ActionContext, ActionUnavailable, LookupStatus
 from ivr.calls import CaseDraft, Outcome
 from ivr.channel import (
     CallerHungUp,
@@ -21,6 +21,7 @@ from ivr.channel import (
     TransferResult,
     TransferStatus,
 )
+from ivr.failures import describe
 from ivr.flows.model import Exit, PromptItem, Queue, Ref, SayItem, TransferNode
 from ivr.flows.render import render
 from ivr.flows.state import CallState
@@ -136,8 +137,10 @@ async def _open_case(engine: Engine, st: CallState, queue: Queue, priority: int 
         raise
     except Exception as exc:  # no case is bad; no agent would be worse: transfer anyway
         why = f"no answer within {CASE_WRITE_TIMEOUT:g}s" if isinstance(exc, TimeoutError) \
-            else str(exc)
-        log.error("call %s: cannot open the case: %s", st.info.call_id, why)
+            else describe(exc)
+        # Refused at once (a database known down) was logged when it broke: routine now.
+        level = logging.WARNING if isinstance(exc, ActionUnavailable) else logging.ERROR
+        log.log(level, "call %s: cannot open the case: %s", st.info.call_id, why)
         st.error = st.error or f"open_case failed: {why}"
         return ""
 
@@ -158,7 +161,7 @@ async def _finish(engine: Engine, case_id: str, result: TransferResult) -> None:
         log.error("case %s: recording the transfer result takes longer than %gs; "
                   "the call goes on", case_id, CASE_WRITE_TIMEOUT)
     except Exception as exc:  # the transfer happened; a failed note must not end the call
-        log.error("case %s: cannot record the transfer result: %s", case_id, exc)
+        log.error("case %s: cannot record the transfer result: %s", case_id, describe(exc))
 
 
 def _log_late_failure(write: asyncio.Future[None]) -> None:
