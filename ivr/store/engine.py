@@ -20,6 +20,11 @@ DEFAULT_BUSY_TIMEOUT = 3.0
 #: hundreds of concurrent calls, and several servers share one database.
 POSTGRES_POOL_SIZE = 10
 
+#: Seconds to wait for PostgreSQL to accept a connection (asyncpg's default is 60). A
+#: host that swallows packets must fail a start (which then serves degraded) or a
+#: breaker probe in seconds, not hold a pooled connection for a minute.
+POSTGRES_CONNECT_TIMEOUT = 5.0
+
 
 def normalise_url(url: str) -> URL:
     """Accept the async dialects, and map sync spellings to them (``sqlite://``)."""
@@ -44,6 +49,8 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout)
     connect_args: dict[str, Any] = {}
+    if parsed.get_driver_name() == "asyncpg":
+        connect_args["timeout"] = POSTGRES_CONNECT_TIMEOUT
     if schema:
         if parsed.get_backend_name() != "postgresql":
             raise ValueError("a schema can only be chosen on PostgreSQL")
