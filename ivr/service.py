@@ -158,6 +158,8 @@ class Service:
         self.web_port = 0
         self._runner: web.AppRunner | None = None
         self._ami: AmiClient | None = None
+        self.database_settled = asyncio.Event()
+        """Set while the database is healthy and no spilled record waits (the watch)."""
 
     @property
     def agi_port(self) -> int:
@@ -220,8 +222,8 @@ class Service:
             await self._ami.start()
             self._spawn(run_ami_feed(self._ami, dispatcher), "ami-feed")
         self._spawn(core.flows.watch(), "flows-watch")
-        self._spawn(watch_database(core.store, core.engine.spill,
-                                   seed_demo=settings.seed_demo), "database-watch")
+        self._spawn(watch_database(core.store, core.engine.spill, seed_demo=settings.seed_demo,
+                                   settled=self.database_settled), "database-watch")
         if self._want_prompts:
             self._spawn(self._build_prompts(), "prompt-build")
 

@@ -91,14 +91,6 @@ async def healthz(svc: Service) -> tuple[int, dict[str, Any]]:
         return resp.status, await resp.json()
 
 
-async def until(condition: Callable[[], Any], timeout: float = RECOVERY_TIMEOUT) -> None:
-    """Wait for a condition on the service's state (the watch task's work is timed by
-    its own backoff, so there is no event to await from outside)."""
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.05)
-
-
 def spilled_ids(tmp_path: Path) -> list[str]:
     import json
 
@@ -124,12 +116,10 @@ async def served_degraded_then_replayed(svc: Service, tmp_path: Path, tag: str,
         assert transcript.has_command("EXEC Queue"), transcript.text()  # ...and an agent
     assert spilled_ids(tmp_path) == ids
 
+    assert not svc.database_settled.is_set()
     await bring_back()
-
-    async def replayed() -> bool:
-        return svc.core.store.health.ok and not (tmp_path / UNSAVED_CALLS).exists()
-
-    await until(replayed)
+    # Set by the watch once the database is prepared and the spill replayed.
+    await asyncio.wait_for(svc.database_settled.wait(), RECOVERY_TIMEOUT)
     saved = {c["call_id"]: c for c in await svc.core.store.list_calls(limit=100)}
     assert set(ids) <= set(saved), sorted(saved)
     assert all(saved[i]["outcome"] == "transferred" for i in ids)

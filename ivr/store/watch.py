@@ -58,8 +58,10 @@ def unreachable_message(url: str, exc: BaseException) -> str:
 
 
 async def watch_database(store: Store, spill: SpillFile, *, seed_demo: bool,
-                         interval: float = WATCH_INTERVAL) -> None:
-    """Run until cancelled (the service's background task)."""
+                         interval: float = WATCH_INTERVAL,
+                         settled: asyncio.Event | None = None) -> None:
+    """Run until cancelled (the service's background task). ``settled`` is set while the
+    database is healthy with no spilled record left (tests and benchmarks wait on it)."""
     health = store.health
     delay = FIRST_BREAK
     while True:
@@ -76,6 +78,8 @@ async def watch_database(store: Store, spill: SpillFile, *, seed_demo: bool,
             await _probe_if_due(store)
         if health.ok and spill.pending():
             await spill.replay(store)
+        if settled is not None:
+            (settled.set if health.ok and not spill.pending() else settled.clear)()
         await asyncio.sleep(interval)
 
 
