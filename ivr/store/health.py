@@ -79,7 +79,9 @@ def describe_db_error(exc: BaseException) -> str:
     """One line naming the driver's error when SQLAlchemy wraps one (its own text adds
     the SQL statement and a help link on further lines)."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return describe(exc.orig)
+        # SQLAlchemy's asyncpg adapter wraps asyncpg's error in its own generic ``Error``:
+        # the cause names what happened (InvalidAuthorizationSpecificationError...).
+        return describe(exc.orig.__cause__ or exc.orig)
     return describe(exc)
 
 

@@ -58,7 +58,8 @@ class PostgresPopBus:
         except Exception as exc:  # asyncpg's own errors too (a missing role...)
             log.warning("pop bus: cannot listen yet (%s); retrying in the background",
                         describe(exc))
-            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+            self._reconnecting = asyncio.get_running_loop().create_task(
+                self._reconnect(said=True))
 
     async def _connect(self) -> None:
         # asyncpg ships no type hints; loaded by name so mypy sees Any, not a missing stub.
@@ -83,7 +84,8 @@ class PostgresPopBus:
         log.warning("pop bus: lost the PostgreSQL connection; reconnecting")
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
-    async def _reconnect(self) -> None:
+    async def _reconnect(self, *, said: bool = False) -> None:
+        """Listen again, with backoff; ``said``: the failure was logged already."""
         delay = RECONNECT_MIN
         while not self._closing:
             try:
@@ -93,8 +95,11 @@ class PostgresPopBus:
                 self.reconnected.set()
                 return
             except Exception as exc:  # asyncpg's own errors too (database starting up...)
-                log.warning("pop bus: reconnect failed (%s); retrying in %.1f s",
-                            describe(exc), delay)
+                # Said once; a database down for an hour is not 400 more warnings.
+                level = logging.DEBUG if said else logging.WARNING
+                said = True
+                log.log(level, "pop bus: reconnect failed (%s); retrying with backoff "
+                        "(next in %.1f s)", describe(exc), delay)
             await asyncio.sleep(delay)
             delay = min(RECONNECT_MAX, delay * 2)
 
