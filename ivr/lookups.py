@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ivr.failures import describe
+
 log = logging.getLogger(__name__)
 
 #: Default seconds an action may take before the flow takes its ``timeout`` branch.
@@ -85,6 +87,12 @@ class UnknownAction(KeyError):
     pass
 
 
+class ActionUnavailable(Exception):
+    """Raised by what an action reads or writes when it knows it cannot answer now (a
+    database whose circuit breaker is open): the flow takes its ``error`` branch at once,
+    and the registry logs nothing more, since the break itself was logged once."""
+
+
 class ActionRegistry:
     """Immutable once built: name -> :class:`ActionSpec`."""
 
@@ -126,8 +134,11 @@ class ActionRegistry:
             )
         except asyncio.CancelledError:
             raise
+        except ActionUnavailable as exc:
+            result = LookupResult(LookupStatus.ERROR, error=f"{name}: {describe(exc)}")
+            log.debug("action %s refused at once (call %s): %s", name, ctx.call_id, exc)
         except Exception as exc:  # any failure becomes the flow's error branch
-            result = LookupResult(LookupStatus.ERROR, error=f"{name}: {type(exc).__name__}: {exc}")
-            log.warning("action %s failed (call %s): %s", name, ctx.call_id, exc)
+            result = LookupResult(LookupStatus.ERROR, error=f"{name}: {describe(exc)}")
+            log.warning("action %s failed (call %s): %s", name, ctx.call_id, describe(exc))
         elapsed = (time.perf_counter() - started) * 1000
         return LookupResult(result.status, result.value, result.error, elapsed)

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from ivr.calls import record_from_json
 from ivr.channels.channel import Channel
 from ivr.clock import Clock, clock_from_env
 from ivr.config.settings import Settings
@@ -64,8 +59,14 @@ class Core:
         await self.store.close()
 
 
-async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
-    """Open the store (migrating and seeding as configured), load prompts and flows."""
+async def open_core(
+    settings: Settings, environ: Mapping[str, str], *, degraded_ok: bool = True
+) -> Core:
+    """Open the store (migrating and seeding as configured), load prompts and flows.
+
+    ``degraded_ok=False`` is for commands with nobody waiting on a call (``ivr
+    simulate``): a database that cannot be reached raises its own error, which the CLI
+    turns into one line, instead of serving degraded."""
     from ivr.config.diagnostics import FlowError
     from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
@@ -87,9 +88,7 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
         raise StartupError(f"{settings.prompts_path}: prompts file not found") from None
     store = await Store.open(settings.database_url, clock=clock)
     try:
-        await store.migrate()
-        if settings.seed_demo:
-            await store.seed_demo_if_empty()
+        await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
         actions = build_actions(store)
         try:
             flows = FlowSource.load(settings.flows_path, actions=actions, catalog=catalog)
@@ -98,8 +97,9 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
         except FileNotFoundError:
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS
-        await replay_unsaved_calls(store, unsaved)
         engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved)
+        if store.health.unreachable_at_start is None:
+            await engine.spill.replay(store)
     except BaseException:
         await store.close()
         raise
@@ -110,51 +110,25 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
 UNSAVED_CALLS = "unsaved-calls.jsonl"
 
 
-def _claim_spilled(path: Path) -> tuple[Path, list[str]]:
-    """Move the spill file aside (new spills start a new file) and read its lines; a
-    ``.replaying`` file left by a run that died mid-replay is picked up too."""
-    claimed = path.with_name(f"{path.name}.replaying")
-    lines: list[str] = []
-    if claimed.exists():
-        lines += claimed.read_text(encoding="utf-8").splitlines()
-    if path.exists():
-        lines += path.read_text(encoding="utf-8").splitlines()
-        with claimed.open("w", encoding="utf-8") as out:
-            out.write("\n".join(lines) + "\n")
-        path.unlink()
-    return claimed, [line for line in lines if line.strip()]
+async def _prepare_or_degrade(store: Store, settings: Settings, *, degraded_ok: bool) -> None:
+    """Migrate and seed; with the database unreachable, start degraded (calls answered,
+    lookups ``error``, records spilled, the watch task retrying) unless the settings
+    require the database, then refuse to start with the same one line."""
+    from ivr.store.health import describe_db_error
+    from ivr.store.watch import DATABASE_ERRORS, prepare_database, unreachable_message
 
-
-def _finish_replay(claimed: Path, failed: list[str]) -> None:
-    if failed:
-        with claimed.with_name(claimed.name.replace(".replaying", ".failed")).open(
-            "a", encoding="utf-8"
-        ) as out:
-            out.write("\n".join(failed) + "\n")
-    claimed.unlink(missing_ok=True)
-
-
-async def replay_unsaved_calls(store: Store, path: Path) -> int:
-    """Save the records an earlier run had to spill to ``path``; returns how many.
-
-    The spill file is removed only once every line is in the database (saving is
-    idempotent per call id); a line that cannot be saved is kept in ``<path>.failed``.
-    """
-    claimed, lines = await asyncio.to_thread(_claim_spilled, path)
-    if not lines:
-        await asyncio.to_thread(_finish_replay, claimed, [])
-        return 0
-    saved, failed = 0, []
-    for line in lines:
-        try:
-            await store.save_call(record_from_json(json.loads(line)))
-            saved += 1
-        except (ValueError, KeyError, TypeError, SQLAlchemyError) as exc:
-            log.error("spilled call record not replayed (%s): %s", exc, line[:200])
-            failed.append(line)
-    await asyncio.to_thread(_finish_replay, claimed, failed)
-    log.warning("replayed %d call records spilled to %s", saved, path)
-    return saved
+    try:
+        await prepare_database(store, seed_demo=settings.seed_demo)
+    except DATABASE_ERRORS as exc:
+        if not degraded_ok:
+            await store.close()
+            raise
+        message = unreachable_message(settings.database_url, exc)
+        if settings.require_database:
+            raise StartupError(f"{message} (require_database is set: not starting)") from None
+        log.error("%s. Serving degraded: lookups answer error, call records go to %s, "
+                  "retrying in the background", message, settings.data_dir / UNSAVED_CALLS)
+        store.health.start_degraded(describe_db_error(exc))
 
 
 async def build_call_handler(
@@ -193,6 +167,8 @@ class Service:
         self.web_port = 0
         self._runner: web.AppRunner | None = None
         self._ami: AmiClient | None = None
+        self.database_settled = asyncio.Event()
+        """Set while the database is healthy and no spilled record waits (the watch)."""
 
     @property
     def agi_port(self) -> int:
@@ -207,6 +183,7 @@ class Service:
         from ivr.agi.server import FastAgiServer
         from ivr.screenpop.builtin_queue import BuiltinQueue
         from ivr.screenpop.dispatch import build_dispatcher, run_ami_feed
+        from ivr.store.watch import watch_database
         from ivr.web.app import create_app
         from ivr.web.auth import web_users
 
@@ -254,6 +231,8 @@ class Service:
             await self._ami.start()
             self._spawn(run_ami_feed(self._ami, dispatcher), "ami-feed")
         self._spawn(core.flows.watch(), "flows-watch")
+        self._spawn(watch_database(core.store, core.engine.spill, seed_demo=settings.seed_demo,
+                                   settled=self.database_settled), "database-watch")
         if self._want_prompts:
             self._spawn(self._build_prompts(), "prompt-build")
 

@@ -55,6 +55,7 @@ async def test_hang_up_at_every_command_of_a_demo_call(core: object) -> None:
     server: FastAgiServer
     async with serving(handler) as server:
         full = await run_call("127.0.0.1", server.port, SilentCaller(), extension="19001234")
+        await server.wait_idle()  # the socket closes first, the record is saved after
         assert full.closed_by_server and outcomes == ["transferred"]  # silence -> agent
         n = len(full.commands)
         assert n > 5
@@ -62,12 +63,14 @@ async def test_hang_up_at_every_command_of_a_demo_call(core: object) -> None:
         for k in range(1, n + 1):
             t = await run_call("127.0.0.1", server.port, HangUpCaller(k, SilentCaller()),
                                extension="19001234")
+            await server.wait_idle()
             assert t.closed_by_server, k
             # up to the queue the caller abandons; after it an agent had the call
             expected = "abandoned" if k <= queue_at else outcomes[0]
             assert outcomes[-1] == expected, (k, t.text())
             assert server.active_calls <= 1
         again = await run_call("127.0.0.1", server.port, SilentCaller(), extension="19001234")
+        await server.wait_idle()
         assert same_but_case_ids(again.commands, full.commands)
         assert outcomes[-1] == outcomes[0]
     calls = await core.store.list_calls(limit=1000)

@@ -51,8 +51,11 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
 
 async def call(svc: Service, caller: Caller, uniqueid: str, **options: Any) -> CallTranscript:
     options.setdefault("callerid", ONE_ACCOUNT_PHONE)
-    return await run_call("127.0.0.1", svc.agi_port, caller, extension=HCMC,
-                          uniqueid=uniqueid, **options)
+    transcript = await run_call("127.0.0.1", svc.agi_port, caller, extension=HCMC,
+                                uniqueid=uniqueid, **options)
+    assert svc.agi is not None
+    await svc.agi.wait_idle()  # the socket closes first, the record is saved after
+    return transcript
 
 
 async def record_of(svc: Service, call_id: str) -> dict[str, Any]:

@@ -5,15 +5,19 @@ that caller in silence: opening the case and recording the transfer result are b
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
-from flows_support import Harness, MemoryStore, prompt_ids
+from agi_fixtures import serving
+from flows_support import HCMC_HOTLINE, Harness, MemoryStore, prompt_ids
 
-from ivr.calls import CaseDraft, Outcome
+from ivr.calls import CallRecord, CaseDraft, Outcome
 from ivr.channels.channel import TransferResult, TransferStatus
 from ivr.engine import transfer as transfer_module
 from ivr.engine.engine import Engine
+from ivr.testing.callers import HangUpCaller, SilentCaller
+from ivr.testing.fake_asterisk import run_call
 
 
 class StuckStore(MemoryStore):
@@ -65,3 +69,57 @@ async def test_a_stuck_transfer_result_still_offers_the_callback(tmp_path: Path)
     assert prompt_ids(ch)[-1] == "offer_callback"  # not silence
     assert record.transfer_status == "timeout"
     assert store.calls == [record]
+
+
+class SlowRecordStore(MemoryStore):
+    """A store whose call-record write blocks until the test lets it go (a busy
+    database taking the record)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saving = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def save_call(self, record: CallRecord) -> None:
+        self.saving.set()
+        await self.let_go.wait()
+        await super().save_call(record)
+
+
+@pytest.mark.parametrize("hang_up_at", [None, 4])
+async def test_the_socket_closes_before_the_record_is_written(
+    tmp_path: Path, hang_up_at: int | None,
+) -> None:
+    """Asterisk holds the caller's channel until the FastAGI socket closes: after the
+    conversation (the flow's own hang-up, or the caller's), the socket closes at once
+    and the call record is written after, however long the database takes."""
+    h = Harness.build(tmp_path)
+    store = SlowRecordStore()
+    engine = engine_with(h, store)
+    caller = SilentCaller() if hang_up_at is None else HangUpCaller(hang_up_at, SilentCaller())
+    async with serving(engine.run) as server:
+        transcript = await run_call("127.0.0.1", server.port, caller, uniqueid="slow.1",
+                                    extension=HCMC_HOTLINE)
+        assert transcript.closed_by_server  # the fake Asterisk saw the socket close...
+        await asyncio.wait_for(store.saving.wait(), 10)
+        assert store.calls == [] and server.active_calls == 1  # ...with the write blocked
+        store.let_go.set()
+        await server.wait_idle()
+    assert [r.call_id for r in store.calls] == ["slow.1"]
+    assert store.calls[0].outcome is (Outcome.TRANSFERRED if hang_up_at is None
+                                      else Outcome.ABANDONED)
+
+
+class TimeoutStore(MemoryStore):
+    async def save_call(self, record: CallRecord) -> None:
+        raise TimeoutError  # str() is '': the log line must still say what failed
+
+
+async def test_a_failed_save_says_what_failed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness.build(tmp_path)
+    await engine_with(h, TimeoutStore()).run(h.channel("0"))
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "cannot save its record (TimeoutError)" in errors[0], errors
+    assert h.unsaved.read_text(encoding="utf-8").count("\n") == 1

@@ -7,6 +7,7 @@ database), and the store recovers once access comes back.
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -17,10 +18,12 @@ import pytest
 from sqlalchemy import text
 from store_helpers import NOW, Db
 
+from ivr.calls import CaseDraft
 from ivr.clock import FixedClock
 from ivr.lookups import ActionContext, LookupStatus
 from ivr.store import Store
 from ivr.store.demo import OUTAGE, UNPAID
+from ivr.store.health import DatabaseFileReplaced
 from ivr.store.lookups import build_actions
 from ivr.store.seed import seed
 
@@ -156,3 +159,46 @@ async def test_sqlite_busy_database_is_an_error_when_the_busy_wait_runs_out(
         )
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_sqlite_file_deleted_or_replaced_refuses_writes_and_says_so_once(
+    tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # SQLite keeps writing to the file it opened: deleted, that file exists nowhere after
+    # a restart, so a ticket number it stores must not be read out to a caller.
+    store, path = await _sqlite_store(tmp_path, busy_timeout=0.5)
+    registry = build_actions(store)
+    try:
+        first = await registry.run("report_outage", {"account": OUTAGE.code}, CTX)
+        assert first.status is LookupStatus.FOUND and store.database_health() == {"state": "ok"}
+        if how == "deleted":
+            path.unlink()
+        else:
+            other = tmp_path / "other.db"
+            sqlite3.connect(other).close()
+            other.replace(path)
+        for n in range(3):
+            ctx = ActionContext(f"c-gone-{n}", OUTAGE.phones[0], "1900545454", "vi")
+            refused = await registry.run("report_outage", {}, ctx)
+            assert refused.status is LookupStatus.ERROR
+            assert f"was {how}" in refused.error, refused.error
+        health = store.database_health()
+        assert health["state"] == "file_replaced" and f"was {how}" in health["detail"]
+        with pytest.raises(DatabaseFileReplaced):
+            await store.open_case(_draft())
+        # A new connection never opens whatever the path names now (a deleted file
+        # would come back empty, and the next start would seed it as a new site).
+        await store.engine.dispose()
+        with pytest.raises(DatabaseFileReplaced):
+            await store.balance(UNPAID.code)
+        assert path.exists() is (how == "replaced")
+    finally:
+        await store.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and f"{path} was {how}" in errors[0], errors
+
+
+def _draft() -> CaseDraft:
+    return CaseDraft(call_id="c-draft", caller=UNPAID.phones[0], dialled="1900545454",
+                     language="vi", intent="billing", queue="agents", priority=5)

@@ -3,8 +3,9 @@
 Asterisk connects (``AGI(agi://host:4573/hotline)``), sends the environment block, and
 then waits for commands. For each connection we feed bytes to an
 :class:`~ivr.agi.protocol.AgiConnection`; once the environment is complete a task runs
-``handler(AgiChannel)``; when the handler returns the socket is closed, which tells
-Asterisk the script ended (``AGISTATUS=SUCCESS``, agi-server-closes-*.txt).
+``handler(ServedChannel)``; when the conversation is over (the engine calls
+``release()``) or the handler returns, the socket is closed, which tells Asterisk the
+script ended (``AGISTATUS=SUCCESS``, agi-server-closes-*.txt).
 
 A peer that sends garbage or drops the connection ends its own call only: one log line,
 no traceback. The per-command path is a buffer append, a line split and a future.
@@ -52,6 +53,26 @@ KEEPALIVE_IDLE = 60
 KEEPALIVE_INTERVAL = 10
 KEEPALIVE_COUNT = 6
 Handler = Callable[[Channel], Awaitable[object]]
+
+
+class ServedChannel(AgiChannel):
+    """The channel of one FastAGI connection; ``release()`` closes the socket.
+
+    Asterisk holds the caller's channel (and the dialplan after ``AGI()``) until the
+    script closes the connection, so the engine releases it the moment the conversation
+    is over, before the call record is saved: a busy database delays the record only.
+    """
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: _CallConnection, env: Environment, *, command_timeout: float,
+                 prompt_timeout: float) -> None:
+        super().__init__(call, env, command_timeout=command_timeout,
+                         prompt_timeout=prompt_timeout)
+        self._call = call
+
+    def release(self) -> None:
+        self._call.close()
 
 
 def _keepalive(sock: socket.socket | None) -> None:
@@ -194,8 +215,8 @@ class _CallConnection(asyncio.Protocol):
 
     def _start_call(self, env: Environment) -> None:
         self.deadline = 0.0
-        channel = AgiChannel(self, env, command_timeout=self._server.command_timeout,
-                             prompt_timeout=self._server.prompt_timeout)
+        channel = ServedChannel(self, env, command_timeout=self._server.command_timeout,
+                                prompt_timeout=self._server.prompt_timeout)
         self.task = self._server._spawn(self._run(channel))
 
     async def _run(self, channel: AgiChannel) -> None:
@@ -210,9 +231,13 @@ class _CallConnection(asyncio.Protocol):
             log.exception("call %s: handler failed", channel.info.call_id)
         finally:
             self._report(channel.info.call_id)  # a peer error the handler never saw
-            self._closed = True
-            if self._transport is not None:
-                self._transport.close()
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent): Asterisk then ends the AGI() step."""
+        self._closed = True
+        if self._transport is not None:
+            self._transport.close()
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -274,6 +299,12 @@ class FastAgiServer:
     def active_calls(self) -> int:
         """Calls whose handler is running now."""
         return len(self._tasks)
+
+    async def wait_idle(self) -> None:
+        """Return once no call's handler runs (the socket closes before the call record
+        is saved: a test that reads the record after a call waits for this first)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
 
     async def start(self) -> None:
         """Bind and start accepting; ``port`` is then the actual port (0 = any free)."""

@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     p.add_argument("--web-port", type=int, help="web app port (IVR_WEB_PORT, default 8080)")
     p.add_argument("--no-seed", action="store_true",
                    help="do not seed demo data into an empty database (IVR_SEED_DEMO=0)")
+    p.add_argument("--require-database", action="store_true",
+                   help="refuse to start when the database is unreachable "
+                        "(IVR_REQUIRE_DATABASE=1; default: start degraded and retry)")
     p.add_argument("--no-prompt-build", action="store_true",
                    help="do not render missing prompt audio in the background at start "
                         "(when prompts are built and installed separately)")
@@ -67,6 +70,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     }
     if getattr(args, "no_seed", False):
         overrides["seed_demo"] = False
+    if getattr(args, "require_database", False):
+        overrides["require_database"] = True
     try:
         return load_settings(os.environ, overrides)
     except SettingsError as exc:

@@ -138,7 +138,7 @@ async def simulate(args: argparse.Namespace) -> int:
                                               "prompts_path": args.prompts})
         require_files(settings)
         with database_errors(settings.database_url):
-            core = await open_core(settings, os.environ)
+            core = await open_core(settings, os.environ, degraded_ok=False)
     except StartupError as exc:
         if not exc.diagnostics:
             raise UsageError(str(exc)) from None

@@ -73,6 +73,8 @@ class Settings:
     """``north`` (linh, nghìn) or ``south`` (lẻ, ngàn) Vietnamese readings."""
     seed_demo: bool = True
     """Seed the demo data set into an empty database on start."""
+    require_database: bool = False
+    """Refuse to start when the database is unreachable (default: start degraded)."""
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = ""
@@ -110,6 +112,7 @@ ENV_VARS: Mapping[str, str] = {
     "IVR_SOUNDS_PREFIX": "sounds_prefix",
     "IVR_SPEECH_VARIANT": "speech_variant",
     "IVR_SEED_DEMO": "seed_demo",
+    "IVR_REQUIRE_DATABASE": "require_database",
     "IVR_AMI_HOST": "ami_host",
     "IVR_AMI_PORT": "ami_port",
     "IVR_AMI_USERNAME": "ami_username",

@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ivr.calls import CallRecord, CallStore, LookupStep, Outcome, PathStep
 from ivr.channels.channel import CallerHungUp, Channel, ChannelError, Prompt
@@ -24,6 +24,7 @@ from ivr.engine.questions import ask_input, ask_menu
 from ivr.engine.render import render
 from ivr.engine.state import CallState, jsonable
 from ivr.engine.transfer import APOLOGY_PROMPT, transfer
+from ivr.failures import describe
 from ivr.flows.model import (
     AGENT,
     HANGUP,
@@ -46,7 +47,8 @@ from ivr.flows.model import (
     TransferNode,
 )
 from ivr.flows.source import FlowSource
-from ivr.lookups import ActionContext, ActionRegistry, LookupStatus
+from ivr.lookups import ActionContext, ActionRegistry, ActionUnavailable, LookupStatus
+from ivr.spill import SpillFile
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,17 @@ SAVE_TIMEOUT = 10.0
 
 class FlowBug(RuntimeError):
     """The flow did something the compiler cannot rule out (a loop, runaway recursion)."""
+
+
+@runtime_checkable
+class Releasable(Protocol):
+    """A channel that can let the telephony side go before the call record is saved.
+
+    FastAGI: Asterisk holds the caller's channel until the script closes its socket, so
+    the socket closes as soon as the conversation is over, and a slow database delays
+    only the record, never the channel."""
+
+    def release(self) -> None: ...
 
 
 class Catalog(Protocol):
@@ -98,6 +111,7 @@ class Engine:
         self.clock = clock
         self.agent_queue_fallback = agent_queue_fallback
         self.unsaved_path = unsaved_path
+        self.spill = SpillFile(unsaved_path)
         self.holidays = holidays or HolidayCalendar()
 
     async def run(self, channel: Channel, *, kind: str = "fastagi") -> CallRecord:
@@ -127,6 +141,8 @@ class Engine:
         except Exception as exc:  # a bug past the apology path: record it, keep serving
             st.error = st.error or f"{type(exc).__name__}: {exc}"
             log.exception("call %s failed", channel.info.call_id)
+        if isinstance(channel, Releasable):
+            channel.release()
         record = st.record(self.clock.now(), outcome)
         # Shielded: a cancelled call (server stopping) still leaves its record.
         await asyncio.shield(self._save(record))
@@ -135,19 +151,25 @@ class Engine:
         return record
 
     async def _save(self, record: CallRecord) -> None:
+        deadline = asyncio.timeout(SAVE_TIMEOUT)
         try:
-            async with asyncio.timeout(SAVE_TIMEOUT):
+            async with deadline:
                 await self.store.save_call(record)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # down or stuck database: keep the record on disk instead
-            log.error("call %s: cannot save its record (%s); writing it to %s",
-                      record.call_id, exc, self.unsaved_path)
+            why = f"no answer within {SAVE_TIMEOUT:g}s" if deadline.expired() else describe(exc)
+            # A database known to be down (refused at once) was logged when it broke:
+            # each record spilled meanwhile is routine, not another alarm.
+            level = logging.WARNING if isinstance(exc, ActionUnavailable) else logging.ERROR
+            log.log(level, "call %s: cannot save its record (%s); writing it to %s",
+                    record.call_id, why, self.unsaved_path)
             line = json.dumps(jsonable(asdict(record)), ensure_ascii=False)
             try:
-                await asyncio.to_thread(_append_line, self.unsaved_path, line)
+                await self.spill.append(line)
             except OSError as file_exc:
-                log.critical("call %s: record lost: %s\n%s", record.call_id, file_exc, line)
+                log.critical("call %s: record lost: %s\n%s", record.call_id,
+                             describe(file_exc), line)
 
     # ---- the interpreter -------------------------------------------------------
 
@@ -277,12 +299,6 @@ async def _hang_up(ch: Channel) -> None:
         await ch.hangup()
     except ChannelError as exc:
         log.info("hangup on a broken channel: %s", exc)
-
-
-def _append_line(path: Path, line: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
 
 
 __all__ = ["Engine", "FlowBug"]

@@ -23,8 +23,9 @@ from ivr.channels.channel import (
 )
 from ivr.engine.render import render
 from ivr.engine.state import CallState
+from ivr.failures import describe
 from ivr.flows.model import Exit, PromptItem, Queue, Ref, SayItem, TransferNode
-from ivr.lookups import ActionContext, LookupStatus
+from ivr.lookups import ActionContext, ActionUnavailable, LookupStatus
 
 if TYPE_CHECKING:
     from ivr.engine.engine import Engine
@@ -135,8 +136,10 @@ async def _open_case(engine: Engine, st: CallState, queue: Queue, priority: int 
         raise
     except Exception as exc:  # no case is bad; no agent would be worse: transfer anyway
         why = f"no answer within {CASE_WRITE_TIMEOUT:g}s" if isinstance(exc, TimeoutError) \
-            else str(exc)
-        log.error("call %s: cannot open the case: %s", st.info.call_id, why)
+            else describe(exc)
+        # Refused at once (a database known down) was logged when it broke: routine now.
+        level = logging.WARNING if isinstance(exc, ActionUnavailable) else logging.ERROR
+        log.log(level, "call %s: cannot open the case: %s", st.info.call_id, why)
         st.error = st.error or f"open_case failed: {why}"
         return ""
 
@@ -157,7 +160,7 @@ async def _finish(engine: Engine, case_id: str, result: TransferResult) -> None:
         log.error("case %s: recording the transfer result takes longer than %gs; "
                   "the call goes on", case_id, CASE_WRITE_TIMEOUT)
     except Exception as exc:  # the transfer happened; a failed note must not end the call
-        log.error("case %s: cannot record the transfer result: %s", case_id, exc)
+        log.error("case %s: cannot record the transfer result: %s", case_id, describe(exc))
 
 
 def _log_late_failure(write: asyncio.Future[None]) -> None:

@@ -46,6 +46,10 @@ class WebStore(PopStore, Protocol):
 
     async def call_report(self, *, since: datetime) -> dict[str, Any]: ...
 
+    def database_health(self) -> dict[str, Any]:
+        """``{"state": "ok"}``, or the state and why (``/healthz``)."""
+        ...
+
 
 class PopBus(Protocol):
     """Fan-out between web nodes: every published message reaches every node's callback."""

@@ -16,14 +16,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ivr.failures import describe
+
 log = logging.getLogger(__name__)
 
 #: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; pops carry ids only.
 MAX_PAYLOAD = 7999
 #: A channel name is an SQL identifier; we only use plain lowercase ones.
 _CHANNEL = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-#: Seconds to wait for the database when connecting; a node without its bus is degraded
-#: (pops reach no agent), so failing start loudly beats hanging.
+#: Seconds to wait for the database when connecting: a node without its bus is degraded
+#: (pops reach no agent), so it must know soon and retry, not hang.
 CONNECT_TIMEOUT = 10.0
 #: Reconnect delays after the listening connection drops (database restart, failover):
 #: quick at first, then no more than one attempt every RECONNECT_MAX seconds.
@@ -48,8 +50,16 @@ class PostgresPopBus:
         """Set once the bus has listened again after losing its connection."""
 
     async def start(self, on_message: Callable[[str], None]) -> None:
+        """Listen; with the database unreachable (a degraded start), keep retrying in the
+        background rather than refuse to serve calls."""
         self._on_message = on_message
-        await self._connect()
+        try:
+            await self._connect()
+        except Exception as exc:  # asyncpg's own errors too (a missing role...)
+            log.warning("pop bus: cannot listen yet (%s); retrying in the background",
+                        describe(exc))
+            self._reconnecting = asyncio.get_running_loop().create_task(
+                self._reconnect(said=True))
 
     async def _connect(self) -> None:
         # asyncpg ships no type hints; loaded by name so mypy sees Any, not a missing stub.
@@ -74,7 +84,8 @@ class PostgresPopBus:
         log.warning("pop bus: lost the PostgreSQL connection; reconnecting")
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
-    async def _reconnect(self) -> None:
+    async def _reconnect(self, *, said: bool = False) -> None:
+        """Listen again, with backoff; ``said``: the failure was logged already."""
         delay = RECONNECT_MIN
         while not self._closing:
             try:
@@ -83,10 +94,12 @@ class PostgresPopBus:
                 log.warning("pop bus: listening again")
                 self.reconnected.set()
                 return
-            except (TimeoutError, OSError) as exc:
-                log.warning("pop bus: reconnect failed (%s); retrying in %.1f s", exc, delay)
-            except Exception as exc:  # asyncpg's own errors (database starting up...)
-                log.warning("pop bus: reconnect failed (%s); retrying in %.1f s", exc, delay)
+            except Exception as exc:  # asyncpg's own errors too (database starting up...)
+                # Said once; a database down for an hour is not 400 more warnings.
+                level = logging.DEBUG if said else logging.WARNING
+                said = True
+                log.log(level, "pop bus: reconnect failed (%s); retrying with backoff "
+                        "(next in %.1f s)", describe(exc), delay)
             await asyncio.sleep(delay)
             delay = min(RECONNECT_MAX, delay * 2)
 

@@ -27,6 +27,11 @@ POSTGRES_POOL_SIZE = 10
 #: service user may read it (like the secrets beside it). SQLite gives the -wal and -shm
 #: files it makes the database file's permission bits.
 SQLITE_FILE_MODE = 0o600
+#: Seconds to wait for PostgreSQL to accept a connection (asyncpg's default is 60). A
+#: host that swallows packets must fail a start (which then serves degraded) or a
+#: breaker probe in seconds, not hold a pooled connection for a minute.
+POSTGRES_CONNECT_TIMEOUT = 5.0
+
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -52,6 +57,8 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout)
     connect_args: dict[str, Any] = {}
+    if parsed.get_driver_name() == "asyncpg":
+        connect_args["timeout"] = POSTGRES_CONNECT_TIMEOUT
     if schema:
         if parsed.get_backend_name() != "postgresql":
             raise ValueError("a schema can only be chosen on PostgreSQL")
@@ -95,10 +102,22 @@ def _create_private(path: Path) -> None:
 
 def _sqlite_engine(parsed: URL, busy_timeout: float) -> AsyncEngine:
     path = sqlite_file(parsed)
-    if path is not None:
-        _create_private(path)
     # hide_parameters: errors (logged) must not print callers' numbers and account codes.
     engine = create_async_engine(parsed, hide_parameters=True)
+
+    if path is not None:
+        # At the first connect that works, not here: a path that cannot be opened at
+        # start is a database that is down (``ivr serve`` starts degraded and retries).
+        # Once made, never again: a file deleted under a running server must stay
+        # missing for the store's identity check (ivr/store/health.py), not reappear empty.
+        made = False
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _private_file(*_args: Any) -> None:
+            nonlocal made
+            if not made:
+                _create_private(path)
+                made = True
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:

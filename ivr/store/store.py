@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, event, select, text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.calls import CallRecord, CaseDraft
@@ -22,6 +24,13 @@ from ivr.clock import Clock, SystemClock
 from ivr.store import calls, cases, queries, requests
 from ivr.store.convert import normalise_phone
 from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine
+from ivr.store.health import (
+    DatabaseFileReplaced,
+    DatabaseHealth,
+    FileIdentity,
+    describe_db_error,
+    is_database_failure,
+)
 from ivr.store.models import accounts
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -49,7 +58,14 @@ def _upgrade(sync_conn: Connection) -> None:
 class Store:
     """Implements :class:`ivr.calls.CallStore`, the lookups' data and the case desk."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock, *, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        *,
+        schema: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self.schema = schema
@@ -60,6 +76,14 @@ class Store:
         self._write_gate: asyncio.Lock | None = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else None
         )
+        path = sqlite_file(engine.url)
+        self.health = DatabaseHealth(
+            engine.url.render_as_string(hide_password=True),
+            now=monotonic,
+            file=FileIdentity(path) if path else None,
+        )
+        if path:
+            _follow_file_identity(engine, self.health)
 
     @classmethod
     async def open(
@@ -69,20 +93,53 @@ class Store:
         clock: Clock | None = None,
         schema: str | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> Store:
         """Connect lazily to ``url`` (SQLite file created on first use)."""
         engine = make_engine(url, schema=schema, busy_timeout=busy_timeout)
-        return cls(engine, clock or SystemClock(), schema=schema)
+        return cls(engine, clock or SystemClock(), schema=schema, monotonic=monotonic)
+
+    @contextlib.asynccontextmanager
+    async def _watched(self, *, write: bool) -> AsyncIterator[None]:
+        """Tell the circuit breaker how the operation went. A cancellation is the
+        caller's timeout running out (a lookup's, the record save's): the database did
+        not answer in time."""
+        breaker = self.health.breaker(write=write)
+        try:
+            yield
+        except asyncio.CancelledError:
+            breaker.failed("no answer in time")
+            raise
+        except Exception as exc:
+            if is_database_failure(exc):
+                breaker.failed(describe_db_error(exc))
+            else:  # the database answered; the operation itself said no
+                breaker.answered()
+            raise
+        breaker.answered()
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading; refused at once while the database is known down."""
+        self.health.admit()
+        async with self._watched(write=False), self._engine.connect() as conn:
+            yield conn
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that writes, committed when the block ends."""
-        if self._write_gate is None:
-            async with self._engine.begin() as conn:
+        """A transaction that writes, committed when the block ends, unless the SQLite
+        file is not the one we opened any more (then rolled back: a ticket number the
+        caller is about to hear must be in the database they will find)."""
+        self.health.admit(write=True)
+        async with self._watched(write=True):
+            if self._write_gate is None:
+                async with self._engine.begin() as conn:
+                    yield conn
+                    self.health.refuse_if_replaced()
+                return
+            async with self._write_gate, self._engine.begin() as conn:
                 yield conn
-            return
-        async with self._write_gate, self._engine.begin() as conn:
-            yield conn
+                self.health.refuse_if_replaced()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -123,6 +180,22 @@ class Store:
     async def close(self) -> None:
         await self._engine.dispose()
 
+    async def ping(self, *, write: bool = False) -> None:
+        """One round trip: the breaker's probe when no call is making one. The write
+        probe takes SQLite's write lock (and gives it back): what writes wait for."""
+        if not write:
+            async with self._read() as conn:
+                await conn.execute(text("SELECT 1"))
+            return
+        async with self._write() as conn:
+            if self.dialect == "sqlite":
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            await conn.execute(text("SELECT 1"))
+
+    def database_health(self) -> dict[str, Any]:
+        """``/healthz``'s view of the database: ``{"state": "ok"}`` or what is wrong."""
+        return self.health.report()
+
     async def stats(self) -> dict[str, int]:
         async with self._engine.connect() as conn:
             return await queries.counts(conn)
@@ -145,7 +218,7 @@ class Store:
     # -- cases for the web app and the dispatcher ------------------------------------
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await cases.get_case(conn, case_id)
 
     async def list_cases(
@@ -156,7 +229,7 @@ class Store:
         queue: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await cases.list_cases(
                 conn, caller=caller, account=account, queue=queue, limit=limit
             )
@@ -188,22 +261,22 @@ class Store:
             await cases.add_event(conn, case_id, event, agent, detail, self._clock.now())
 
     async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await calls.list_calls(conn, limit=limit)
 
     async def call_report(self, *, since: datetime) -> dict[str, Any]:
         """The supervisors' call report (JSON-ready) for calls started since ``since``."""
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await calls.call_report(conn, since=since)
 
     # -- data behind the named actions -------------------------------------------------
 
     async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await queries.accounts_for_phone(conn, normalise_phone(phone))
 
     async def account_by_code(self, code: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             found = await queries.account_by_code(conn, code)
         if found is None:
             return None
@@ -217,20 +290,20 @@ class Store:
         }
 
     async def accounts_by_digits(self, digits: str) -> list[str]:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await queries.accounts_by_digits(conn, digits)
 
     async def balance(self, code: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await queries.balance(conn, code)
 
     async def meter_reading(self, code: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return await queries.meter_reading(conn, code)
 
     async def outage_for_phone(self, phone: str) -> dict[str, Any] | None:
         """The outage now affecting any area where this number has an account."""
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             area_ids = await queries.area_ids_for_phone(conn, normalise_phone(phone))
             found = await queries.outage_for_areas(
                 conn, area_ids, self._clock.now(), self.tz, include_scheduled=False
@@ -239,7 +312,7 @@ class Store:
 
     async def outage_for_account(self, code: str) -> dict[str, Any] | None:
         """The outage affecting the account's area now, else its next planned one."""
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             found_account = await queries.account_by_code(conn, code)
             if found_account is None:
                 return None
@@ -307,6 +380,33 @@ class Store:
             await requests.record_survey(
                 conn, call_id=call_id, caller=caller, score=score, now=self._clock.now()
             )
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The file behind a SQLite URL (None for PostgreSQL and in-memory databases)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return str(Path(database).expanduser())
+
+
+def _follow_file_identity(engine: AsyncEngine, health: DatabaseHealth) -> None:
+    """Remember the SQLite file the first connection opens; refuse a new connection
+    once the path names another file or none (SQLite would create an empty database
+    there, and the next start would seed it as a new site)."""
+    identity = health.file
+    assert identity is not None
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _check(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        if not health.file_is_ours():
+            raise DatabaseFileReplaced(f"{health.replaced}: no new connection")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _remember(_dbapi_conn: Any, _record: Any) -> None:
+        identity.remember()
 
 
 def _public_outage(found: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ from ivr.web.keys import (
     NEW_SESSION_KEY,
     REVOKED,
     SOCKETS,
+    STORE,
     WS_CLOSER,
     WS_SESSION,
     current_session,
@@ -118,7 +119,12 @@ def _home(user: WebUser) -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """200 ``{"status": "ok"}``, or 503 saying what is wrong (a load balancer or monitor
+    reads the status; an operator reads the JSON)."""
+    database = request.app[STORE].database_health()
+    if database.get("state") == "ok":
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "degraded", "database": database}, status=503)
 
 
 async def index(request: web.Request) -> web.Response:
