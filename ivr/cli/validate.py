@@ -35,12 +35,13 @@ def _prompts_path(flows: Path, given: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     from ivr.flows.compiler import compile_flows, known_actions
     from ivr.flows.errors import has_errors
+    from ivr.flows.loader import read_flows_file
     from ivr.prompts.catalog import CatalogError, PromptCatalog
 
     path_text: str = args.path
     path = Path(path_text)
     try:
-        data = path.read_bytes()
+        data = read_flows_file(path)
     except OSError as exc:
         raise UsageError(f"{path_text}: cannot read: {exc.strerror or exc}") from None
     prompts = _prompts_path(path, args.prompts)
