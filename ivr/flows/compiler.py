@@ -319,6 +319,7 @@ class Compiler:
                 self.shapes.add_lookup(str(name.value), str(action))
 
     def compile(self, root: YValue, version: str) -> FlowSet | None:
+        from ivr.flows.loops import check_loops
         from ivr.flows.nodes import compile_flow
         from ivr.flows.sections import read_defaults, read_hotlines, read_queues
 
@@ -347,6 +348,7 @@ class Compiler:
             if flow is not None:
                 flows[flow.name] = flow
         self.resolve(flows)
+        check_loops(flows, self.diags)
         self.warn_unreachable(flows)
         for prompt_id in sorted(self.engine_prompts):
             if not self.catalog.has(prompt_id):
