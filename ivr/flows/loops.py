@@ -77,6 +77,11 @@ def _exits(node: AnyNode) -> tuple[Exit | None, ...]:
     raise TypeError(f"not a silent node: {type(node).__name__}")  # pragma: no cover
 
 
+_Frame = tuple[dict[Key, _Steps], set[Key], set[Key]]
+"""A flow's silent nodes with their steps; those that can lead out; those that can
+reach ``return``."""
+
+
 class _Analysis:
     def __init__(self, flows: Mapping[str, Flow]) -> None:
         self.flows = flows
@@ -84,6 +89,12 @@ class _Analysis:
         """The flow, from its start, can ask or end without returning."""
         self.comes_back = {name: False for name in flows}
         """The flow, from its start, can reach ``return`` without asking."""
+        self._calls = {name: sorted({n.subflow for n in flow.nodes.values()
+                                     if isinstance(n, CallNode) and n.subflow in flows})
+                       for name, flow in flows.items()}
+        self._frames: dict[str, tuple[tuple[tuple[bool, bool], ...], _Frame]] = {}
+        """Each flow's frame, with what its sub-flows were known to do when it was made:
+        a frame changes only when they do (a big flow is walked once, not every round)."""
 
     def silent(self, flow: str, node_id: str) -> AnyNode | None:
         node = self.flows[flow].nodes.get(node_id)
@@ -111,11 +122,17 @@ class _Analysis:
         return _Steps(tuple(k for p in parts for k in p.nodes), any(p.out for p in parts),
                       any(p.returns for p in parts))
 
-    def frame(self, flow: str) -> tuple[dict[Key, _Steps], set[Key], set[Key]]:
+    def frame(self, flow: str) -> _Frame:
         """Each silent node's steps, and which can lead out / reach ``return``."""
+        known = tuple((self.leads_out[s], self.comes_back[s]) for s in self._calls[flow])
+        cached = self._frames.get(flow)
+        if cached is not None and cached[0] == known:
+            return cached[1]
         steps = {(flow, i): self.steps(flow, n) for i, n in self.flows[flow].nodes.items()
                  if self.silent(flow, i) is not None}
-        return steps, _reaching(steps, "out"), _reaching(steps, "returns")
+        made = steps, _reaching(steps, "out"), _reaching(steps, "returns")
+        self._frames[flow] = known, made
+        return made
 
     def solve(self) -> None:
         changed = True
