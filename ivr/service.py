@@ -91,7 +91,8 @@ async def open_core(
         await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
         actions = build_actions(store)
         try:
-            flows = FlowSource.load(settings.flows_path, actions=actions, catalog=catalog)
+            flows = await asyncio.to_thread(
+                FlowSource.load, settings.flows_path, actions=actions, catalog=catalog)
         except FlowError as exc:
             raise StartupError(str(exc), exc.diagnostics) from None
         except FileNotFoundError:
@@ -161,6 +162,8 @@ class Service:
         self._want_prompts = build_prompts
         self._environ = environ
         self._tasks: list[asyncio.Task[object]] = []
+        self._reloads: set[asyncio.Task[object]] = set()
+        """SIGHUP reloads in progress (a set: each removes itself when done)."""
         self._cancel_build = threading.Event()
         self.demo_credentials: dict[str, str] = {}
         self.agi: FastAgiServer | None = None
@@ -237,16 +240,17 @@ class Service:
             self._spawn(self._build_prompts(), "prompt-build")
 
     def _spawn(self, coro: Awaitable[object], name: str) -> None:
-        async def guarded() -> object:
-            try:
-                return await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background task %s failed", name)
-                return None
+        self._tasks.append(asyncio.create_task(self._guarded(coro, name), name=name))
 
-        self._tasks.append(asyncio.create_task(guarded(), name=name))
+    @staticmethod
+    async def _guarded(coro: Awaitable[object], name: str) -> object:
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s failed", name)
+            return None
 
     async def _build_prompts(self) -> None:
         """Render missing prompt audio so the softphone (and a local Asterisk) can play it."""
@@ -264,15 +268,15 @@ class Service:
         quiet = report.ok and not report.notes
         (log.info if quiet else log.warning)("prompts: %s", report.summary())
 
-    def reload_flows(self) -> None:
-        """SIGHUP: compile the flows file again; a broken file keeps the last good one."""
-        before = self.core.flows.current.version
-        diagnostics = self.core.flows.reload()
-        after = self.core.flows.current.version
-        if after != before:
-            log.info("flows reloaded: version %s -> %s", before, after)
-        elif not diagnostics:
-            log.info("flows unchanged: version %s", after)
+    def reload_flows(self) -> asyncio.Task[object]:
+        """SIGHUP: compile the flows file again, off the event loop (calls keep running);
+        a broken file keeps the last good one. The task is returned for those who want
+        to wait for it (tests); a signal handler does not."""
+        task = asyncio.get_running_loop().create_task(
+            self._guarded(self.core.flows.reload_async(), "flows-reload"), name="flows-reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+        return task
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting calls, let calls in progress finish (or record them), close."""
@@ -281,7 +285,7 @@ class Service:
             await self.agi.stop(grace)
         if self._ami is not None:
             await self._ami.close()
-        await cancel_and_wait(*self._tasks)
+        await cancel_and_wait(*self._tasks, *self._reloads)
         if self._runner is not None:
             await self._runner.cleanup()
         await self.core.close()

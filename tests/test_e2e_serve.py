@@ -160,14 +160,14 @@ async def test_reload_serves_new_calls_and_keeps_a_broken_file_out(tmp_path: Pat
     try:
         first = core.flows.current.version
         flows.write_text("flows: [this is not a flow\n", encoding="utf-8")
-        svc.reload_flows()
+        await svc.reload_flows()
         assert core.flows.current.version == first
         t = await call(svc, PatientCaller(BILLING_KEYS), "e2e.reload1")
         assert (await record_of(svc, "e2e.reload1"))["flow_version"] == first
         assert t.closed_by_server
         text = FLOWS_YAML.read_text(encoding="utf-8").replace("timeout: 2s", "timeout: 3s", 1)
         flows.write_text(text, encoding="utf-8")
-        svc.reload_flows()
+        await svc.reload_flows()
         second = core.flows.current.version
         assert second != first
         await call(svc, PatientCaller(BILLING_KEYS), "e2e.reload2")

@@ -275,12 +275,18 @@ async def test_an_unknown_action_at_run_time_apologises_and_transfers(tmp_path: 
 
 
 async def test_a_loop_without_questions_is_stopped_and_handed_over(tmp_path: Path) -> None:
+    # The compiler refuses a loop with no way out; this one has a way out that is never
+    # taken at run time, which only the engine's step guard can stop.
     h = build(tmp_path, """
   hotline:
     start: a
     nodes:
       a: {goto: b}
-      b: {goto: a}
+      b:
+        branch:
+          - when: caller == "never"
+            next: hangup
+          - otherwise: a
 """)
     record, ch = await h.call("")
     assert prompt_ids(ch) == ["sorry_transfer"]

@@ -4,7 +4,9 @@ while a call in progress finishes on the version it started with."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,81 @@ def test_simulator_is_a_channel() -> None:
 
     ch = SimulatorChannel(CallInfo("c", "", "", "hotline"), ScriptedKeys(""))
     assert isinstance(ch, Channel)
+
+
+class HeldCatalog:
+    """The real catalog, except that once ``hold`` is set, the compiler's first prompt
+    check waits (in whatever thread the compiler runs) until the test lets it go."""
+
+    def __init__(self, inner: PromptCatalog) -> None:
+        self.inner = inner
+        self.hold = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self.inner.languages
+
+    def has(self, prompt_id: str) -> bool:
+        if self.hold and not self.entered.is_set():
+            self.thread = threading.current_thread()
+            self.entered.set()
+            # Bounded so a compile wrongly run on the event loop fails the test instead
+            # of hanging it (the loop could then never release it).
+            self.release.wait(30)
+        return self.inner.has(prompt_id)
+
+
+async def test_reload_compiles_off_the_event_loop_while_calls_go_on(tmp_path: Path) -> None:
+    catalog = HeldCatalog(CATALOG)
+    path = tmp_path / "flows.yaml"
+    path.write_text(V1)
+    source = FlowSource.load(path, actions=DemoData().registry(), catalog=catalog)
+    engine = Engine(source, DemoData().registry(), CATALOG, MemoryStore(),
+                    FixedClock(OFFICE_HOURS))
+    v1 = source.current.version
+    touch(path, V2, 1)
+    catalog.hold = True
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    reload = asyncio.create_task(source.reload_async())
+    try:
+        async with asyncio.timeout(30):
+            while not catalog.entered.is_set():
+                await asyncio.sleep(0.001)
+        # The compile is held inside the worker thread: the loop still runs, a whole call
+        # is served (on the version it started with), the ticker keeps ticking.
+        before = ticks
+        record = await engine.run(SimulatorChannel(CallInfo("during", "", "", "hotline"),
+                                                   ScriptedKeys("1")))
+        await asyncio.sleep(0)
+        assert ticks > before
+        assert record.flow_version == v1 and record.outcome is Outcome.SELF_SERVED
+        assert not reload.done() and source.current.version == v1
+        assert catalog.thread is not threading.main_thread()
+        catalog.release.set()
+        assert await reload == []
+    finally:
+        catalog.release.set()
+        ticking.cancel()
+    assert source.current.version != v1
+
+
+async def test_a_good_reload_logs_at_info(source: FlowSource,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ivr.flows.source")
+    before = source.current.version
+    touch(source.path, V2, 1)
+    assert await source.reload_async() == []
+    (record,) = [r for r in caplog.records if r.name == "ivr.flows.source"]
+    assert (record.levelname, record.getMessage()) == (
+        "INFO", f"flows reloaded: version {before} -> {source.current.version}")

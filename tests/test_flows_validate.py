@@ -68,6 +68,13 @@ CASES = [
     ('branch_without_otherwise.yaml', 1, [
         "{path}:7:11: error: node 'choose' has no way out when nothing matches: add '- otherwise: <node>'",
     ]),
+    ('empty_menu.yaml', 1, [
+        "{path}:8:20: error: node 'main_menu' has no options: give at least one key, like \"1\": next_node",
+        "{path}:12:19: error: node 'other_menu' has no options: give at least one key, like \"1\": next_node",
+    ]),
+    ('endless_loop.yaml', 1, [
+        "{path}:6:9: error: these nodes loop forever without asking the caller anything: greet -> check -> greet (and through retry); ask something in the loop (a menu or an input) or give it a way out (hangup, agent or return)",
+    ]),
     ('duplicate_node.yaml', 1, [
         "{path}:10:7: error: duplicate node id 'greet' (first defined at line 5)",
     ]),

@@ -37,6 +37,7 @@ def _prompts_path(flows: Path, given: str | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ivr.config.diagnostics import has_errors
+    from ivr.config.loader import read_flows_file
     from ivr.config.settings import shipped_default
     from ivr.flows.compile.driver import compile_flows, known_actions
     from ivr.prompts.catalog import CatalogError, PromptCatalog
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else shipped_default(Path("config/flows.yaml"))
     path_text = str(path)
     try:
-        data = path.read_bytes()
+        data = read_flows_file(path)
     except OSError as exc:
         raise UsageError(f"{path_text}: cannot read: {exc.strerror or exc}") from None
     prompts = _prompts_path(path, args.prompts)

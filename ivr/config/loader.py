@@ -5,11 +5,17 @@ values (:class:`YScalar`, :class:`YSeq`, :class:`YMap`) that the compiler reads.
 Duplicate keys are kept (PyYAML's constructor would silently keep the last one) so the
 compiler can report them where it knows what they mean (a duplicate node id).
 Only the safe loader is used: tags that name Python objects are a syntax error.
+
+A flows file is edited by people and reloaded by a running server, so it must not be
+able to hurt it: its size, its nesting and what its aliases copy are bounded (the
+constants below), checked in one pass over the parser's events before anything is
+built, and every problem is a diagnostic, never an exception.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,8 +23,16 @@ import yaml
 from ivr.config.diagnostics import Diagnostic, Mark, Severity
 
 #: A flows file bigger than this is a mistake (a wrong path, a generated dump), not a
-#: hotline: refuse it rather than spend seconds parsing it on every reload.
+#: hotline (the demo hotline is 14 KB): refuse it rather than spend seconds parsing it on
+#: every reload. Counted in bytes, as read: Vietnamese text is 2-3 bytes a letter.
 MAX_FLOWS_FILE_BYTES = 2_000_000
+#: Lists and mappings inside each other. A flows file needs about 10 levels (flows > flow >
+#: nodes > node > menu > options > key > exit > set > value); the YAML composer and the
+#: compiler walk the tree recursively, so thousands of levels would exhaust Python's stack.
+MAX_NESTING_DEPTH = 64
+#: Values that aliases (``*name``) may copy in all. An anchor saves retyping a block or
+#: two; nested aliases ("billion laughs") make a 300-byte file stand for a billion values.
+MAX_ALIAS_VALUES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,98 @@ def _mark(path: str, m: yaml.Mark) -> Mark:
     return Mark(path, m.line + 1, m.column + 1)
 
 
+class LimitExceeded(Exception):
+    """The file goes past one of the limits above; ``diagnostic`` says which, where."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(str(diagnostic))
+        self.diagnostic = diagnostic
+
+
+def _limit(path: str, where: Any, message: str) -> LimitExceeded:
+    """``where``: a mark of either parser (libyaml's and PyYAML's are different types)."""
+    mark = _mark(path, where) if where is not None else Mark(path, 1, 1)
+    return LimitExceeded(Diagnostic(mark, Severity.ERROR, message))
+
+
+def size_problem(size: int, path: str) -> Diagnostic | None:
+    """The diagnostic for a file of ``size`` bytes, if that is too big."""
+    if size <= MAX_FLOWS_FILE_BYTES:
+        return None
+    return Diagnostic(Mark(path, 1, 1), Severity.ERROR,
+                      f"the file is larger than {MAX_FLOWS_FILE_BYTES} bytes, the limit for a "
+                      "flows file (is this a flows file?)")
+
+
+def read_flows_file(path: Path) -> bytes:
+    """The file's bytes, but never much more than the limit: a wrong path to a huge file
+    (or a device) is refused by :func:`size_problem` without being read into memory."""
+    with path.open("rb") as fh:
+        return fh.read(MAX_FLOWS_FILE_BYTES + 1)
+
+
+_COLLECTION_START = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_COLLECTION_END = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+@dataclass(slots=True)
+class _Open:
+    """A list or mapping being read: what it will stand for once complete."""
+
+    anchor: str | None
+    values: int = 1
+    levels: int = 1
+    """Its own level and the deepest below it."""
+
+
+def check_limits(text: str, path: str, loader: type[Any] = yaml.SafeLoader) -> None:
+    """Raise :class:`LimitExceeded` at the first event past a limit (and PyYAML's own
+    error at a syntax error). One loop over the parser's events, which is not recursive;
+    an alias counts for the size and depth of what it names, never expanded: the check
+    costs the same on a hostile file as on a good one, and stops at the limit."""
+    anchored: dict[str, tuple[int, int]] = {}  # anchor -> (values, levels), once complete
+    stack: list[_Open] = []
+    copied = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, _COLLECTION_START):
+            if len(stack) >= MAX_NESTING_DEPTH:
+                raise _too_deep(path, event.start_mark)
+            stack.append(_Open(event.anchor))
+            continue
+        if isinstance(event, _COLLECTION_END):
+            done = stack.pop()
+            values, levels = done.values, done.levels
+            if done.anchor is not None:
+                anchored[done.anchor] = (values, levels)
+        elif isinstance(event, yaml.ScalarEvent):
+            values, levels = 1, 0
+            if event.anchor is not None:
+                anchored[event.anchor] = (values, levels)
+        elif isinstance(event, yaml.AliasEvent):
+            name = event.anchor or ""
+            if any(o.anchor == name for o in stack):
+                raise _limit(path, event.start_mark, f"alias '*{name}' is inside the value "
+                             f"it names (&{name}): a value cannot contain itself")
+            values, levels = anchored.get(name, (1, 0))  # undefined: the composer says so
+            copied += values
+            if copied > MAX_ALIAS_VALUES:
+                raise _limit(path, event.start_mark, f"alias '*{name}' copies too much: "
+                             f"aliases may copy at most {MAX_ALIAS_VALUES} values in a flows "
+                             "file (write the repeated part out instead)")
+            if len(stack) + levels > MAX_NESTING_DEPTH:  # what it copies nests it deeper
+                raise _too_deep(path, event.start_mark)
+        else:
+            continue  # stream and document events hold no values
+        if stack:
+            stack[-1].values += values
+            stack[-1].levels = max(stack[-1].levels, levels + 1)
+
+
+def _too_deep(path: str, where: Any) -> LimitExceeded:
+    return _limit(path, where, "nested too deep: a flows file may nest lists and mappings "
+                  f"at most {MAX_NESTING_DEPTH} levels")
+
+
 class _Builder:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -77,8 +183,7 @@ class _Builder:
     def build(self, node: yaml.Node) -> YValue:
         mark = _mark(self.path, node.start_mark)
         if isinstance(node, yaml.ScalarNode):
-            value = self._constructor.construct_object(node)
-            return YScalar(value, mark, quoted=node.style in ("'", '"'))
+            return YScalar(self._scalar(node), mark, quoted=node.style in ("'", '"'))
         if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
             raise yaml.MarkedYAMLError(
                 problem=f"tag {node.tag!r} is not allowed (flows are plain YAML)",
@@ -106,16 +211,30 @@ class _Builder:
             return YMap(tuple(items), mark, tuple(dups))
         raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover - PyYAML has 3 kinds
 
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self._constructor.construct_object(node)
+        except (ValueError, OverflowError) as exc:
+            # What looks like a date or number but is not one (2026-13-01, !!int abc, an
+            # integer of 5,000 digits): PyYAML raises plain ValueError for these.
+            raise yaml.MarkedYAMLError(
+                problem=f"cannot read {node.value[:40]!r}: {exc} (quote it if it is a text)",
+                problem_mark=node.start_mark,
+            ) from None
 
-def _compose(text: str) -> yaml.Node | None:
-    """libyaml's parser when present (about ten times faster: reloads run on the event
-    loop); on any error parse again in pure Python, whose messages are the documented ones."""
+
+def _compose(text: str, path: str) -> yaml.Node | None:
+    """libyaml's parser when present (about ten times faster); on any error parse again in
+    pure Python, whose messages are the documented ones. Either way the limits are checked
+    first with the same parser, so what is composed has passed them."""
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
+            check_limits(text, path, fast)
             return yaml.compose(text, Loader=fast)
         except yaml.YAMLError:
             pass
+    check_limits(text, path, yaml.SafeLoader)
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
@@ -143,20 +262,17 @@ def _plain_syntax_error(problem: str, context: str) -> tuple[str, bool] | None:
 
 
 def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Diagnostic]]:
-    """Parse ``text``; on a syntax error return ``None`` and one diagnostic."""
-    if len(text) > MAX_FLOWS_FILE_BYTES:
-        return None, [
-            Diagnostic(
-                Mark(path, 1, 1),
-                Severity.ERROR,
-                f"file is larger than {MAX_FLOWS_FILE_BYTES} bytes; is this a flows file?",
-            )
-        ]
+    """Parse ``text``; on a syntax error or a limit return ``None`` and one diagnostic."""
+    too_big = size_problem(len(text.encode("utf-8", "surrogatepass")), path)
+    if too_big is not None:
+        return None, [too_big]
     try:
-        node = _compose(text)
+        node = _compose(text, path)
         if node is None:
             return None, [Diagnostic(Mark(path, 1, 1), Severity.ERROR, "the file is empty")]
         return _Builder(path).build(node), []
+    except LimitExceeded as exc:
+        return None, [exc.diagnostic]
     except yaml.MarkedYAMLError as exc:
         where = exc.problem_mark or exc.context_mark
         plain = _plain_syntax_error(exc.problem or "", exc.context or "")

@@ -3,19 +3,35 @@
 A reload that fails keeps the last good FlowSet (and logs why); a good one replaces the
 reference for calls that start afterwards. Calls in progress hold the FlowSet object
 they started with, so they finish on it.
+
+In a server, reading and compiling run in a worker thread (:meth:`FlowSource.reload_async`):
+a big file must not stall the calls the event loop is serving. Only the swap of the
+reference happens on the loop, so a call never waits for a reload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.config.diagnostics import Diagnostic, FlowError, Mark, Severity, has_errors
+from ivr.config.loader import read_flows_file
 from ivr.flows.compile.driver import ActionsLike, PromptIds, compile_flows
 from ivr.flows.model import FlowSet
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """One read and compile of the file, done anywhere; applied on the loop."""
+
+    flowset: FlowSet | None
+    diagnostics: list[Diagnostic]
+    mtime: float | None
+    """The file's mtime before it was read; None when it could not be read."""
 
 
 class FlowSource:
@@ -26,13 +42,14 @@ class FlowSource:
         self._actions = actions
         self._catalog = catalog
         self._mtime = mtime
+        self._reloading = asyncio.Lock()
 
     @classmethod
     def load(cls, path: Path, *, actions: ActionsLike, catalog: PromptIds) -> FlowSource:
         """Compile ``path``; raises :class:`FlowError` with every diagnostic if it fails
         (and FileNotFoundError if there is no file)."""
-        data = path.read_bytes()
         mtime = path.stat().st_mtime
+        data = read_flows_file(path)
         flowset, diags = compile_flows(data, str(path), catalog=catalog, actions=actions)
         if flowset is None:
             raise FlowError(diags)
@@ -40,40 +57,77 @@ class FlowSource:
             log.warning("%s", d)
         return cls(path, flowset, actions=actions, catalog=catalog, mtime=mtime)
 
-    def reload(self) -> list[Diagnostic]:
-        """Compile the file again; swap it in only if it has no error. Returns diagnostics."""
+    def compile_file(self) -> Compiled:
+        """Read and compile the file as it is now. Changes nothing here, so it may run in
+        any thread; :meth:`apply` makes the result current."""
         try:
-            data = self.path.read_bytes()
-            self._mtime = self.path.stat().st_mtime
+            mtime = self.path.stat().st_mtime
+            data = read_flows_file(self.path)
         except OSError as exc:
             diag = Diagnostic(Mark(str(self.path), 1, 1), Severity.ERROR,
                               f"cannot read the flows file: {exc.strerror or exc}")
-            log.error("flows not reloaded, keeping version %s: %s", self.current.version, diag)
-            return [diag]
+            return Compiled(None, [diag], None)
         flowset, diags = compile_flows(data, str(self.path), catalog=self._catalog,
                                        actions=self._actions)
-        if flowset is None or has_errors(diags):
+        return Compiled(flowset, diags, mtime)
+
+    def apply(self, compiled: Compiled) -> list[Diagnostic]:
+        """Swap in a compiled file if it has no error (else keep the current one and log
+        why). Returns its diagnostics."""
+        diags = compiled.diagnostics
+        if compiled.mtime is not None:
+            self._mtime = compiled.mtime
+        if compiled.flowset is None or has_errors(diags):
             for d in diags:  # a warning stays a warning, so errors stand out in the log
                 (log.error if d.is_error else log.warning)("%s", d)
             log.error("flows not reloaded: keeping version %s", self.current.version)
             return diags
         for d in diags:
             log.warning("%s", d)
-        if flowset.version != self.current.version:
-            log.warning("flows reloaded: version %s -> %s", self.current.version,
-                        flowset.version)
-            self.current = flowset
+        if compiled.flowset.version != self.current.version:
+            log.info("flows reloaded: version %s -> %s", self.current.version,
+                     compiled.flowset.version)
+            self.current = compiled.flowset
+        else:
+            log.info("flows unchanged: version %s", self.current.version)
         return diags
 
-    def changed(self) -> bool:
+    def reload(self) -> list[Diagnostic]:
+        """Compile the file again in this thread; swap it in only if it has no error.
+        Returns diagnostics. A server uses :meth:`reload_async`."""
+        return self.apply(self.compile_file())
+
+    async def reload_async(self) -> list[Diagnostic]:
+        """:meth:`reload` with the reading and compiling in a worker thread, so the event
+        loop (and every call on it) keeps running while a big file compiles. Reloads
+        asked for at once (a SIGHUP while the watcher reloads) run one after the other."""
+        async with self._reloading:
+            return self.apply(await asyncio.to_thread(self.compile_file))
+
+    def _mtime_now(self) -> float | None:
         try:
-            return self.path.stat().st_mtime != self._mtime
+            return self.path.stat().st_mtime
         except OSError:
-            return False
+            return None
+
+    def changed(self) -> bool:
+        mtime = self._mtime_now()
+        return mtime is not None and mtime != self._mtime
 
     async def watch(self, interval: float = 1.0) -> None:
-        """Poll the file's mtime and reload when it changes; runs until cancelled."""
+        """Poll the file's mtime and reload when it changes; runs until cancelled.
+
+        Supervised: whatever a reload raises is logged and the watching goes on, so one
+        bad edit (or a bug) never stops later good edits from going live. The new mtime
+        is noted before the reload, so a file that makes it fail is not retried until
+        it changes again."""
         while True:
             await asyncio.sleep(interval)
-            if self.changed():
-                self.reload()
+            mtime = self._mtime_now()
+            if mtime is None or mtime == self._mtime:
+                continue
+            self._mtime = mtime
+            try:
+                await self.reload_async()
+            except Exception:  # CancelledError is not an Exception: stopping still works
+                log.exception("flows reload of %s failed; still watching it", self.path)

@@ -8,6 +8,7 @@ error. Node kinds are compiled in :mod:`ivr.flows.compile.nodes`.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,15 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ivr.config.diagnostics import Diagnostic, Diagnostics, Mark, did_you_mean
-from ivr.config.loader import YMap, YScalar, YSeq, YValue, load_yaml
+from ivr.config.loader import (
+    MAX_NESTING_DEPTH,
+    YMap,
+    YScalar,
+    YSeq,
+    YValue,
+    load_yaml,
+    size_problem,
+)
 from ivr.config.reader import Reader, describe
 from ivr.flows.compile.shapes import Shapes
 from ivr.flows.model import (
@@ -47,6 +56,7 @@ READ_BACK_PROMPTS = ("you_entered", "confirm_entry")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 TOP_KEYS = ("version", "defaults", "hotlines", "queues", "flows")
+log = logging.getLogger(__name__)
 
 
 class PromptIds(Protocol):
@@ -309,6 +319,7 @@ class Compiler:
                 self.shapes.add_lookup(str(name.value), str(action))
 
     def compile(self, root: YValue, version: str) -> FlowSet | None:
+        from ivr.flows.compile.loops import check_loops
         from ivr.flows.compile.nodes import compile_flow
         from ivr.flows.compile.sections import read_defaults, read_hotlines, read_queues
 
@@ -337,6 +348,7 @@ class Compiler:
             if flow is not None:
                 flows[flow.name] = flow
         self.resolve(flows)
+        check_loops(flows, self.diags)
         self.warn_unreachable(flows)
         for prompt_id in sorted(self.engine_prompts):
             if not self.catalog.has(prompt_id):
@@ -420,7 +432,30 @@ class Compiler:
 def compile_flows(
     data: bytes, path: str, *, catalog: PromptIds, actions: ActionsLike
 ) -> tuple[FlowSet | None, list[Diagnostic]]:
-    """Compile a flows file. Returns the FlowSet (None on any error) and all diagnostics."""
+    """Compile a flows file. Returns the FlowSet (None on any error) and all diagnostics.
+
+    Never raises for what is in the file: whatever goes wrong is a diagnostic, so a bad
+    file can neither crash ``ivr validate`` nor stop a server's reloads."""
+    too_big = size_problem(len(data), path)
+    if too_big is not None:
+        return None, [too_big]
+    try:
+        return _compile(data, path, catalog, action_signatures(actions))
+    except RecursionError:
+        # The loader's depth limit should make this unreachable; if a structure still
+        # runs too deep, say so rather than crash.
+        return None, [Diagnostics.single(Mark(path, 1, 1), "nested too deep to compile: a "
+                                         "flows file may nest lists and mappings at most "
+                                         f"{MAX_NESTING_DEPTH} levels")]
+    except Exception as exc:  # a compiler bug: our fault, still one line for the supervisor
+        log.error("%s: the flow compiler failed", path, exc_info=True)
+        return None, [Diagnostics.single(Mark(path, 1, 1), "the flow compiler failed on this "
+                                         f"file ({type(exc).__name__}: {exc}): this is a bug "
+                                         "in ivr, please report it with the file")]
+
+
+def _compile(data: bytes, path: str, catalog: PromptIds,
+             actions: Mapping[str, ActionSignature]) -> tuple[FlowSet | None, list[Diagnostic]]:
     version = hashlib.sha256(data).hexdigest()[:12]
     try:
         text = data.decode("utf-8")
@@ -430,7 +465,7 @@ def compile_flows(
     root, problems = load_yaml(text, path)
     if root is None:
         return None, problems
-    compiler = Compiler(path, catalog, action_signatures(actions))
+    compiler = Compiler(path, catalog, actions)
     flowset = compiler.compile(root, version)
     return flowset, compiler.diags.sorted()
 

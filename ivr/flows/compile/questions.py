@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ivr.channels.channel import ALL_KEYS
 from ivr.config.diagnostics import did_you_mean
-from ivr.config.loader import YMap, YValue
+from ivr.config.loader import YMap, YScalar, YValue
 from ivr.flows.compile.driver import READ_BACK_PROMPTS
 from ivr.flows.model import AnyNode, Exit, InputNode, MenuNode, Question
 
@@ -65,13 +65,20 @@ def compile_menu(ctx: NodeContext, v: YValue) -> AnyNode | None:
     if q is None:
         return None
     c.read.keys(q, (*QUESTION_KEYS, "options"), f"menu {ctx.id!r}")
+    given = q.get("options")
+    if given is not None and isinstance(given, YScalar) and given.value is None:
+        given = YMap((), given.mark)  # 'options:' with nothing after it: none given
     opts = c.read.mapping(
-        q.get("options"), f"menu {ctx.id!r}",
+        given, f"menu {ctx.id!r}",
         dup_message=lambda key, line: f"menu {ctx.id!r} uses key {key!r} twice "
         f"(first at line {line})")
     if opts is None:
         if q.get("options") is None:
             c.diags.error(q.mark, f"{ctx.what} has no way out: add 'options'")
+        return None
+    if not opts.items and not opts.duplicates:
+        c.diags.error(opts.mark, f"{ctx.what} has no options: give at least one key, like "
+                      "\"1\": next_node")
         return None
     options: dict[str, Exit] = {}
     for key, target in opts.items:
