@@ -17,7 +17,9 @@ from web_helpers import CALLER, HCMC_HOTLINE, NOW, live_engine, open_seeded_stor
 
 from ivr.clock import FixedClock
 from ivr.config.settings import Settings
-from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.directory import UserDirectory
+from ivr.screenpop.dispatcher import Dispatcher
+from ivr.screenpop.presence import Presence
 from ivr.web.app import create_app
 from ivr.web.auth import web_users
 
@@ -45,7 +47,7 @@ async def demo_site(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str]]]
     live = live_engine(store, tmp_path)
     settings = replace(Settings(), data_dir=tmp_path / "var", host="127.0.0.1", web_port=0)
     users, passwords = web_users(settings)
-    dispatcher = Dispatcher(users, store, FixedClock(NOW))
+    dispatcher = Dispatcher(Presence(UserDirectory(users)), store, FixedClock(NOW))
     app = create_app(settings=settings, store=store, engine=live.engine, catalog=live.catalog,
                      dispatcher=dispatcher, clock=FixedClock(NOW),
                      audio_dir=tmp_path / "no-audio", flow_names=live.flow_names)
