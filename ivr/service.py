@@ -184,8 +184,9 @@ class Service:
         from aiohttp import web
 
         from ivr.agi.server import FastAgiServer
+        from ivr.screenpop.ami_feed import run_ami_feed
         from ivr.screenpop.builtin_queue import BuiltinQueue
-        from ivr.screenpop.dispatch import build_dispatcher, run_ami_feed
+        from ivr.screenpop.dispatcher import build_dispatcher
         from ivr.store.watch import watch_database
         from ivr.web.app import create_app
         from ivr.web.auth import web_users

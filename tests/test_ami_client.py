@@ -24,7 +24,7 @@ from ivr.ami.client import (
 )
 from ivr.ami.protocol import Event, ResponseStatus
 from ivr.config.settings import Settings
-from ivr.screenpop.queue_events import AgentConnected, QueueEvent, queue_event_from
+from ivr.screenpop.events import PopEvent, PopState, pop_from_ami
 from ivr.testing.fake_ami import FakeAmiServer, recorded_events, with_case_id
 
 WAIT = 5.0
@@ -314,28 +314,29 @@ def test_from_settings() -> None:
     assert "s3" not in repr(vars(ami).get("username"))
 
 
-async def test_recorded_queue_events_replayed_become_typed_across_a_restart(
+async def test_recorded_queue_events_replayed_become_pops_across_a_restart(
     server: FakeAmiServer, client: AmiClient, transcripts_dir: Path
 ) -> None:
     path = transcripts_dir / "ami-during-queue-to-agent-continue.txt"
     blocks = recorded_events(path, ["AgentCalled", "AgentConnect", "AgentComplete"])
     sub = client.subscribe()
 
-    async def replay(case_id: str) -> list[QueueEvent]:
+    async def replay(case_id: str) -> list[PopEvent]:
         for lines in blocks:
             assert server.emit_raw(with_case_id(lines, case_id)) == 1
-        typed = []
-        while len(typed) < len(blocks):
-            event = queue_event_from(await next_event(sub))
-            if event is not None:
-                typed.append(event)
-        return typed
+        pops = []
+        while len(pops) < len(blocks):
+            pop = pop_from_ami(await next_event(sub))
+            if pop is not None:
+                pops.append(pop)
+        return pops
 
     first = await replay("C-2026-0100")
-    assert [type(e).__name__ for e in first] == ["AgentRinging", "AgentConnected", "AgentCompleted"]
-    assert {e.case_id for e in first} == {"C-2026-0100"}
+    assert [p.state for p in first] == [PopState.RINGING, PopState.CONNECTED,
+                                        PopState.COMPLETED]
+    assert {p.case_id for p in first} == {"C-2026-0100"}
     server.drop_connections()
     await server.wait_logins(2)
     second = await replay("C-2026-0101")
-    assert {e.case_id for e in second} == {"C-2026-0101"}
-    assert isinstance(second[1], AgentConnected) and second[1].interface == "Local/1001@agents"
+    assert {p.case_id for p in second} == {"C-2026-0101"}
+    assert second[1] == PopEvent(PopState.CONNECTED, "C-2026-0101", "Local/1001@agents")

@@ -1,4 +1,5 @@
-"""Typed queue events from the AMI events recorded during real queue calls."""
+"""AMI queue events -> pops: recorded Asterisk 22 event blocks (and a few written from
+app_queue's documentation where no recording has one) against the PopEvent each gives."""
 
 from __future__ import annotations
 
@@ -7,29 +8,15 @@ from pathlib import Path
 import pytest
 
 from ivr.ami.protocol import AmiConnection, Event
-from ivr.screenpop.queue_events import (
-    AgentCompleted,
-    AgentConnected,
-    AgentRinging,
-    AgentRingNoAnswer,
-    CallerAbandoned,
-    CallerLeft,
-    CompleteReason,
-    QueueEvent,
-    case_id_of,
-    queue_event_from,
-)
-from ivr.testing.ami_transcripts import recorded_events, transcript_bytes, with_case_id
+from ivr.screenpop.events import PopEvent, PopState, case_id_of, pop_from_ami
+from ivr.testing.ami_transcripts import recorded_events, transcript_bytes
 
-CASES = {
-    # transcript: (caller's IVR_CASE_ID, caller uniqueid, linkedid, agent uniqueid, talk time)
-    "ami-during-queue-to-agent-continue.txt": (
-        "C-2026-0042", "1795848894.21", "1795848894.20", "1795848895.22", 3,
-    ),
-    "ami-during-queue-to-agent-no-continue.txt": (
-        "C-2026-0043", "1795848900.25", "1795848900.24", "1795848900.26", 4,
-    ),
-}
+QUEUE_CALL = "ami-during-queue-to-agent-continue.txt"
+AGENT = "Local/1001@agents"
+RINGING, CONNECTED, GONE, COMPLETED, MISSED = (
+    PopState.RINGING, PopState.CONNECTED, PopState.CALLER_GONE, PopState.COMPLETED,
+    PopState.MISSED,
+)
 
 
 def events_of(path: Path) -> list[Event]:
@@ -43,108 +30,108 @@ def event_from_lines(lines: list[str]) -> Event:
     conn = AmiConnection()
     conn.receive_data(b"Asterisk Call Manager/11.0.0\r\n")
     conn.receive_data(("\r\n".join(lines) + "\r\n\r\n").encode())
-    messages = [m for m in conn.events() if isinstance(m, Event)]
-    return messages[0]
+    [event] = [m for m in conn.events() if isinstance(m, Event)]
+    return event
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_recorded_queue_call_gives_typed_events(transcripts_dir: Path, name: str) -> None:
-    case_id, caller_uid, linkedid, agent_uid, talk = CASES[name]
-    typed = [q for e in events_of(transcripts_dir / name) if (q := queue_event_from(e))]
-    assert [type(q) for q in typed] == [AgentRinging, CallerLeft, AgentConnected, AgentCompleted]
-    ringing, left, connected, completed = typed
-    assert isinstance(ringing, AgentRinging)
-    assert isinstance(connected, AgentConnected)
-    assert isinstance(completed, AgentCompleted)
-    assert isinstance(left, CallerLeft)
-    for q in typed:
-        # the agent leg has no IVR_CASE_ID (set without "__"): fall back to the caller's
-        assert q.case_id == case_id
-        assert q.queue == "hotline"
-        assert q.caller_uniqueid == caller_uid == q.uniqueid
-        assert q.linkedid == linkedid
-        assert q.caller_number == "0901234567"
-        assert q.caller_channel.startswith("Local/s@hotline-") and q.caller_channel.endswith(";2")
-    for a in (ringing, connected, completed):
-        assert a.interface == "Local/1001@agents"
-        assert a.member_name == "Agent 1001"
-        assert a.agent_uniqueid == agent_uid
-        assert a.agent_channel.startswith("Local/1001@agents-")
-    assert (connected.hold_time, connected.ring_time) == (0, 0)
-    assert (completed.hold_time, completed.talk_time) == (0, talk)
-    assert completed.reason is CompleteReason.AGENT
-    assert (left.position, left.count) == (1, 0)
+def recorded(transcripts: Path, name: str, changes: dict[str, str]) -> list[str]:
+    """The recorded ``name`` block with some headers' values replaced (``ChanVariable``
+    is the caller's ``IVR_CASE_ID``, ``DestChanVariable`` the agent leg's)."""
+    [lines] = recorded_events(transcripts / QUEUE_CALL, [name])
+    out = []
+    for line in lines:
+        header = line.split(":", 1)[0]
+        if header in changes:
+            value = changes[header]
+            line = f"{header}: IVR_CASE_ID={value}" if "Variable" in header else (
+                f"{header}: {value}")
+        out.append(line)
+    return out
 
 
-def test_agent_leg_case_id_wins_when_inherited(transcripts_dir: Path) -> None:
-    # With __IVR_CASE_ID the agent leg carries it (DestChanVariable); it takes precedence.
-    [lines] = recorded_events(
-        transcripts_dir / "ami-during-queue-to-agent-continue.txt", ["AgentConnect"]
-    )
-    event = event_from_lines(with_case_id(lines, "C-AGENT-7"))
-    assert event.dest_chan_vars == {"IVR_CASE_ID": "C-AGENT-7"}
-    connected = queue_event_from(event)
-    assert isinstance(connected, AgentConnected) and connected.case_id == "C-AGENT-7"
-    only_agent = [
-        "ChanVariable: IVR_CASE_ID=" if line.startswith("ChanVariable:") else line
-        for line in with_case_id(lines, "C-AGENT-8")
-    ]
-    assert case_id_of(event_from_lines(only_agent)) == "C-AGENT-8"
+#: Recorded block name, headers changed, the pop it gives. The recording's caller
+#: carries IVR_CASE_ID=C-2026-0042 and its agent leg none (set without "__" then).
+RECORDED_ROWS = [
+    ("AgentCalled", {}, PopEvent(RINGING, "C-2026-0042", AGENT)),
+    ("AgentConnect", {}, PopEvent(CONNECTED, "C-2026-0042", AGENT)),
+    ("AgentComplete", {}, PopEvent(COMPLETED, "C-2026-0042", AGENT, "agent")),
+    ("QueueCallerLeave", {}, None),  # answered or gone: those have events of their own
+    # __IVR_CASE_ID: the agent leg carries the case; it wins over the caller's
+    ("AgentConnect", {"DestChanVariable": "C-AGENT-7"}, PopEvent(CONNECTED, "C-AGENT-7", AGENT)),
+    ("AgentCalled", {"ChanVariable": "", "DestChanVariable": "C-AGENT-8"},
+     PopEvent(RINGING, "C-AGENT-8", AGENT)),
+    # ChanVariable lists every channelvars entry, set or not: empty is no case
+    ("AgentCalled", {"ChanVariable": ""}, PopEvent(RINGING, "", AGENT)),
+    ("AgentCalled", {"ChanVariable": "  "}, PopEvent(RINGING, "", AGENT)),
+    # AgentConnect can come ~13 ms after the caller left, then AgentComplete Reason: caller
+    ("AgentComplete", {"Reason": "caller", "TalkTime": "0"},
+     PopEvent(GONE, "C-2026-0042", AGENT, "caller")),
+    ("AgentComplete", {"Reason": "Caller", "TalkTime": "1"},
+     PopEvent(GONE, "C-2026-0042", AGENT, "caller")),
+    ("AgentComplete", {"Reason": "caller", "TalkTime": "nonsense"},
+     PopEvent(GONE, "C-2026-0042", AGENT, "caller")),
+    ("AgentComplete", {"Reason": "caller", "TalkTime": "2"},
+     PopEvent(COMPLETED, "C-2026-0042", AGENT, "caller")),
+    ("AgentComplete", {"Reason": "caller", "TalkTime": "95"},
+     PopEvent(COMPLETED, "C-2026-0042", AGENT, "caller")),
+    ("AgentComplete", {"Reason": "transfer"},
+     PopEvent(COMPLETED, "C-2026-0042", AGENT, "transfer")),
+    ("AgentComplete", {"Reason": "martians", "TalkTime": "0"},
+     PopEvent(COMPLETED, "C-2026-0042", AGENT, "unknown")),
+]
 
 
-def test_no_case_id_anywhere_is_none(transcripts_dir: Path) -> None:
-    [lines] = recorded_events(
-        transcripts_dir / "ami-during-queue-to-agent-continue.txt", ["AgentCalled"]
-    )
-    ringing = queue_event_from(event_from_lines(with_case_id(lines, "")))
-    assert isinstance(ringing, AgentRinging) and ringing.case_id is None
+@pytest.mark.parametrize(("name", "changes", "pop"), RECORDED_ROWS)
+def test_recorded_block_gives_pop(
+    transcripts_dir: Path, name: str, changes: dict[str, str], pop: PopEvent | None
+) -> None:
+    assert pop_from_ami(event_from_lines(recorded(transcripts_dir, name, changes))) == pop
 
 
-def test_caller_gone_just_as_the_queue_starts(transcripts_dir: Path) -> None:
-    # Asterisk can still send AgentConnect ~13 ms after the caller hung up, then
-    # AgentComplete with Reason: caller. Both map, so the pop can say "caller gone".
-    path = transcripts_dir / "ami-during-queue-to-agent-continue.txt"
-    [complete] = recorded_events(path, ["AgentComplete"])
-    lines = ["Reason: caller" if line.startswith("Reason:") else line for line in complete]
-    completed = queue_event_from(event_from_lines(with_case_id(lines, "C-9")))
-    assert isinstance(completed, AgentCompleted)
-    assert completed.reason is CompleteReason.CALLER and completed.case_id == "C-9"
-    odd = ["Reason: martians" if line.startswith("Reason:") else line for line in complete]
-    weird = queue_event_from(event_from_lines(odd))
-    assert isinstance(weird, AgentCompleted) and weird.reason is CompleteReason.UNKNOWN
-
-
-def test_abandon_and_ring_no_answer() -> None:
-    abandon = event_from_lines([
+#: Blocks no recording has (a caller giving up, a member not answering), with the
+#: headers app_queue documents for them.
+WRITTEN_ROWS = [
+    ([
         "Event: QueueCallerAbandon", "Privilege: agent,all", "Channel: Local/s@hotline-1;2",
         "Uniqueid: 1.1", "Linkedid: 1.0", "ChanVariable: IVR_CASE_ID=C-5", "Queue: safety",
         "Position: 2", "OriginalPosition: 3", "HoldTime: 41",
-    ])
-    q = queue_event_from(abandon)
-    assert q == CallerAbandoned(
-        case_id="C-5", queue="safety", caller_uniqueid="1.1", linkedid="1.0",
-        caller_channel="Local/s@hotline-1;2", caller_number="", position=2,
-        original_position=3, hold_time=41,
-    )
-    rna = event_from_lines([
+    ], PopEvent(GONE, "C-5", "", "caller")),  # names no member: the case's last agent
+    ([
         "Event: AgentRingNoAnswer", "Privilege: agent,all", "Uniqueid: 1.1",
         "ChanVariable: IVR_CASE_ID=", "DestChanVariable: IVR_CASE_ID=C-6", "Queue: hotline",
         "Interface: Local/1002@agents", "MemberName: Agent 1002", "RingTime: 15",
-    ])
-    r = queue_event_from(rna)
-    assert isinstance(r, AgentRingNoAnswer)
-    assert (r.case_id, r.interface, r.ring_time) == ("C-6", "Local/1002@agents", 15)
+    ], PopEvent(MISSED, "C-6", "Local/1002@agents", "no answer")),
+    (["Event: QueueMemberPause", "Interface: Local/1002@agents", "Paused: 1"], None),
+]
 
 
-def test_other_events_are_not_queue_events(transcripts_dir: Path) -> None:
-    events = events_of(transcripts_dir / "ami-during-queue-to-agent-no-continue.txt")
-    others = [e for e in events if e.name not in {
-        "AgentCalled", "AgentConnect", "AgentComplete", "QueueCallerLeave",
-    }]
-    assert others and all(queue_event_from(e) is None for e in others)
+@pytest.mark.parametrize(("lines", "pop"), WRITTEN_ROWS)
+def test_written_block_gives_pop(lines: list[str], pop: PopEvent | None) -> None:
+    assert pop_from_ami(event_from_lines(lines)) == pop
 
 
-def test_queue_events_are_frozen() -> None:
-    q: QueueEvent = CallerLeft("C", "hotline", "1", "1", "ch", "", 1, 0)
+@pytest.mark.parametrize("name", [QUEUE_CALL, "ami-during-queue-to-agent-no-continue.txt"])
+def test_a_recorded_queue_call_pops_ringing_connected_completed(
+    transcripts_dir: Path, name: str
+) -> None:
+    events = events_of(transcripts_dir / name)
+    pops = [pop for e in events if (pop := pop_from_ami(e)) is not None]
+    assert [(p.state, p.interface, p.reason) for p in pops] == [
+        (RINGING, AGENT, ""), (CONNECTED, AGENT, ""), (COMPLETED, AGENT, "agent")]
+    assert len({p.case_id for p in pops}) == 1 and pops[0].case_id.startswith("C-2026-")
+    popping = {"AgentCalled", "AgentConnect", "AgentComplete"}
+    others = [e for e in events if e.name not in popping]
+    assert others and all(pop_from_ami(e) is None for e in others)
+
+
+def test_case_id_of_reads_the_agent_leg_first(transcripts_dir: Path) -> None:
+    both = recorded(transcripts_dir, "AgentConnect", {"DestChanVariable": "C-AGENT-7"})
+    assert case_id_of(event_from_lines(both)) == "C-AGENT-7"
+    neither = recorded(transcripts_dir, "AgentConnect", {"ChanVariable": ""})
+    assert case_id_of(event_from_lines(neither)) is None
+
+
+def test_pops_are_frozen() -> None:
+    pop = PopEvent(RINGING, "C", AGENT)
     with pytest.raises(AttributeError):
-        q.queue = "other"  # type: ignore[misc]
+        pop.case_id = "other"  # type: ignore[misc]

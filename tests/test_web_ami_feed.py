@@ -12,7 +12,8 @@ import pytest
 from web_helpers import Inbox, open_case
 
 from ivr.ami.client import AmiClient
-from ivr.screenpop.dispatch import Dispatcher, run_ami_feed
+from ivr.screenpop.ami_feed import run_ami_feed
+from ivr.screenpop.dispatcher import Dispatcher
 from ivr.testing.fake_ami import FakeAmiServer, recorded_events, with_case_id
 
 pytest_plugins = ("web_fixtures",)
@@ -42,7 +43,7 @@ async def test_recorded_queue_events_pop_the_case_and_survive_a_reconnect(
         await client.wait_connected(timeout=5)
         await asyncio.sleep(0)  # one turn: the feed task subscribes before its first await
         inbox = Inbox()
-        web_dispatcher.attach("agent1", inbox.send)  # Local/1001@agents, as recorded
+        web_dispatcher.presence.attach("agent1", inbox.send)  # Local/1001@agents, as recorded
         case_id = await open_case(web_store)
         fake_ami.emit_raw(_block(transcripts_dir, "AgentCalled", case_id))
         fake_ami.emit_raw(_block(transcripts_dir, "AgentConnect", case_id))

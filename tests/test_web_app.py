@@ -15,7 +15,9 @@ from web_helpers import NOW, PASSWORD, USERS, csrf_of, login, open_case
 from yarl import URL
 
 from ivr.clock import FixedClock
-from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.directory import UserDirectory
+from ivr.screenpop.dispatcher import Dispatcher
+from ivr.screenpop.presence import Presence
 from ivr.web import views
 from ivr.web.auth import hash_password
 from ivr.web.keys import CODEC
@@ -464,7 +466,8 @@ async def test_a_new_password_in_the_config_ends_sessions_made_with_the_old_one(
     # The same service restarted with agent1's password changed (agent2's kept).
     users = tuple(replace(u, password_hash=hash_password("a new secret", rounds=4))
                   if u.name == "agent1" else u for u in USERS)
-    restarted = make_app(dispatcher=Dispatcher(users, web_store, FixedClock(NOW)))
+    restarted = make_app(dispatcher=Dispatcher(Presence(UserDirectory(users)), web_store,
+                                                FixedClock(NOW)))
     again: Client = await aiohttp_client(restarted)
     again.session.cookie_jar.update_cookies({"ivr_session": cookie})
     assert (await again.get("/api/me")).status == 401

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ivr.config.settings import Settings
+from ivr.screenpop.directory import UserDirectory
 from ivr.web.auth import (
     LoginLimiter,
-    UserDirectory,
     check_password,
     demo_users,
     hash_password,

@@ -11,7 +11,7 @@ from web_helpers import Inbox, open_case
 
 from ivr.channels.channel import CallerHungUp, TransferRequest, TransferStatus
 from ivr.screenpop.builtin_queue import BuiltinQueue
-from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.dispatcher import Dispatcher
 
 pytest_plugins = ("web_fixtures",)
 
@@ -20,8 +20,8 @@ def online(dispatcher: Dispatcher, *agents: str) -> dict[str, Inbox]:
     boxes = {}
     for agent in agents:
         boxes[agent] = Inbox()
-        dispatcher.attach(agent, boxes[agent].send)
-        dispatcher.set_available(agent, True)
+        dispatcher.presence.attach(agent, boxes[agent].send)
+        dispatcher.presence.set_available(agent, True)
     return boxes
 
 
@@ -91,12 +91,12 @@ async def test_no_available_agent_for_the_queue_is_no_agents(
 ) -> None:
     queue = BuiltinQueue(web_dispatcher)
     boxes = online(web_dispatcher, "agent2", "agent3")  # agent2: agents; agent3: safety only
-    web_dispatcher.set_available("agent2", False)  # away
+    web_dispatcher.presence.set_available("agent2", False)  # away
     case_id = await open_case(web_store)
     result = await queue.transfer(TransferRequest("agents", case_id, timeout=30))
     assert result.status is TransferStatus.NO_AGENTS
     assert boxes["agent3"].messages.empty() and boxes["agent2"].messages.empty()
-    web_dispatcher.set_available("agent2", True)
+    web_dispatcher.presence.set_available("agent2", True)
     safety = await open_case(web_store, queue="safety")
     call = asyncio.create_task(queue.transfer(TransferRequest("safety", safety, timeout=30)))
     assert (await boxes["agent3"].next())["case"]["id"] == safety

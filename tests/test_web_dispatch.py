@@ -1,4 +1,4 @@
-"""Screen pops: typed queue events in, the case on the right agent's websocket out."""
+"""Screen pops: pop events in, the case on the right agent's websocket out."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from web_helpers import ACCOUNT, CALLER, login, open_case
+from web_helpers import ACCOUNT, CALLER, NOW, USERS, Inbox, login, open_case
 
-from ivr.screenpop.dispatch import Dispatcher
-from ivr.screenpop.queue_events import (
-    AgentCompleted,
-    AgentConnected,
-    AgentRinging,
-    CallerAbandoned,
-    CompleteReason,
-)
+from ivr.clock import FixedClock
+from ivr.screenpop.directory import UserDirectory
+from ivr.screenpop.dispatcher import Dispatcher
+from ivr.screenpop.events import PopEvent, PopState
+from ivr.screenpop.presence import Presence
 
 pytest_plugins = ("web_fixtures",)
 
@@ -25,29 +22,16 @@ Client = TestClient[Any, Any]
 POP_WAIT = 10.0
 
 
-def _common(case_id: str) -> dict[str, Any]:
-    return {"case_id": case_id, "queue": "hotline", "caller_uniqueid": "1764300000.11",
-            "linkedid": "1764300000.10", "caller_channel": "Local/s@hotline-00000001;2",
-            "caller_number": CALLER}
+def ringing(case_id: str, interface: str) -> PopEvent:
+    return PopEvent(PopState.RINGING, case_id, interface)
 
 
-def _member(interface: str) -> dict[str, Any]:
-    return {"interface": interface, "member_name": interface,
-            "agent_channel": f"{interface}-00000002;1", "agent_uniqueid": "1764300000.12"}
+def connected(case_id: str, interface: str) -> PopEvent:
+    return PopEvent(PopState.CONNECTED, case_id, interface)
 
 
-def ringing(case_id: str, interface: str) -> AgentRinging:
-    return AgentRinging(**_common(case_id), **_member(interface))
-
-
-def connected(case_id: str, interface: str) -> AgentConnected:
-    return AgentConnected(**_common(case_id), **_member(interface), hold_time=2, ring_time=1)
-
-
-def completed(case_id: str, interface: str, reason: CompleteReason,
-              talk: int) -> AgentCompleted:
-    return AgentCompleted(**_common(case_id), **_member(interface), hold_time=2,
-                          talk_time=talk, reason=reason)
+def caller_gone(case_id: str, interface: str = "") -> PopEvent:
+    return PopEvent(PopState.CALLER_GONE, case_id, interface, "caller")
 
 
 async def console(aiohttp_client: Any, app: Any, agent: str) -> Any:
@@ -98,8 +82,7 @@ async def test_caller_gone_just_as_the_agent_answers(
     case_id = await open_case(web_store)
     await web_dispatcher.handle(connected(case_id, "Local/1001@agents"))
     assert (await ws.receive_json(timeout=POP_WAIT))["state"] == "connected"
-    await web_dispatcher.handle(completed(case_id, "Local/1001@agents",
-                                          CompleteReason.CALLER, talk=0))
+    await web_dispatcher.handle(caller_gone(case_id, "Local/1001@agents"))
     pop = await ws.receive_json(timeout=POP_WAIT)
     assert pop["state"] == "caller_gone"
     assert pop["case"]["status"] == "abandoned"
@@ -113,8 +96,8 @@ async def test_a_finished_conversation_is_completed_not_caller_gone(
 ) -> None:
     ws = await console(aiohttp_client, make_app(), "agent1")
     case_id = await open_case(web_store)
-    await web_dispatcher.handle(completed(case_id, "Local/1001@agents",
-                                          CompleteReason.CALLER, talk=95))
+    await web_dispatcher.handle(PopEvent(PopState.COMPLETED, case_id, "Local/1001@agents",
+                                         "caller"))
     pop = await ws.receive_json(timeout=POP_WAIT)
     assert pop["state"] == "completed" and pop["case"]["status"] == "completed"
     await ws.close()
@@ -127,9 +110,7 @@ async def test_an_abandoning_caller_reaches_the_agent_who_was_ringing(
     case_id = await open_case(web_store)
     await web_dispatcher.handle(ringing(case_id, "Local/1002@agents"))
     assert (await ws.receive_json(timeout=POP_WAIT))["state"] == "ringing"
-    abandon = CallerAbandoned(**_common(case_id), position=1, original_position=1,
-                              hold_time=4)
-    assert await web_dispatcher.handle(abandon)
+    assert await web_dispatcher.handle(caller_gone(case_id))  # QueueCallerAbandon: no member
     pop = await ws.receive_json(timeout=POP_WAIT)
     assert pop["state"] == "caller_gone" and pop["case"]["id"] == case_id
     await ws.close()
@@ -158,7 +139,8 @@ async def test_events_nobody_can_take_are_ignored(
     assert not await web_dispatcher.handle(ringing(case_id, "PJSIP/9999"))  # not a web user
     assert not await web_dispatcher.handle(ringing("C-2026-999999", "Local/1001@agents"))
     assert not await web_dispatcher.handle(ringing("", "Local/1001@agents"))
-    assert not await web_dispatcher.handle(object())
+    assert not await web_dispatcher.handle(caller_gone(case_id))  # offered to nobody yet
+    assert not await web_dispatcher.handle(caller_gone("C-2026-999999"))
     events = [e["event"] for e in (await web_store.get_case(case_id))["events"]]
     assert events == ["opened"]
 
@@ -198,7 +180,40 @@ async def test_an_unknown_interface_is_logged_with_its_number_masked(
     web_store: Any, web_dispatcher: Dispatcher, caplog: Any
 ) -> None:
     case_id = await open_case(web_store)
-    caplog.set_level("INFO", logger="ivr.screenpop.dispatch")
+    caplog.set_level("INFO", logger="ivr.screenpop.dispatcher")
     assert not await web_dispatcher.handle(ringing(case_id, "Local/0912345678@from-external"))
     assert "0912345678" not in caplog.text
     assert "******5678" in caplog.text
+
+
+class CountingStore:
+    """The real store, counting how often a case is read."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.reads: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def get_case(self, case_id: str) -> Any:
+        self.reads.append(case_id)
+        return await self._store.get_case(case_id)
+
+
+async def test_the_case_is_read_once_per_pop(web_store: Any) -> None:
+    store = CountingStore(web_store)
+    dispatcher = Dispatcher(Presence(UserDirectory(USERS)), store, FixedClock(NOW))
+    inbox = Inbox()
+    dispatcher.presence.attach("agent1", inbox.send)
+    case_id = await open_case(web_store)
+    for pop in (ringing(case_id, "Local/1001@agents"), connected(case_id, "Local/1001@agents"),
+                caller_gone(case_id, "Local/1001@agents")):
+        assert await dispatcher.handle(pop)
+        assert (await inbox.next())["state"] == pop.state.value
+        assert store.reads == [case_id], pop  # the card's read, after the event is recorded
+        store.reads.clear()
+    # QueueCallerAbandon names no member: the case is read to find who was ringing too.
+    assert await dispatcher.handle(caller_gone(case_id))
+    assert (await inbox.next())["case"]["status"] == "abandoned"
+    assert store.reads == [case_id, case_id]

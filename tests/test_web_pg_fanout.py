@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from web_helpers import NOW, USERS, Inbox, open_case, open_seeded_store
 
 from ivr.clock import FixedClock
-from ivr.screenpop.dispatch import Dispatcher, asyncpg_dsn
+from ivr.screenpop.directory import UserDirectory
+from ivr.screenpop.dispatcher import Dispatcher
 from ivr.screenpop.events import PopEvent, PopState
 from ivr.screenpop.pgbus import PostgresPopBus
+from ivr.screenpop.presence import Presence
 from ivr.store import Store
+from ivr.store.engine import asyncpg_dsn
 
 pytestmark = pytest.mark.postgres
 #: A hang guard, not a speed limit: NOTIFY can take longer on a busy machine.
@@ -30,6 +33,11 @@ async def _ddl(url: str, sql: str) -> None:
             await conn.execute(text(sql))
     finally:
         await engine.dispose()
+
+
+def node(store: Store, bus: PostgresPopBus) -> Dispatcher:
+    """One web node's dispatcher."""
+    return Dispatcher(Presence(UserDirectory(USERS)), store, FixedClock(NOW), bus=bus)
 
 
 @pytest.fixture
@@ -50,14 +58,14 @@ async def test_a_pop_crosses_to_the_node_holding_the_agents_console(
     dsn = asyncpg_dsn(postgres_url)
     assert dsn is not None and dsn.startswith("postgresql://")
     channel = f"ivr_pop_test_{uuid.uuid4().hex[:8]}"  # parallel runs never cross
-    node_a = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=PostgresPopBus(dsn, channel))
-    node_b = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=PostgresPopBus(dsn, channel))
+    node_a = node(pg_store, PostgresPopBus(dsn, channel))
+    node_b = node(pg_store, PostgresPopBus(dsn, channel))
     await node_a.start()
     await node_b.start()
     try:
         on_b, also_on_a = Inbox(), Inbox()
-        node_b.attach("agent1", on_b.send)
-        node_a.attach("agent2", also_on_a.send)
+        node_b.presence.attach("agent1", on_b.send)
+        node_a.presence.attach("agent2", also_on_a.send)
         case_id = await open_case(pg_store)
         assert await node_a.handle(PopEvent(PopState.RINGING, case_id, "Local/1001@agents"))
         pop = await on_b.next(timeout=POP_WAIT)
@@ -88,13 +96,13 @@ async def test_a_node_listens_again_after_its_connection_drops(
     assert dsn is not None
     channel = f"ivr_pop_test_{uuid.uuid4().hex[:8]}"
     bus_b = PostgresPopBus(dsn, channel)
-    node_a = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=PostgresPopBus(dsn, channel))
-    node_b = Dispatcher(USERS, pg_store, FixedClock(NOW), bus=bus_b)
+    node_a = node(pg_store, PostgresPopBus(dsn, channel))
+    node_b = node(pg_store, bus_b)
     await node_a.start()
     await node_b.start()
     try:
         inbox = Inbox()
-        node_b.attach("agent1", inbox.send)
+        node_b.presence.attach("agent1", inbox.send)
         admin = await asyncpg.connect(dsn)
         try:  # the database drops node B's listening connection (restart, failover)
             await admin.execute("SELECT pg_terminate_backend($1)",

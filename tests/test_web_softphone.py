@@ -14,7 +14,7 @@ from web_helpers import CALLER, HCMC_HOTLINE, Inbox, live_engine, login
 from ivr.channels.channel import CallerHungUp, CallInfo, DigitSpec, EndedBy, Prompt
 from ivr.channels.softphone import WebSoftphoneChannel, audio_url_for
 from ivr.screenpop.builtin_queue import BuiltinQueue
-from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.dispatcher import Dispatcher
 from ivr.web.keys import CALLS
 
 pytest_plugins = ("web_fixtures",)

@@ -14,7 +14,9 @@ from web_helpers import NOW, USERS, AppFactory, NoEngine, open_seeded_store
 from ivr.clock import FixedClock
 from ivr.config.settings import Settings
 from ivr.screenpop.builtin_queue import BuiltinQueue
-from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.directory import UserDirectory
+from ivr.screenpop.dispatcher import Dispatcher
+from ivr.screenpop.presence import Presence
 from ivr.store import Store
 
 
@@ -34,7 +36,7 @@ def web_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def web_dispatcher(web_store: Store) -> Dispatcher:
-    return Dispatcher(USERS, web_store, FixedClock(NOW))
+    return Dispatcher(Presence(UserDirectory(USERS)), web_store, FixedClock(NOW))
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from ivr import channel_vars
 from ivr.calls import CallRecord
 from ivr.channels.channel import (
     ALL_KEYS,
@@ -212,7 +213,7 @@ class WebSoftphoneChannel:
     async def transfer(self, request: TransferRequest) -> TransferResult:
         self._check()
         self.variables.update(request.variables)
-        self.variables["IVR_CASE_ID"] = request.case_id
+        self.variables[channel_vars.CASE_ID] = request.case_id
         await self._emit({"type": "transfer", "queue": request.queue,
                           "case_id": request.case_id})
         result = await self._queue.transfer(request, hangup=self.hung_up)

@@ -2,9 +2,9 @@
 
 Used when no AMI is configured (the demo, the softphone): a transfer is offered to the
 logged-in, available agents who serve its queue, one at a time in turn (round robin).
-Each step emits the same kind of queue event Asterisk's AMI would (ringing, connected,
-completed, caller gone) through the dispatcher, so the agent's card behaves the same
-with or without Asterisk.
+Each step emits the same :class:`~ivr.screenpop.events.PopEvent` an AMI queue event
+becomes (ringing, missed, connected, completed, caller gone) through the dispatcher, so
+the agent's card behaves the same with or without Asterisk.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from ivr.channels.channel import CallerHungUp, TransferRequest, TransferResult, TransferStatus
 from ivr.config.settings import Settings, SettingsError, WebUser
-from ivr.screenpop.dispatch import Dispatcher
+from ivr.screenpop.directory import agent_interface, serves_queue
+from ivr.screenpop.dispatcher import Dispatcher
 from ivr.screenpop.events import PopEvent, PopState
-from ivr.web.auth import agent_interface, serves_queue
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class BuiltinQueue:
         default_wait: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self._dispatcher = dispatcher
+        self._presence = dispatcher.presence
         self.ring_seconds = ring_seconds
         self.auto_answer = auto_answer
         """Seconds after which a ringing offer answers itself (None: the agent clicks)."""
@@ -73,8 +74,8 @@ class BuiltinQueue:
         self._waiting: dict[tuple[int, int], _Waiting] = {}
         """Callers waiting for an agent (not ringing one), by rank: priority, arrival."""
         self._arrivals = itertools.count()
-        self._presence = asyncio.Event()
-        dispatcher.on_presence(self._presence_changed)
+        self._changed = asyncio.Event()
+        self._presence.on_change(self._presence_changed)
 
     @classmethod
     def from_settings(cls, dispatcher: Dispatcher, settings: Settings) -> BuiltinQueue:
@@ -90,7 +91,7 @@ class BuiltinQueue:
     def _presence_changed(self) -> None:
         # A fresh event per change: every waiter holds the one it looked under, so a
         # change between looking and waiting wakes it instead of being lost.
-        changed, self._presence = self._presence, asyncio.Event()
+        changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
     # -- the agent's buttons ---------------------------------------------------------
@@ -125,11 +126,11 @@ class BuiltinQueue:
         """Next free agent for this caller, round robin after the last one offered; and
         whether anyone serves its queue at all. An agent a caller ahead in line (higher
         priority, or same priority and waiting longer) could take is left for them."""
-        available = self._dispatcher.available_agents(caller.queue)
+        available = self._presence.available_agents(caller.queue)
         if caller.agent is not None:
             available = [u for u in available if u.name == caller.agent.name]
         free = {u.name for u in available if u.name not in self._offers}
-        order = list(self._dispatcher.directory.agents())
+        order = list(self._presence.directory.agents())
         names = [u.name for u in order]
         after = names.index(self._last) + 1 if self._last in names else 0
         ahead = [w for w in self._waiting.values() if w.rank < caller.rank]
@@ -139,8 +140,7 @@ class BuiltinQueue:
         return None, bool(available)
 
     async def _emit(self, state: PopState, offer: _Offer, reason: str = "") -> None:
-        event = PopEvent(state, offer.case_id, agent_interface(offer.agent), offer.queue,
-                         reason=reason)
+        event = PopEvent(state, offer.case_id, agent_interface(offer.agent), reason)
         try:
             await self._dispatcher.handle(event)
         except asyncio.CancelledError:
@@ -159,7 +159,7 @@ class BuiltinQueue:
         loop = asyncio.get_running_loop()
         wait = request.timeout if request.timeout is not None else self.default_wait
         deadline = loop.time() + wait
-        named = self._dispatcher.directory.by_interface(request.agent) if request.agent else None
+        named = self._presence.directory.by_interface(request.agent) if request.agent else None
         if request.agent and named is None:
             return TransferResult(TransferStatus.FAILED, raw_status="NOSUCHAGENT")
         caller = _Waiting((-request.priority, next(self._arrivals)), request.queue, named)
@@ -175,7 +175,7 @@ class BuiltinQueue:
                 if remaining <= 0:
                     return TransferResult(TransferStatus.TIMEOUT, raw_status="TIMEOUT")
                 if agent is None:  # everyone serving this queue is busy: wait for a change
-                    await _first(remaining, self._presence.wait(), hangup.wait())
+                    await _first(remaining, self._changed.wait(), hangup.wait())
                     continue
                 del self._waiting[caller.rank]  # ringing an agent, not waiting in line
                 result = await self._offer(request, agent, hangup, deadline)
@@ -198,12 +198,12 @@ class BuiltinQueue:
             ring_until = min(loop.time() + self.ring_seconds, deadline)
             auto_at = None if self.auto_answer is None else loop.time() + self.auto_answer
             while not (offer.answered.is_set() or hangup.is_set()):
-                changed = self._presence  # taken before looking, so no change is missed
+                changed = self._changed  # taken before looking, so no change is missed
                 now = loop.time()
                 if auto_at is not None and now >= auto_at:
                     offer.answered.set()
                     break
-                if now >= ring_until or not self._dispatcher.is_available(agent.name):
+                if now >= ring_until or not self._presence.is_available(agent.name):
                     break
                 until = ring_until if auto_at is None else min(ring_until, auto_at)
                 await _first(until - now, offer.answered.wait(), hangup.wait(), changed.wait())

@@ -1,5 +1,5 @@
-"""What the web app needs from the parts around it, as protocols (the real ones are
-:class:`ivr.store.Store` and :class:`ivr.screenpop.pgbus.PostgresPopBus`)."""
+"""What the screen-pop and the web app need from the parts around them, as protocols
+(the real ones are :class:`ivr.store.Store` and :class:`ivr.screenpop.pgbus.PostgresPopBus`)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ class PopStore(Protocol):
 
     async def add_case_event(
         self, case_id: str, event: str, *, agent: str | None = None, detail: str = ""
-    ) -> None: ...
+    ) -> None:
+        """Raises :class:`ivr.store.UnknownCase` for an id no case has."""
+        ...
 
     async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]: ...
 

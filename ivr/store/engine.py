@@ -45,6 +45,15 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+def asyncpg_dsn(database_url: str) -> str | None:
+    """The plain ``postgresql://`` DSN asyncpg wants (for the screen-pop's own LISTEN
+    connection, :mod:`ivr.screenpop.pgbus`), or None if the store is not PostgreSQL."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return None
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def make_engine(
     url: str, *, schema: str | None = None, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
 ) -> AsyncEngine:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr import channel_vars
+
 
 @dataclass(frozen=True, slots=True)
 class TranscriptLine:
@@ -72,7 +74,11 @@ def recorded_events(path: Path, names: Iterable[str] | None = None) -> list[list
 
 
 def with_case_id(
-    lines: Sequence[str], case_id: str, *, agent_leg: bool = True, variable: str = "IVR_CASE_ID"
+    lines: Sequence[str],
+    case_id: str,
+    *,
+    agent_leg: bool = True,
+    variable: str = channel_vars.CASE_ID,
 ) -> list[str]:
     """Rewrite ``ChanVariable: IVR_CASE_ID=...`` (and ``DestChanVariable`` when
     ``agent_leg``, as when the IVR set only ``__IVR_CASE_ID``) to carry ``case_id``.

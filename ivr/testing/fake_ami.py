@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ivr import channel_vars
 from ivr.ami.protocol import Headers
 from ivr.testing.ami_transcripts import (
     read_transcript,
@@ -120,7 +121,7 @@ class FakeAmiServer:
         port: int = 0,
         login_failure_delay: float = 1.0,
         answer_pings: bool = True,
-        channelvars: Sequence[str] = ("IVR_CASE_ID",),
+        channelvars: Sequence[str] = channel_vars.AMI_CHANNELVARS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.username = username

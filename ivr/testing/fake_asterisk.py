@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ivr import channel_vars as cv
 from ivr.agi.commands import ParsedCommand, parse_command
 from ivr.testing.callers import Caller, QueueOutcome, SilentCaller
 from ivr.testing.fake_queue import (
@@ -294,9 +295,9 @@ class FakeCall:
             return self._queue(options, hangs_up_during=False)
         if name == "dial":
             answered = self.queue.status == "CONTINUE"
-            self.variables.set("DIALSTATUS", "ANSWER" if answered else "NOANSWER")
+            self.variables.set(cv.DIALSTATUS, "ANSWER" if answered else "NOANSWER")
             if answered and self.queue.answered_seconds is not None:
-                self.variables.set("ANSWEREDTIME", str(self.queue.answered_seconds))
+                self.variables.set(cv.ANSWEREDTIME, str(self.queue.answered_seconds))
         return ["200 result=0"]
 
     def _queue(self, options: str, *, hangs_up_during: bool) -> list[str]:

@@ -26,10 +26,11 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ivr import channel_vars as cv
 from ivr.testing.callers import QueueOutcome
 
 #: Variables Queue empties when it starts (VarSet ``Value: `` in the recording).
-QUEUE_START_CLEARS = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS",
+QUEUE_START_CLEARS = (cv.ANSWEREDTIME, "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS",
                       "QUEUEWAIT", "QUEUEWAIT_MS")
 #: QUEUESTATUS values decided before the caller joins: Queue returns at once.
 JOIN_STATUSES = frozenset({"JOINEMPTY", "JOINUNAVAIL", "FULL"})
@@ -139,7 +140,7 @@ def run_queue(chan: ChannelVariables, outcome: QueueOutcome, options: str, *,
     continues = "c" in (parts[1] if len(parts) > 1 else "")
     status = outcome.status
     if status in JOIN_STATUSES:
-        chan.set("QUEUESTATUS", status)
+        chan.set(cv.QUEUESTATUS, status)
         return 0, QueueEnd.UNANSWERED
     for name in QUEUE_START_CLEARS:
         chan.set(name, "")
@@ -149,27 +150,27 @@ def run_queue(chan: ChannelVariables, outcome: QueueOutcome, options: str, *,
         end = QueueEnd.PHANTOM
     elif gone_before or hangs_up_during:
         # Nobody answered: QUEUESTATUS stays as it was, ANSWEREDTIME says 0.
-        chan.set("ANSWEREDTIME", "0")
+        chan.set(cv.ANSWEREDTIME, "0")
         return -1, QueueEnd.ABANDONED
     elif not agent_free:
-        chan.set("QUEUESTATUS", status)
+        chan.set(cv.QUEUESTATUS, status)
         return 0, QueueEnd.UNANSWERED
     else:
         if outcome.answered_seconds is not None:
             _answered(chan, outcome, outcome.answered_seconds)
         elif outcome.setinterfacevar:
-            chan.set("MEMBERINTERFACE", outcome.member)
+            chan.set(cv.MEMBERINTERFACE, outcome.member)
         end = QueueEnd.CALLER_ENDED if outcome.caller_ends else QueueEnd.ANSWERED
     if not continues:
         # Without "c" Queue returns -1 once the call ends and leaves QUEUESTATUS unset,
         # the caller still up (agi-queue-to-agent-no-continue.txt).
         return -1, end
-    chan.set("QUEUESTATUS", "CONTINUE")
+    chan.set(cv.QUEUESTATUS, "CONTINUE")
     return 0, end
 
 
 def _answered(chan: ChannelVariables, outcome: QueueOutcome, seconds: int) -> None:
     if outcome.setinterfacevar:
-        chan.set("MEMBERINTERFACE", outcome.member)
-    chan.set("ANSWEREDTIME", str(seconds))
+        chan.set(cv.MEMBERINTERFACE, outcome.member)
+    chan.set(cv.ANSWEREDTIME, str(seconds))
     chan.set("ANSWEREDTIME_MS", str(seconds * 1000))

@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from ivr.config.settings import WebUser
-from ivr.web.auth import builtin_interface, serves_queue
-from ivr.web.keys import CLOCK, DISPATCHER, QUEUE, STORE, current_session
+from ivr.screenpop.directory import builtin_interface, serves_queue
+from ivr.web.keys import CLOCK, DIRECTORY, PRESENCE, QUEUE, STORE, current_session
 from ivr.web.middleware import require_api_user
 
 #: Dispositions an agent can close a case with (shown in the console's form).
@@ -150,13 +150,13 @@ async def call_report(request: web.Request) -> web.Response:
 
 async def agents(request: web.Request) -> web.Response:
     require_api_user(request, role="supervisor")
-    online = request.app[DISPATCHER].online()
+    online = request.app[PRESENCE].online()
     busy = request.app[QUEUE].busy()
     rows = [
         {"name": u.name, "queues": list(u.queues), "interfaces": list(u.interfaces),
          "online": u.name in online, "available": online.get(u.name, False),
          "case": busy.get(u.name)}
-        for u in request.app[DISPATCHER].directory.agents()
+        for u in request.app[DIRECTORY].agents()
     ]
     return web.json_response({"agents": rows})
 

@@ -22,7 +22,8 @@ from ivr.channels.softphone import CallRunner
 from ivr.clock import Clock
 from ivr.config.settings import Settings
 from ivr.screenpop.builtin_queue import BuiltinQueue
-from ivr.screenpop.dispatch import Dispatcher, WebStore
+from ivr.screenpop.contracts import WebStore
+from ivr.screenpop.dispatcher import Dispatcher
 from ivr.web import api, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
@@ -37,6 +38,7 @@ from ivr.web.keys import (
     ENGINE,
     FLOW_NAMES,
     LIMITER,
+    PRESENCE,
     QUEUE,
     REVOKED,
     SETTINGS,
@@ -82,10 +84,11 @@ def create_app(
     app[ENGINE] = engine
     app[CATALOG] = catalog
     app[DISPATCHER] = dispatcher
+    app[PRESENCE] = dispatcher.presence
     app[QUEUE] = builtin_queue or BuiltinQueue(dispatcher)
     app[CLOCK] = clock
     app[AUDIO_DIR] = audio_dir.resolve()
-    app[DIRECTORY] = dispatcher.directory
+    app[DIRECTORY] = dispatcher.presence.directory
     app[CODEC] = SessionCodec(secret_key(settings.data_dir, env))
     app[LIMITER] = LoginLimiter()
     app[REVOKED] = {}

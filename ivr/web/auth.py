@@ -1,5 +1,8 @@
 """Web users: bcrypt passwords, the demo users, the signing key and a login rate limit.
 
+Who is who for the screen-pop (users by name and by queue-member interface) is
+:mod:`ivr.screenpop.directory`; this module is only about logging in.
+
 Users come from the service config file (``web.users`` with bcrypt hashes printed by
 ``ivr web hash-password``). A demo install has none, so :func:`demo_users` makes
 ``agent1``, ``agent2`` and ``supervisor`` with random passwords, generated once and kept
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +22,6 @@ import bcrypt
 
 from ivr.config.settings import Settings, WebUser
 
-ROLES = ("agent", "supervisor")
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
 DEMO_HASHES_FILE = "demo-password-hashes"
 SECRET_KEY_FILE = "secret-key"  # noqa: S105 (a file name, not a secret)
@@ -160,51 +162,6 @@ def secret_key(data_dir: Path, environ: Mapping[str, str]) -> bytes:
         stored = secrets.token_hex(SECRET_KEY_BYTES)
         _write_private(path, stored + "\n")
     return stored.encode("ascii")
-
-
-class UserDirectory:
-    """The configured users by name, and which user each queue-member interface is."""
-
-    def __init__(self, users: Sequence[WebUser]) -> None:
-        self._by_name: dict[str, WebUser] = {}
-        self._by_interface: dict[str, WebUser] = {}
-        for user in users:
-            if user.role not in ROLES:
-                raise ValueError(f"web user {user.name}: role must be agent or supervisor")
-            if user.name in self._by_name:
-                raise ValueError(f"web user {user.name} is configured twice")
-            self._by_name[user.name] = user
-            for interface in (*user.interfaces, builtin_interface(user.name)):
-                self._by_interface[interface.lower()] = user
-
-    @property
-    def users(self) -> tuple[WebUser, ...]:
-        return tuple(self._by_name.values())
-
-    def get(self, name: str) -> WebUser | None:
-        return self._by_name.get(name)
-
-    def by_interface(self, interface: str) -> WebUser | None:
-        """The user a queue member interface belongs to (case-insensitive, as Asterisk's)."""
-        return self._by_interface.get(interface.strip().lower())
-
-    def agents(self) -> tuple[WebUser, ...]:
-        return tuple(u for u in self._by_name.values() if u.role == "agent")
-
-
-def builtin_interface(name: str) -> str:
-    """Interface the built-in queue uses for a user with no Asterisk interface."""
-    return f"Web/{name}"
-
-
-def agent_interface(user: WebUser) -> str:
-    """The interface a built-in queue offer names: the user's first configured one."""
-    return user.interfaces[0] if user.interfaces else builtin_interface(user.name)
-
-
-def serves_queue(user: WebUser, queue: str) -> bool:
-    """Supervisors see every queue; an agent with no queues configured serves them all."""
-    return user.role == "supervisor" or not user.queues or queue in user.queues
 
 
 @dataclass

@@ -15,8 +15,11 @@ from ivr.channels.softphone import CallRunner
 from ivr.clock import Clock
 from ivr.config.settings import Settings, WebUser
 from ivr.screenpop.builtin_queue import BuiltinQueue
-from ivr.screenpop.dispatch import Dispatcher, WebStore
-from ivr.web.auth import LoginLimiter, UserDirectory
+from ivr.screenpop.contracts import WebStore
+from ivr.screenpop.directory import UserDirectory
+from ivr.screenpop.dispatcher import Dispatcher
+from ivr.screenpop.presence import Presence
+from ivr.web.auth import LoginLimiter
 from ivr.web.sessions import Session, SessionCodec
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,6 +27,8 @@ STORE: web.AppKey[WebStore] = web.AppKey("store")
 ENGINE: web.AppKey[CallRunner] = web.AppKey("engine")
 CATALOG: web.AppKey[Any] = web.AppKey("catalog")
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+#: The dispatcher's: the agent consoles open on this node.
+PRESENCE = web.AppKey("presence", Presence)
 QUEUE = web.AppKey("builtin_queue", BuiltinQueue)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 AUDIO_DIR = web.AppKey("audio_dir", Path)

@@ -18,8 +18,6 @@ from ivr.channels.softphone import (
     call_info_from,
     run_softphone_call,
 )
-from ivr.screenpop.dispatch import Delivery
-from ivr.web.auth import agent_interface
 from ivr.web.keys import (
     AUDIO_DIR,
     CALLS,
@@ -27,6 +25,7 @@ from ivr.web.keys import (
     ENGINE,
     FLOW_NAMES,
     LOGGED_OUT_CLOSE_CODE,
+    PRESENCE,
     QUEUE,
     SOCKETS,
     WS_CLOSER,
@@ -91,28 +90,26 @@ async def _next_json(ws: web.WebSocketResponse) -> dict[str, Any] | None:
 async def agent_ws(request: web.Request) -> web.WebSocketResponse:
     user = require_api_user(request)
     ws = await _open(request)
-    dispatcher = request.app[DISPATCHER]
+    presence = request.app[PRESENCE]
     queue = request.app[QUEUE]
-    sock = dispatcher.attach(user.name, ws.send_json)
+    sock = presence.attach(user.name, ws.send_json)
     try:
         await ws.send_json({"type": "hello", "agent": user.name, "role": user.role,
-                            "available": dispatcher.is_available(user.name),
+                            "available": presence.is_available(user.name),
                             "queues": list(user.queues)})
         current = queue.current(user.name)
         if current is not None:  # a reloaded console gets back the call it is on
             case_id, state = current
-            delivery = Delivery(user.name, state, case_id, agent_interface(user),
-                                dispatcher.now())
-            message = await dispatcher.pop_message(delivery)
-            if message is not None:
-                await ws.send_json(message)
+            pop = await request.app[DISPATCHER].message_for(user, state, case_id)
+            if pop is not None:
+                await ws.send_json(pop)
         while (message := await _next_json(ws)) is not None:
             kind = message.get("type")
             case_id = str(message.get("case_id", ""))
             if kind == "availability":
-                dispatcher.set_available(user.name, bool(message.get("available")))
+                presence.set_available(user.name, bool(message.get("available")))
                 await ws.send_json({"type": "availability",
-                                    "available": dispatcher.is_available(user.name)})
+                                    "available": presence.is_available(user.name)})
             elif kind == "answer":
                 await ws.send_json({"type": "answer", "case_id": case_id,
                                     "ok": queue.answer(user.name, case_id)})
@@ -122,7 +119,7 @@ async def agent_ws(request: web.Request) -> web.WebSocketResponse:
     except (ConnectionError, RuntimeError) as exc:
         log.info("agent console of %s closed: %s", user.name, exc)
     finally:
-        dispatcher.detach(sock)
+        presence.detach(sock)
     return ws
 
 

@@ -1,0 +1,260 @@
+"""The dispatcher: a pop event in, the case card out on that agent's consoles only.
+
+:meth:`Dispatcher.handle` finds the web user the pop's member interface belongs to
+(:mod:`ivr.screenpop.directory`), records the event on the case (the store moves the
+case's status and owner along) and turns the pop into a :class:`Delivery`: the pop
+addressed to an agent. Delivering loads the card (:mod:`ivr.screenpop.card`) and sends
+``{"type": "pop", "state": ..., "case": {...}}`` to each of the agent's consoles
+(:mod:`ivr.screenpop.presence`).
+
+With several web nodes on one PostgreSQL database, the node that sees the queue event
+publishes the delivery (``NOTIFY ivr_pop, '<json>'``, :mod:`ivr.screenpop.pgbus`) and
+every node (itself included) ``LISTEN``\\s and delivers to the consoles it holds,
+loading the card from the shared database. Several nodes watching one Asterisk each
+publish the same event; a node shows the same pop once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ivr.clock import Clock
+from ivr.config.settings import Settings, WebUser
+from ivr.masking import mask, mask_digit_runs
+from ivr.screenpop.card import load_card
+from ivr.screenpop.contracts import PopBus, PopStore
+from ivr.screenpop.directory import UserDirectory, agent_interface
+from ivr.screenpop.events import PopEvent, PopState
+from ivr.screenpop.pgbus import PostgresPopBus
+from ivr.screenpop.presence import Presence
+from ivr.store.cases import UnknownCase
+from ivr.store.engine import asyncpg_dsn
+
+log = logging.getLogger(__name__)
+
+#: Pops waiting for delivery on one node; far above any real burst (one per transfer).
+DELIVERY_BACKLOG = 1000
+#: The NOTIFY channel the web nodes of one database share.
+POP_CHANNEL = "ivr_pop"
+#: Several nodes watching one Asterisk each publish the same AMI event; the same pop
+#: (agent, case, state) arriving again within this many seconds is shown once.
+DUPLICATE_WINDOW = 2.0
+#: Recent pops remembered for that check; pruned past this size.
+DUPLICATE_MEMORY = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A pop addressed to an agent: small enough for a NOTIFY payload (ids only; the
+    card is loaded by the node that delivers it)."""
+
+    agent: str
+    state: PopState
+    case_id: str
+    interface: str
+    at: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "agent": self.agent,
+                "state": self.state.value,
+                "case_id": self.case_id,
+                "interface": self.interface,
+                "at": self.at,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Delivery:
+        data = json.loads(text)
+        return cls(
+            agent=str(data["agent"]),
+            state=PopState(data["state"]),
+            case_id=str(data["case_id"]),
+            interface=str(data.get("interface", "")),
+            at=str(data.get("at", "")),
+        )
+
+
+class Dispatcher:
+    """Routes pops to the consoles of the agent each one is for."""
+
+    def __init__(
+        self,
+        presence: Presence,
+        store: PopStore,
+        clock: Clock,
+        *,
+        bus: PopBus | None = None,
+    ) -> None:
+        self.presence = presence
+        self.directory = presence.directory
+        self._store = store
+        self._clock = clock
+        self._bus = bus
+        self._queue: asyncio.Queue[Delivery] | None = None
+        self._recent: dict[tuple[str, str, str], float] = {}
+        self._worker: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the cross-node listener (PostgreSQL) and the delivery worker."""
+        if self._bus is None or self._worker is not None:
+            return
+        queue: asyncio.Queue[Delivery] = asyncio.Queue(DELIVERY_BACKLOG)
+        self._queue = queue
+        self._worker = asyncio.create_task(self._deliver_forever(queue), name="pop-delivery")
+        await self._bus.start(self._on_bus_message)
+
+    async def close(self) -> None:
+        if self._bus is not None:
+            await self._bus.close()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    # -- pops in -------------------------------------------------------------------
+    async def handle(self, pop: PopEvent) -> bool:
+        """Record one pop on its case and deliver it; True when it was addressed to a
+        known agent. Never raises for bad input: an unknown interface or case is logged.
+        """
+        if not pop.case_id:
+            log.info("pop %s from %s without a case id: nothing to show", pop.state.value,
+                     pop.interface or "queue")
+            return False
+        user = await self._addressee(pop)
+        if user is None:
+            return False
+        detail = pop.interface if not pop.reason else f"{pop.interface} ({pop.reason})".strip()
+        try:
+            # The store moves the case's status and owner along with these events.
+            await self._store.add_case_event(pop.case_id, pop.state.value, agent=user.name,
+                                             detail=detail)
+        except UnknownCase:
+            log.warning("pop %s: unknown case %s", pop.state.value, pop.case_id)
+            return False
+        delivery = Delivery(user.name, pop.state, pop.case_id, pop.interface, self._now())
+        if self._bus is None:
+            await self._deliver(delivery)
+        else:
+            await self._bus.publish(delivery.to_json())
+        return True
+
+    async def _addressee(self, pop: PopEvent) -> WebUser | None:
+        """The web user a pop is for: its member interface's, else (an event that names
+        no member) the agent the case was last offered to. The case is read only then:
+        the card reads it once, after the event is recorded."""
+        if pop.interface:
+            user = self.directory.by_interface(pop.interface)
+            if user is None:
+                # An interface can be a phone number (Local/0901234567@...): masked.
+                log.info("pop %s for case %s: no web user has interface %r",
+                         pop.state.value, pop.case_id, mask_digit_runs(pop.interface))
+            return user
+        case = await self._store.get_case(pop.case_id)
+        if case is None:
+            log.warning("pop %s: unknown case %s", pop.state.value, pop.case_id)
+            return None
+        for event in reversed(case.get("events") or []):
+            name = event.get("agent") if isinstance(event, dict) else None
+            user = self.directory.get(str(name)) if name else None
+            if user is not None:
+                return user
+        log.info("pop %s for case %s: the case was offered to no web user",
+                 pop.state.value, pop.case_id)
+        return None
+
+    async def message_for(self, user: WebUser, state: PopState,
+                          case_id: str) -> dict[str, Any] | None:
+        """The pop a console opened mid-call shows for the call its agent is on (None if
+        the case is gone); nothing is recorded, nothing sent to other consoles."""
+        delivery = Delivery(user.name, state, case_id, agent_interface(user), self._now())
+        return await self._message(delivery)
+
+    def _now(self) -> str:
+        return self._clock.now().isoformat()
+
+    # -- delivery ------------------------------------------------------------------
+    def _on_bus_message(self, payload: str) -> None:
+        try:
+            delivery = Delivery.from_json(payload)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed pop notification (%d bytes)", len(payload))
+            return
+        if not self.presence.consoles(delivery.agent) or self._queue is None:
+            return  # that agent's console is on another node
+        if self._duplicate(delivery):
+            return
+        try:
+            self._queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            log.error("pop backlog full; dropping pop for case %s", delivery.case_id)
+
+    def _duplicate(self, delivery: Delivery) -> bool:
+        now = time.monotonic()
+        key = (delivery.agent, delivery.case_id, delivery.state.value)
+        seen = self._recent.get(key)
+        self._recent[key] = now
+        if len(self._recent) > DUPLICATE_MEMORY:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < DUPLICATE_WINDOW}
+        return seen is not None and now - seen < DUPLICATE_WINDOW
+
+    async def _deliver_forever(self, queue: asyncio.Queue[Delivery]) -> None:
+        # One worker keeps pops in order (ringing before connected) per node.
+        while True:
+            delivery = await queue.get()
+            try:
+                await self._deliver(delivery)
+            except Exception:  # a broken store must not stop later pops
+                log.exception("pop delivery for case %s failed", delivery.case_id)
+
+    async def _message(self, delivery: Delivery) -> dict[str, Any] | None:
+        """The websocket message for a pop (None if the case is gone)."""
+        card = await load_card(self._store, delivery.case_id)
+        if card is None:
+            return None
+        return {
+            "type": "pop",
+            "state": delivery.state.value,
+            "agent": delivery.agent,
+            "interface": delivery.interface,
+            "at": delivery.at,
+            "case": card,
+        }
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        socks = self.presence.consoles(delivery.agent)
+        if not socks:
+            log.info("pop for case %s: agent %s has no console open", delivery.case_id,
+                     delivery.agent)
+            return
+        message = await self._message(delivery)
+        if message is None:
+            return
+        card = message["case"]
+        for sock in socks:
+            try:
+                await sock.send(message)
+            except (ConnectionError, RuntimeError) as exc:
+                log.info("pop to %s not sent: %s", delivery.agent, exc)
+        log.info("pop %s case %s (caller %s) -> %s", delivery.state.value, delivery.case_id,
+                 mask(str(card.get("caller") or "")), delivery.agent)
+
+
+def build_dispatcher(
+    settings: Settings, store: PopStore, clock: Clock, users: Sequence[WebUser]
+) -> Dispatcher:
+    """A dispatcher for this service: PostgreSQL fan-out when the store is PostgreSQL."""
+    dsn = asyncpg_dsn(settings.database_url)
+    bus = PostgresPopBus(dsn, POP_CHANNEL) if dsn else None
+    return Dispatcher(Presence(UserDirectory(users)), store, clock, bus=bus)
