@@ -153,6 +153,7 @@ async def test_engine_call_ends_with_one_line_and_its_record(
         # the next call is served as ever (silence: the demo hands over to an agent)
         t = await run_call("127.0.0.1", server.port, SilentCaller(), extension="19001234")
         assert t.closed_by_server and t.has_command("EXEC Queue")
+        await server.wait_idle()  # the socket closes first, the record is saved after
     calls = {c["call_id"]: c for c in await core.store.list_calls(limit=10)}
     assert calls["666.1"]["outcome"] == "failed"
     assert calls["666.1"]["error"].startswith("channel: ") and said in calls["666.1"]["error"]

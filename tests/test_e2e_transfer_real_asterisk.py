@@ -59,6 +59,7 @@ class Stack:
             uniqueid=uniqueid, queue=queue, on_queue=self.ami.emit_queue_run if ami else None)
         assert transcript.closed_by_server
         case_id = next(m.group(1) for c in transcript.commands if (m := CASE_SET.match(c)))
+        await self.service.agi.wait_idle()  # the socket closes first, the record after
         calls = await self.service.core.store.list_calls(limit=1000)
         (record,) = [c for c in calls if c["call_id"] == uniqueid]
         return transcript, case_id, record
