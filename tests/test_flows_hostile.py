@@ -19,9 +19,10 @@ from ivr.cli import main
 from ivr.config import loader
 from ivr.config.loader import MAX_FLOWS_FILE_BYTES, load_yaml, read_flows_file
 from ivr.flows.compile import driver as compiler_module
-from ivr.flows.compile.driver import compile_flows, known_actions
+from ivr.flows.compile.driver import compile_flows
 from ivr.flows.source import FlowSource
 from ivr.prompts.catalog import PromptCatalog
+from ivr.store.lookups import known_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "config" / "prompts.yaml"
@@ -131,7 +132,7 @@ def test_a_compiler_bug_is_one_line_and_a_logged_traceback(
     def broken(*_: object) -> None:
         raise KeyError("oops")
 
-    monkeypatch.setattr(compiler_module.Compiler, "compile", broken)
+    monkeypatch.setattr(compiler_module, "compile_tree", broken)
     assert diagnostics(GOOD) == [
         "f.yaml:1:1: error: the flow compiler failed on this file (KeyError: 'oops'): this is a bug in ivr, please report it with the file"]
     (record,) = [r for r in caplog.records if r.name == "ivr.flows.compile.driver"]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.flows.compile.driver import compile_flows, known_actions
+from ivr.flows.compile.driver import compile_flows
 from ivr.prompts.catalog import PromptCatalog
+from ivr.store.lookups import known_actions
 
 CATALOG = PromptCatalog.from_texts({p: {"vi": p, "en": p} for p in
                                     ("one", "ask", "sorry_transfer")})

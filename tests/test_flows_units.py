@@ -130,9 +130,10 @@ def test_compiled_flows_are_immutable_with_resolved_targets() -> None:
     import dataclasses
     from pathlib import Path
 
-    from ivr.flows.compile.driver import compile_flows, known_actions
+    from ivr.flows.compile.driver import compile_flows
     from ivr.flows.model import MenuNode
     from ivr.prompts.catalog import PromptCatalog
+    from ivr.store.lookups import known_actions
 
     root = Path(__file__).resolve().parent.parent
     catalog = PromptCatalog.load(root / "config" / "prompts.yaml")

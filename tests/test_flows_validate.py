@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import main
-from ivr.flows.compile.driver import compile_flows, known_actions
+from ivr.flows.compile.driver import compile_flows
 from ivr.prompts.catalog import PromptCatalog
+from ivr.store.lookups import known_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = Path("tests/flows/broken")

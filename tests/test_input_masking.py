@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from flows_support import Harness
 
-from ivr.flows.compile.driver import compile_flows, known_actions
+from ivr.flows.compile.driver import compile_flows
 from ivr.prompts.catalog import PromptCatalog
+from ivr.store.lookups import known_actions
 
 CATALOG = PromptCatalog.from_texts({p: {"vi": p, "en": p} for p in ("ask", "sorry_transfer")})
 

@@ -13,7 +13,7 @@ import pytest
 from ivr.calls import Outcome
 from ivr.cli import main
 from ivr.config.diagnostics import Mark
-from ivr.flows.compile.driver import compile_flows, known_actions
+from ivr.flows.compile.driver import compile_flows
 from ivr.flows.coverage import coverage
 from ivr.flows.model import FlowSet
 from ivr.flows.scenario_report import (
@@ -28,6 +28,7 @@ from ivr.flows.scenarios import Expect, Scenario, ScenarioFile, load_scenarios
 from ivr.lookups import LookupStatus
 from ivr.prompts.catalog import PromptCatalog
 from ivr.scenario_runner import run_scenarios
+from ivr.store.lookups import known_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = ROOT / "config" / "flows.yaml"

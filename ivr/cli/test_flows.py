@@ -54,11 +54,12 @@ def _read(path: Path, what: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ivr.flows.compile.driver import compile_flows, known_actions
+    from ivr.flows.compile.driver import compile_flows
     from ivr.flows.coverage import coverage
     from ivr.flows.scenarios import load_scenarios
     from ivr.prompts.catalog import CatalogError, PromptCatalog
     from ivr.scenario_runner import run_scenarios
+    from ivr.store.lookups import known_actions
 
     flows_path = Path(args.flows)
     scenarios_path = Path(args.scenarios) if args.scenarios else \

@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from ivr.config.diagnostics import has_errors
     from ivr.config.loader import read_flows_file
     from ivr.config.settings import shipped_default
-    from ivr.flows.compile.driver import compile_flows, known_actions
+    from ivr.flows.compile.driver import compile_flows
     from ivr.prompts.catalog import CatalogError, PromptCatalog
+    from ivr.store.lookups import known_actions
 
     path = Path(args.path) if args.path else shipped_default(Path("config/flows.yaml"))
     path_text = str(path)

@@ -34,7 +34,8 @@ def referenced_prompts(
 ) -> tuple[frozenset[str] | None, str]:
     """(prompt ids the flows file uses, note); (None, why) when they cannot be known, in
     which case the caller checks every catalog prompt instead."""
-    from ivr.flows.compile.driver import compile_flows, known_actions
+    from ivr.flows.compile.driver import compile_flows
+    from ivr.store.lookups import known_actions
 
     try:
         data = flows_path.read_bytes()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
 from ivr.store.convert import normalise_phone
@@ -223,3 +223,13 @@ def build_actions(
             ),
         ]
     )
+
+
+def known_actions() -> ActionRegistry:
+    """The action names, inputs and result shapes flows may use, for validation without a
+    database (``ivr validate``, ``ivr prompts check``, ``ivr test-flows``).
+
+    ``build_actions`` only wires functions to a store; none runs here, so no store is
+    needed to read the declarations.
+    """
+    return build_actions(cast(Store, None))

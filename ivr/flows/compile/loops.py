@@ -45,9 +45,13 @@ from ivr.flows.model import (
 
 Key = tuple[str, str]
 """(flow, node id)"""
-_ASKING = (MenuNode, InputNode, TransferNode, HangupNode)
+ASKING = (MenuNode, InputNode, TransferNode, HangupNode)
 """Nodes that wait for the caller or an agent, or end the call: a loop through one is
 not a spin."""
+SILENT = (PlayNode, SetNode, GotoNode, LanguageNode, BranchNode, LookupNode, HoursNode,
+          CallNode)
+"""Nodes that go on by themselves (``_exits`` and ``steps`` know where). Every node kind
+is in exactly one of ASKING and SILENT (tests/test_flows_kinds.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,7 @@ class _Analysis:
 
     def silent(self, flow: str, node_id: str) -> AnyNode | None:
         node = self.flows[flow].nodes.get(node_id)
-        return None if node is None or isinstance(node, _ASKING) else node
+        return None if node is None or isinstance(node, ASKING) else node
 
     def target(self, flow: str, out: Exit | None) -> _Steps:
         if out is None or out.target in (AGENT, HANGUP):

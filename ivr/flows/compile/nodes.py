@@ -1,15 +1,21 @@
-"""Compiling each node kind (one verb per node) for :mod:`ivr.flows.compile.driver`."""
+"""Compiling each node kind (one verb per node), and :data:`NODE_KINDS`, the one table of them.
+
+A new node kind is its class in :mod:`ivr.flows.model` (and in ``AnyNode``), a compile
+function over :class:`NodeContext`, and one row in ``NODE_KINDS``; the engine's handler
+table and the loop check are tested against this table, so a forgotten place fails a test.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import time
 from types import MappingProxyType
 
 from ivr.config.diagnostics import Mark, did_you_mean
-from ivr.config.loader import YMap, YScalar, YSeq, YValue
-from ivr.flows.compile.driver import Compiler
+from ivr.config.loader import YScalar, YSeq, YValue
+from ivr.flows.compile.context import Compiler, NodeContext
 from ivr.flows.compile.questions import compile_input, compile_menu
 from ivr.flows.conditions import ConditionError, parse_condition
 from ivr.flows.model import (
@@ -22,8 +28,10 @@ from ivr.flows.model import (
     GotoNode,
     HangupNode,
     HoursNode,
+    InputNode,
     LanguageNode,
     LookupNode,
+    MenuNode,
     OpeningHours,
     PlayNode,
     SetNode,
@@ -32,46 +40,8 @@ from ivr.flows.model import (
 )
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-KINDS = ("play", "menu", "input", "lookup", "branch", "set", "goto", "call", "language",
-         "hours", "transfer", "hangup")
-NODE_KEYS: dict[str, tuple[str, ...]] = {
-    "play": ("next",),
-    "menu": (),
-    "input": ("next",),
-    "lookup": ("with", "as", "found", "not_found", "error", "timeout", "next"),
-    "branch": (),
-    "set": ("next",),
-    "goto": (),
-    "call": ("next",),
-    "language": ("next",),
-    "hours": ("open", "closed", "holiday"),
-    "transfer": ("on_timeout", "on_full", "on_no_agents", "next"),
-    "hangup": (),
-}
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
-
-
-class NodeContext:
-    def __init__(self, c: Compiler, flow: str, node_id: str, m: YMap) -> None:
-        self.c, self.flow, self.id, self.m = c, flow, node_id, m
-        self.what = f"node {node_id!r}"
-
-    @property
-    def mark(self) -> Mark:
-        return self.m.mark
-
-    def exit(self, key: str, *, required: bool = True, node: YValue | None = None,
-             fallback: str | None = None) -> Exit | None:
-        raw = node if node is not None else self.m.get(key)
-        if raw is None and fallback is not None:
-            raw = self.m.get(fallback)
-        if raw is None:
-            if required:
-                hint = f"'{key}'" + (f" or '{fallback}'" if fallback else "")
-                self.c.diags.error(self.mark, f"{self.what} has no way out: add {hint}")
-            return None
-        return self.c.exit(raw, self.flow, self.id, f"{self.what}: {key}")
 
 
 def compile_flow(c: Compiler, name: str, mark: Mark, body: YValue) -> Flow | None:
@@ -117,21 +87,22 @@ def compile_node(c: Compiler, flow: str, node_id: str, body: YValue) -> AnyNode 
     m = c.read.mapping(body, f"node {node_id!r}")
     if m is None:
         return None
-    kinds = [k for k in m.keys() if k in KINDS]
+    kinds = [k for k in m.keys() if k in NODE_KINDS]
     if len(kinds) != 1:
         if kinds:
             c.diags.error(m.mark, f"node {node_id!r} has two verbs: {kinds[0]!r} and "
                           f"{kinds[1]!r} (one verb per node)")
         else:
-            hints = [did_you_mean(k, KINDS) for k in m.keys()]
+            hints = [did_you_mean(k, NODE_KINDS) for k in m.keys()]
             hint = next((h for h in hints if h), "")
             c.diags.error(m.mark, f"node {node_id!r} has no verb{hint}: give one of "
-                          f"{', '.join(KINDS)}")
+                          f"{', '.join(NODE_KINDS)}")
         return None
-    kind = kinds[0]
+    verb = kinds[0]
+    kind = NODE_KINDS[verb]
     ctx = NodeContext(c, flow, node_id, m)
-    c.read.keys(m, (kind, *NODE_KEYS[kind]), ctx.what)
-    return _COMPILERS[kind](ctx, m.get(kind) or YScalar(None, m.key_mark(kind)))
+    c.read.keys(m, (verb, *kind.keys), ctx.what)
+    return kind.compile(ctx, m.get(verb) or YScalar(None, m.key_mark(verb)))
 
 
 def _play(ctx: NodeContext, v: YValue) -> AnyNode | None:
@@ -344,9 +315,36 @@ def _hangup(ctx: NodeContext, v: YValue) -> AnyNode | None:
     return HangupNode(ctx.id, ctx.flow, ctx.mark, ctx.c.play_items(v, ctx.what))
 
 
-_COMPILERS: dict[str, Callable[[NodeContext, YValue], AnyNode | None]] = {
-    "play": _play, "menu": compile_menu, "input": compile_input, "lookup": _lookup,
-    "branch": _branch,
-    "set": _set, "goto": _goto, "call": _call, "language": _language, "hours": _hours,
-    "transfer": _transfer, "hangup": _hangup,
-}
+CompileFn = Callable[[NodeContext, YValue], AnyNode | None]
+"""Compiles the value under the verb (the node's mapping is ``ctx.m``); None after an
+error, which it has reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKind:
+    """One verb of the flow language."""
+
+    keys: tuple[str, ...]
+    """The keys a node of this kind may have beside its verb (any other is an error)."""
+    compile: CompileFn
+    model: type[AnyNode]
+    """The class it compiles to: the engine has one handler per class."""
+
+
+NODE_KINDS: Mapping[str, NodeKind] = MappingProxyType({
+    "play": NodeKind(("next",), _play, PlayNode),
+    "menu": NodeKind((), compile_menu, MenuNode),
+    "input": NodeKind(("next",), compile_input, InputNode),
+    "lookup": NodeKind(("with", "as", "found", "not_found", "error", "timeout", "next"),
+                       _lookup, LookupNode),
+    "branch": NodeKind((), _branch, BranchNode),
+    "set": NodeKind(("next",), _set, SetNode),
+    "goto": NodeKind((), _goto, GotoNode),
+    "call": NodeKind(("next",), _call, CallNode),
+    "language": NodeKind(("next",), _language, LanguageNode),
+    "hours": NodeKind(("open", "closed", "holiday"), _hours, HoursNode),
+    "transfer": NodeKind(("on_timeout", "on_full", "on_no_agents", "next"), _transfer,
+                         TransferNode),
+    "hangup": NodeKind((), _hangup, HangupNode),
+})
+"""Every node kind by its verb, in the order the error for a node without one lists them."""

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from ivr.channels.channel import ALL_KEYS
 from ivr.config.diagnostics import did_you_mean
 from ivr.config.loader import YMap, YScalar, YValue
-from ivr.flows.compile.driver import READ_BACK_PROMPTS
+from ivr.flows.compile.context import READ_BACK_PROMPTS, NodeContext
 from ivr.flows.model import AnyNode, Exit, InputNode, MenuNode, Question
-
-if TYPE_CHECKING:
-    from ivr.flows.compile.nodes import NodeContext
 
 #: Named input checks, so supervisors never write regular expressions for the usual ones.
 CHECKS = {
