@@ -23,6 +23,7 @@ from ivr.channels.channel import Channel
 from ivr.clock import Clock, clock_from_env
 from ivr.config.settings import Settings
 from ivr.lookups import ActionRegistry
+from ivr.metrics import NO_METRICS, MetricsHooks
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -59,13 +60,17 @@ class Core:
     catalog: PromptCatalog
     flows: FlowSource
     engine: Engine
+    metrics: MetricsHooks = NO_METRICS
+    """What ``/metrics`` serves; ``ivr serve`` injects a :class:`ivr.metrics.Metrics`."""
 
     async def close(self) -> None:
         await self.store.close()
 
 
-async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
-    """Open the store (migrating and seeding as configured), load prompts and flows."""
+async def open_core(settings: Settings, environ: Mapping[str, str], *,
+                    metrics: MetricsHooks = NO_METRICS) -> Core:
+    """Open the store (migrating and seeding as configured), load prompts and flows;
+    ``metrics`` is handed to every part that counts something."""
     from ivr.config.diagnostics import FlowError
     from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
@@ -90,20 +95,22 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
         await store.migrate()
         if settings.seed_demo:
             await store.seed_demo_if_empty()
-        actions = build_actions(store)
+        actions = build_actions(store, metrics=metrics)
         try:
-            flows = FlowSource.load(settings.flows_path, actions=actions, catalog=catalog)
+            flows = FlowSource.load(settings.flows_path, actions=actions, catalog=catalog,
+                                    metrics=metrics)
         except FlowError as exc:
             raise StartupError(str(exc), exc.diagnostics) from None
         except FileNotFoundError:
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS
         await replay_unsaved_calls(store, unsaved)
-        engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved)
+        engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved,
+                        metrics=metrics)
     except BaseException:
         await store.close()
         raise
-    return Core(settings, clock, store, actions, catalog, flows, engine)
+    return Core(settings, clock, store, actions, catalog, flows, engine, metrics)
 
 
 #: Where the engine spills call records it could not save (database down or stuck).
@@ -212,7 +219,7 @@ class Service:
 
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)
-        dispatcher = build_dispatcher(settings, core.store, core.clock, users)
+        dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
         queue = BuiltinQueue.from_settings(dispatcher, settings)
         app = create_app(
             settings=settings,
@@ -225,6 +232,8 @@ class Service:
             builtin_queue=queue,
             flow_names=lambda: sorted(core.flows.current.flows),
             environ=dict(self._environ),
+            metrics=core.metrics,
+            flows_version=lambda: core.flows.current.version,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -238,7 +247,8 @@ class Service:
             ) from None
         self.web_port = _bound_port(self._runner)
 
-        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port)
+        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port,
+                                 metrics=core.metrics)
         try:
             await self.agi.start()
         except OSError as exc:

@@ -14,21 +14,26 @@ from pathlib import Path
 from ivr.config.diagnostics import Diagnostic, FlowError, Mark, Severity, has_errors
 from ivr.flows.compile.driver import ActionsLike, PromptIds, compile_flows
 from ivr.flows.model import FlowSet
+from ivr.metrics import NO_METRICS, MetricsHooks
 
 log = logging.getLogger(__name__)
 
 
 class FlowSource:
     def __init__(self, path: Path, flowset: FlowSet, *, actions: ActionsLike,
-                 catalog: PromptIds, mtime: float = 0.0) -> None:
+                 catalog: PromptIds, mtime: float = 0.0,
+                 metrics: MetricsHooks = NO_METRICS) -> None:
         self.path = path
         self.current: FlowSet = flowset
+        self._metrics = metrics
+        metrics.flows_version(flowset.version)
         self._actions = actions
         self._catalog = catalog
         self._mtime = mtime
 
     @classmethod
-    def load(cls, path: Path, *, actions: ActionsLike, catalog: PromptIds) -> FlowSource:
+    def load(cls, path: Path, *, actions: ActionsLike, catalog: PromptIds,
+             metrics: MetricsHooks = NO_METRICS) -> FlowSource:
         """Compile ``path``; raises :class:`FlowError` with every diagnostic if it fails
         (and FileNotFoundError if there is no file)."""
         data = path.read_bytes()
@@ -38,7 +43,8 @@ class FlowSource:
             raise FlowError(diags)
         for d in diags:
             log.warning("%s", d)
-        return cls(path, flowset, actions=actions, catalog=catalog, mtime=mtime)
+        return cls(path, flowset, actions=actions, catalog=catalog, mtime=mtime,
+                   metrics=metrics)
 
     def reload(self) -> list[Diagnostic]:
         """Compile the file again; swap it in only if it has no error. Returns diagnostics."""
@@ -49,6 +55,7 @@ class FlowSource:
             diag = Diagnostic(Mark(str(self.path), 1, 1), Severity.ERROR,
                               f"cannot read the flows file: {exc.strerror or exc}")
             log.error("flows not reloaded, keeping version %s: %s", self.current.version, diag)
+            self._metrics.flows_reloaded("failed")
             return [diag]
         flowset, diags = compile_flows(data, str(self.path), catalog=self._catalog,
                                        actions=self._actions)
@@ -56,13 +63,17 @@ class FlowSource:
             for d in diags:  # a warning stays a warning, so errors stand out in the log
                 (log.error if d.is_error else log.warning)("%s", d)
             log.error("flows not reloaded: keeping version %s", self.current.version)
+            self._metrics.flows_reloaded("failed")
             return diags
         for d in diags:
             log.warning("%s", d)
-        if flowset.version != self.current.version:
+        changed = flowset.version != self.current.version
+        if changed:
             log.warning("flows reloaded: version %s -> %s", self.current.version,
                         flowset.version)
             self.current = flowset
+            self._metrics.flows_version(flowset.version)
+        self._metrics.flows_reloaded("changed" if changed else "unchanged")
         return diags
 
     def changed(self) -> bool:

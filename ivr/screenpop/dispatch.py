@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ivr.clock import Clock
 from ivr.config.settings import Settings, WebUser
 from ivr.masking import mask, mask_digit_runs
+from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.contracts import PopBus, PopStore, WebStore
 from ivr.screenpop.events import PopEvent, PopState, pop_event_from
 from ivr.screenpop.queue_events import queue_event_from
@@ -116,8 +117,10 @@ class Dispatcher:
         clock: Clock,
         *,
         bus: PopBus | None = None,
+        metrics: MetricsHooks = NO_METRICS,
     ) -> None:
         self.directory = UserDirectory(users)
+        self._metrics = metrics
         self._store = store
         self._clock = clock
         self._bus = bus
@@ -315,6 +318,7 @@ class Dispatcher:
             log.info("pop for case %s: agent %s has no console open", delivery.case_id,
                      delivery.agent)
             return
+        started = time.perf_counter()
         message = await self.pop_message(delivery)
         if message is None:
             return
@@ -324,6 +328,7 @@ class Dispatcher:
                 await sock.send(message)
             except (ConnectionError, RuntimeError) as exc:
                 log.info("pop to %s not sent: %s", delivery.agent, exc)
+        self._metrics.pop_delivered(delivery.state.value, time.perf_counter() - started)
         log.info("pop %s case %s (caller %s) -> %s", delivery.state.value, delivery.case_id,
                  mask(str(card.get("caller") or "")), delivery.agent)
 
@@ -339,14 +344,15 @@ def asyncpg_dsn(database_url: str) -> str | None:
 
 
 def build_dispatcher(
-    settings: Settings, store: PopStore, clock: Clock, users: Sequence[WebUser]
+    settings: Settings, store: PopStore, clock: Clock, users: Sequence[WebUser],
+    metrics: MetricsHooks = NO_METRICS,
 ) -> Dispatcher:
     """A dispatcher for this service: PostgreSQL fan-out when the store is PostgreSQL."""
     from ivr.screenpop.pgbus import PostgresPopBus
 
     dsn = asyncpg_dsn(settings.database_url)
     bus = PostgresPopBus(dsn, POP_CHANNEL) if dsn else None
-    return Dispatcher(users, store, clock, bus=bus)
+    return Dispatcher(users, store, clock, bus=bus, metrics=metrics)
 
 
 async def run_ami_feed(client: AmiClient, dispatcher: Dispatcher) -> None:

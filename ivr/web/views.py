@@ -23,6 +23,7 @@ from ivr.web.keys import (
     DEMO_CALLERS,
     DIRECTORY,
     FLOW_NAMES,
+    FLOWS_VERSION,
     LIMITER,
     LOGGED_OUT_CLOSE_CODE,
     NEW_SESSION_KEY,
@@ -118,7 +119,11 @@ def _home(user: WebUser) -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    body: dict[str, object] = {"status": "ok"}
+    version = request.app.get(FLOWS_VERSION)
+    if version is not None:  # which flows this node runs: nodes disagree after a bad push
+        body["flows_version"] = version()
+    return web.json_response(body)
 
 
 async def index(request: web.Request) -> web.Response:
