@@ -414,3 +414,14 @@ def test_ivr_serve_writes_json_lines(serve_json: subprocess.Popen[str]) -> None:
     assert any(r.get("call_id") == "ops.json" and "no-such-flow" in r["message"]
                for r in records), lines
     assert any(r["message"].startswith("stopping (calls in progress") for r in records)
+
+
+def test_serve_takes_log_format_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr.cli import build_parser
+    from ivr.cli.serve import settings_from_args
+
+    monkeypatch.setenv("IVR_LOG_FORMAT", "text")
+    args = build_parser().parse_args(["serve", "--log-format", "json"])
+    assert settings_from_args(args).log_format == "json"  # the command line wins
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--log-format", "xml"])
