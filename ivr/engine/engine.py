@@ -47,7 +47,9 @@ from ivr.flows.model import (
     TransferNode,
 )
 from ivr.flows.source import FlowSource
+from ivr.logs import call_logging
 from ivr.lookups import ActionContext, ActionRegistry, ActionUnavailable, LookupStatus
+from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.spill import SpillFile
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ class Engine:
         agent_queue_fallback: str = "agents",
         unsaved_path: Path = DEFAULT_UNSAVED_PATH,
         holidays: HolidayCalendar | None = None,
+        metrics: MetricsHooks = NO_METRICS,
     ) -> None:
         self.flows = flows
         self.actions = actions
@@ -113,15 +116,22 @@ class Engine:
         self.unsaved_path = unsaved_path
         self.spill = SpillFile(unsaved_path)
         self.holidays = holidays or HolidayCalendar()
+        self.metrics = metrics
 
     async def run(self, channel: Channel, *, kind: str = "fastagi") -> CallRecord:
         """Run one call to its end and save its record. Raises only CancelledError."""
+        with call_logging(channel.info.call_id):  # JSON log lines carry the call id
+            return await self._run(channel, kind)
+
+    async def _run(self, channel: Channel, kind: str) -> CallRecord:
         flowset = self.flows.current  # this call keeps this version, whatever reloads
         if channel.info.flow not in flowset.flows:
             log.info("call %s asked for flow %r: running %r", channel.info.call_id,
                      channel.info.flow, flowset.default_flow)
         st = CallState.start(flowset, channel.info, self.clock.now(), kind,
                              tuple(self.catalog.languages))
+        flow = st.flow.name  # the flow the call started in, whatever it calls
+        self.metrics.call_started(flow)
         cancelled: asyncio.CancelledError | None = None
         outcome = Outcome.FAILED
         try:
@@ -144,6 +154,7 @@ class Engine:
         if isinstance(channel, Releasable):
             channel.release()
         record = st.record(self.clock.now(), outcome)
+        self.metrics.call_ended(flow, outcome.value)
         # Shielded: a cancelled call (server stopping) still leaves its record.
         await asyncio.shield(self._save(record))
         if cancelled is not None:
@@ -167,6 +178,7 @@ class Engine:
             line = json.dumps(jsonable(asdict(record)), ensure_ascii=False)
             try:
                 await self.spill.append(line)
+                self.metrics.record_spilled()
             except OSError as file_exc:
                 log.critical("call %s: record lost: %s\n%s", record.call_id,
                              describe(file_exc), line)
