@@ -16,13 +16,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
-from ivr.calls import CallRecord, CallStore, LookupStep, Outcome, PathStep
+from ivr.calls import CallRecord, CallStore, LookupStep, Outcome, PathStep, jsonable
 from ivr.channels.channel import CallerHungUp, Channel, ChannelError, Prompt
 from ivr.clock import Clock
 from ivr.engine.hours import HolidayCalendar, HoursState, hours_state
 from ivr.engine.questions import ask_input, ask_menu
 from ivr.engine.render import render
-from ivr.engine.state import CallState, jsonable
+from ivr.engine.state import CallState
 from ivr.engine.transfer import APOLOGY_PROMPT, transfer
 from ivr.flows.model import (
     AGENT,

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from ivr.calls import CallRecord, InputStep, LookupStep, Outcome, PathStep
 from ivr.channels.channel import CallInfo
 from ivr.flows.model import Exit, Flow, FlowSet, Literal, Value
-
-
-def jsonable(value: Any) -> Any:
-    """Lookup results as plain JSON data, for the case an agent reads."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 @dataclass
