@@ -100,13 +100,13 @@ class Engine:
         self.unsaved_path = unsaved_path
         self.holidays = holidays or HolidayCalendar()
 
-    async def run(self, channel: Channel, *, kind: str = "fastagi") -> CallRecord:
+    async def run(self, channel: Channel) -> CallRecord:
         """Run one call to its end and save its record. Raises only CancelledError."""
         flowset = self.flows.current  # this call keeps this version, whatever reloads
         if channel.info.flow not in flowset.flows:
             log.info("call %s asked for flow %r: running %r", channel.info.call_id,
                      channel.info.flow, flowset.default_flow)
-        st = CallState.start(flowset, channel.info, self.clock.now(), kind,
+        st = CallState.start(flowset, channel.info, self.clock.now(), channel.kind,
                              tuple(self.catalog.languages))
         cancelled: asyncio.CancelledError | None = None
         outcome = Outcome.FAILED
