@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ivr.calls import CallRecord, CallStore, LookupStep, Outcome, PathStep, jsonable
-from ivr.channels.channel import CallerHungUp, Channel, ChannelError, Prompt
+from ivr.channels.channel import CallerHungUp, Channel, ChannelError, Prompt, TransferStatus
 from ivr.clock import Clock
 from ivr.engine.hours import HolidayCalendar, HoursState, hours_state
 from ivr.engine.questions import ask_input, ask_menu
@@ -115,7 +115,7 @@ class Engine:
             outcome = st.outcome or Outcome.SELF_SERVED
         except CallerHungUp:
             # Hanging up after an agent took the call is the normal end of a transfer.
-            done = st.transfer_status == "completed"
+            done = st.transfer_status is TransferStatus.COMPLETED
             outcome = Outcome.TRANSFERRED if done else Outcome.ABANDONED
         except ChannelError as exc:
             st.error = st.error or f"channel: {exc}"
@@ -123,7 +123,8 @@ class Engine:
         except asyncio.CancelledError as exc:
             cancelled = exc
             st.error = st.error or "call cancelled (server stopping)"
-            outcome = Outcome.TRANSFERRED if st.transfer_status == "completed" else Outcome.FAILED
+            outcome = (Outcome.TRANSFERRED if st.transfer_status is TransferStatus.COMPLETED
+                       else Outcome.FAILED)
         except Exception as exc:  # a bug past the apology path: record it, keep serving
             st.error = st.error or f"{type(exc).__name__}: {exc}"
             log.exception("call %s failed", channel.info.call_id)

@@ -69,11 +69,11 @@ async def transfer(
         result = await ch.transfer(request)
     except CallerHungUp:
         st.queue_seconds = (engine.clock.now() - now).total_seconds()
-        st.transfer_status = "abandoned"
+        st.transfer_status = TransferStatus.ABANDONED
         await _finish(engine, case_id, TransferResult(TransferStatus.ABANDONED, "ABANDON"))
         raise
     st.queue_seconds = (engine.clock.now() - now).total_seconds()
-    st.transfer_status = result.status.value
+    st.transfer_status = result.status
     await _finish(engine, case_id, result)
     if result.status is TransferStatus.COMPLETED:
         st.outcome = Outcome.TRANSFERRED
