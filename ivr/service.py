@@ -146,7 +146,7 @@ async def build_call_handler(
     core = await open_core(settings, environ)
 
     async def handler(channel: Channel) -> object:
-        return await core.engine.run(channel, kind="agi")
+        return await core.engine.run(channel)
 
     return handler, core.close
 
@@ -185,7 +185,7 @@ class Service:
         return self.agi.port if self.agi else 0
 
     async def _handle_fastagi(self, channel: Channel) -> object:
-        return await self.core.engine.run(channel, kind="fastagi")
+        return await self.core.engine.run(channel)
 
     async def start(self) -> None:
         from aiohttp import web
