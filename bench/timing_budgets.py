@@ -52,8 +52,10 @@ from web_helpers import (  # noqa: E402
 from ivr.clock import FixedClock  # noqa: E402
 from ivr.config.settings import Settings, WebUser  # noqa: E402
 from ivr.lookups import ActionContext, LookupStatus  # noqa: E402
-from ivr.screenpop.dispatch import Dispatcher  # noqa: E402
+from ivr.screenpop.directory import UserDirectory  # noqa: E402
+from ivr.screenpop.dispatcher import Dispatcher  # noqa: E402
 from ivr.screenpop.events import PopEvent, PopState  # noqa: E402
+from ivr.screenpop.presence import Presence  # noqa: E402
 from ivr.store import Store  # noqa: E402
 from ivr.store.demo import OUTAGE, UNPAID  # noqa: E402
 from ivr.store.lookups import build_actions  # noqa: E402
@@ -103,7 +105,7 @@ async def web_stack(tmp: Path) -> tuple[Store, Dispatcher, CLIENT]:
     users = (WebUser("agent1", "agent", hash_password(PASSWORD, rounds=DEMO_BCRYPT_ROUNDS),
                      ("agents",), (AGENT,)),)
     store = await open_seeded_store(f"sqlite+aiosqlite:///{tmp / 'web.db'}")
-    dispatcher = Dispatcher(users, store, FixedClock(NOW))
+    dispatcher = Dispatcher(Presence(UserDirectory(users)), store, FixedClock(NOW))
     (tmp / "audio").mkdir()
     app = create_app(settings=Settings(data_dir=tmp / "var", users=users), store=store,
                      engine=NoEngine(), catalog=None, dispatcher=dispatcher,

@@ -1,15 +1,19 @@
 """What a call leaves behind: the call record and the case handed to an agent.
 
 The engine fills these in as a call runs; the store persists them. They are plain
-frozen data so that every channel, the simulator and the store agree on one shape.
+frozen data so that every channel, the simulator and the store agree on one shape;
+:func:`jsonable` turns them (and lookup results) into JSON, :func:`record_from_json`
+reads a record back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from ivr.channels.channel import TransferResult
@@ -125,6 +129,32 @@ class CallStore(Protocol):
     async def finish_transfer(self, case_id: str, result: TransferResult) -> None:
         """Record how the transfer ended (agent, timeout, full, caller gone)."""
         ...
+
+
+def jsonable(value: Any) -> Any:
+    """Lookup values, records, dataclasses and enums as plain JSON types.
+
+    Datetimes and dates become ISO strings, so a case read back from the database is
+    the same dict whatever the backend. A Decimal becomes its text: exact, as money must
+    be (``"12.50"`` stays ``"12.50"``).
+    """
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return str(value)
 
 
 def record_from_json(data: Mapping[str, Any]) -> CallRecord:

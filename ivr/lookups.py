@@ -18,6 +18,8 @@ from types import MappingProxyType
 from typing import Any
 
 from ivr.failures import describe
+from ivr.masking import mask_digit_runs
+from ivr.metrics import NO_METRICS, MetricsHooks
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,9 @@ class ActionUnavailable(Exception):
 class ActionRegistry:
     """Immutable once built: name -> :class:`ActionSpec`."""
 
-    def __init__(self, specs: Iterable[ActionSpec] = ()) -> None:
+    def __init__(self, specs: Iterable[ActionSpec] = (), *,
+                 metrics: MetricsHooks = NO_METRICS) -> None:
+        self._metrics = metrics
         self._specs: dict[str, ActionSpec] = {}
         for spec in specs:
             if spec.name in self._specs:
@@ -116,7 +120,8 @@ class ActionRegistry:
         return name in self._specs
 
     def merged(self, other: ActionRegistry) -> ActionRegistry:
-        return ActionRegistry([*self._specs.values(), *other._specs.values()])
+        return ActionRegistry([*self._specs.values(), *other._specs.values()],
+                              metrics=self._metrics)
 
     async def run(self, name: str, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
         """Run an action with its timeout; never raises except on cancellation."""
@@ -139,6 +144,9 @@ class ActionRegistry:
             log.debug("action %s refused at once (call %s): %s", name, ctx.call_id, exc)
         except Exception as exc:  # any failure becomes the flow's error branch
             result = LookupResult(LookupStatus.ERROR, error=f"{name}: {describe(exc)}")
-            log.warning("action %s failed (call %s): %s", name, ctx.call_id, describe(exc))
+            # Masked: a driver's error text quotes its parameters (an account code).
+            log.warning("action %s failed (call %s): %s", name, ctx.call_id,
+                        mask_digit_runs(describe(exc)))
         elapsed = (time.perf_counter() - started) * 1000
+        self._metrics.lookup(name, result.status.value, elapsed / 1000)
         return LookupResult(result.status, result.value, result.error, elapsed)

@@ -148,7 +148,7 @@ class _Runner:
             channel = SimulatorChannel(
                 info, ScriptedKeys(scenario.keys), patient=scenario.patient,
                 transfer_results=[TransferResult(s) for s in scenario.transfers])
-            record = await engine.run(channel, kind="simulator")
+            record = await engine.run(channel)
         finally:
             await store.close()
             await asyncio.to_thread(_remove, db)

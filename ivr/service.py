@@ -18,6 +18,7 @@ from ivr.channels.channel import Channel
 from ivr.clock import Clock, clock_from_env
 from ivr.config.settings import Settings
 from ivr.lookups import ActionRegistry
+from ivr.metrics import NO_METRICS, MetricsHooks
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -54,15 +55,19 @@ class Core:
     catalog: PromptCatalog
     flows: FlowSource
     engine: Engine
+    metrics: MetricsHooks = NO_METRICS
+    """What ``/metrics`` serves; ``ivr serve`` injects a :class:`ivr.metrics.Metrics`."""
 
     async def close(self) -> None:
         await self.store.close()
 
 
 async def open_core(
-    settings: Settings, environ: Mapping[str, str], *, degraded_ok: bool = True
+    settings: Settings, environ: Mapping[str, str], *, degraded_ok: bool = True,
+    metrics: MetricsHooks = NO_METRICS,
 ) -> Core:
-    """Open the store (migrating and seeding as configured), load prompts and flows.
+    """Open the store (migrating and seeding as configured), load prompts and flows;
+    ``metrics`` is handed to every part that counts something.
 
     ``degraded_ok=False`` is for commands with nobody waiting on a call (``ivr
     simulate``): a database that cannot be reached raises its own error, which the CLI
@@ -89,22 +94,24 @@ async def open_core(
     store = await Store.open(settings.database_url, clock=clock)
     try:
         await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
-        actions = build_actions(store)
+        actions = build_actions(store, metrics=metrics)
         try:
             flows = await asyncio.to_thread(
-                FlowSource.load, settings.flows_path, actions=actions, catalog=catalog)
+                FlowSource.load, settings.flows_path, actions=actions, catalog=catalog,
+                metrics=metrics)
         except FlowError as exc:
             raise StartupError(str(exc), exc.diagnostics) from None
         except FileNotFoundError:
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS
-        engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved)
+        engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved,
+                        metrics=metrics)
         if store.health.unreachable_at_start is None:
             await engine.spill.replay(store)
     except BaseException:
         await store.close()
         raise
-    return Core(settings, clock, store, actions, catalog, flows, engine)
+    return Core(settings, clock, store, actions, catalog, flows, engine, metrics)
 
 
 #: Where the engine spills call records it could not save (database down or stuck).
@@ -139,7 +146,7 @@ async def build_call_handler(
     core = await open_core(settings, environ)
 
     async def handler(channel: Channel) -> object:
-        return await core.engine.run(channel, kind="agi")
+        return await core.engine.run(channel)
 
     return handler, core.close
 
@@ -178,7 +185,7 @@ class Service:
         return self.agi.port if self.agi else 0
 
     async def _handle_fastagi(self, channel: Channel) -> object:
-        return await self.core.engine.run(channel, kind="fastagi")
+        return await self.core.engine.run(channel)
 
     async def start(self) -> None:
         from aiohttp import web
@@ -193,7 +200,7 @@ class Service:
 
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)
-        dispatcher = build_dispatcher(settings, core.store, core.clock, users)
+        dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
         queue = BuiltinQueue.from_settings(dispatcher, settings)
         app = create_app(
             settings=settings,
@@ -206,6 +213,8 @@ class Service:
             builtin_queue=queue,
             flow_names=lambda: sorted(core.flows.current.flows),
             environ=dict(self._environ),
+            metrics=core.metrics,
+            flows_version=lambda: core.flows.current.version,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -219,7 +228,8 @@ class Service:
             ) from None
         self.web_port = _bound_port(self._runner)
 
-        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port)
+        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port,
+                                 metrics=core.metrics)
         try:
             await self.agi.start()
         except OSError as exc:

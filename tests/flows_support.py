@@ -182,7 +182,7 @@ class Harness:
         self, keys: str | Sequence[str], **kw: Any
     ) -> tuple[CallRecord, SimulatorChannel]:
         ch = self.channel(keys, **kw)
-        record = await self.engine().run(ch, kind="simulator")
+        record = await self.engine().run(ch)
         return record, ch
 
 

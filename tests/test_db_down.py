@@ -88,7 +88,9 @@ def streamed(transcript: CallTranscript) -> list[str]:
 async def healthz(svc: Service) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as http, \
             http.get(f"http://127.0.0.1:{svc.web_port}/healthz") as resp:
-        return resp.status, await resp.json()
+        body = await resp.json()
+        body.pop("flows_version", None)  # what these tests look at is the database
+        return resp.status, body
 
 
 def spilled_ids(tmp_path: Path) -> list[str]:

@@ -185,8 +185,7 @@ async def test_records_spilled_to_disk_reach_the_database_on_next_start(
     from dataclasses import asdict
     from datetime import UTC, datetime
 
-    from ivr.calls import CallRecord, Outcome, PathStep
-    from ivr.engine.state import jsonable
+    from ivr.calls import CallRecord, Outcome, PathStep, jsonable
 
     at = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
     record = CallRecord(

@@ -1,10 +1,11 @@
 """A database that stops answering while a caller is being transferred must not leave
 that caller in silence: opening the case and recording the transfer result are bounded
-(``ivr.engine.transfer.CASE_WRITE_TIMEOUT``), like saving the call record is."""
+(the Engine's ``case_write_timeout``), like saving the call record is."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -12,9 +13,8 @@ import pytest
 from agi_fixtures import serving
 from flows_support import HCMC_HOTLINE, Harness, MemoryStore, prompt_ids
 
-from ivr.calls import CallRecord, CaseDraft, Outcome
+from ivr.calls import CallRecord, CaseDraft, Outcome, record_from_json
 from ivr.channels.channel import TransferResult, TransferStatus
-from ivr.engine import transfer as transfer_module
 from ivr.engine.engine import Engine
 from ivr.testing.callers import HangUpCaller, SilentCaller
 from ivr.testing.fake_asterisk import run_call
@@ -23,11 +23,18 @@ from ivr.testing.fake_asterisk import run_call
 class StuckStore(MemoryStore):
     """A store whose case writes hang (a locked table, a lost database connection)."""
 
-    def __init__(self, *, stuck_open: bool = False, stuck_finish: bool = False) -> None:
+    def __init__(self, *, stuck_open: bool = False, stuck_finish: bool = False,
+                 stuck_save: bool = False) -> None:
         super().__init__()
         self.stuck_open = stuck_open
         self.stuck_finish = stuck_finish
+        self.stuck_save = stuck_save
         self.never = asyncio.Event()  # nobody sets it: the database never answers
+
+    async def save_call(self, record: CallRecord) -> None:
+        if self.stuck_save:
+            await self.never.wait()
+        await super().save_call(record)
 
     async def open_case(self, draft: CaseDraft) -> str:
         if self.stuck_open:
@@ -40,14 +47,14 @@ class StuckStore(MemoryStore):
         await super().finish_transfer(case_id, result)
 
 
-@pytest.fixture(autouse=True)
-def short_case_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transfer_module, "CASE_WRITE_TIMEOUT", 0.05, raising=False)
+#: Seconds the engine waits for a write here: short, as the stuck store never answers.
+SHORT_WRITE = 0.05
 
 
 def engine_with(h: Harness, store: MemoryStore) -> Engine:
     return Engine(h.source, h.data.registry(), h.catalog, store, h.clock,
-                  unsaved_path=h.unsaved)
+                  unsaved_path=h.unsaved, case_write_timeout=SHORT_WRITE,
+                  save_timeout=SHORT_WRITE)
 
 
 async def test_a_stuck_case_insert_still_transfers_the_caller(tmp_path: Path) -> None:
@@ -69,6 +76,15 @@ async def test_a_stuck_transfer_result_still_offers_the_callback(tmp_path: Path)
     assert prompt_ids(ch)[-1] == "offer_callback"  # not silence
     assert record.transfer_status == "timeout"
     assert store.calls == [record]
+
+
+async def test_a_stuck_record_save_spills_the_record_to_the_fallback_file(tmp_path: Path) -> None:
+    h = Harness.build(tmp_path)
+    store = StuckStore(stuck_save=True)
+    record = await asyncio.wait_for(engine_with(h, store).run(h.channel("0")), 10)
+    assert store.calls == []
+    (line,) = h.unsaved.read_text(encoding="utf-8").splitlines()
+    assert record_from_json(json.loads(line)) == record
 
 
 class SlowRecordStore(MemoryStore):

@@ -30,6 +30,7 @@ from ivr.agi.protocol import (
 )
 from ivr.channels.channel import CallerHungUp, Channel, ChannelError
 from ivr.channels.fastagi import COMMAND_TIMEOUT, PROMPT_TIMEOUT, AgiChannel
+from ivr.metrics import NO_METRICS, MetricsHooks
 
 log = logging.getLogger(__name__)
 
@@ -258,13 +259,15 @@ class _CallConnection(asyncio.Protocol):
             await self._await_reply()
         data = conn.send(command)
         assert self._transport is not None
-        # No drain(): one short command is in flight at a time, so the write buffer can
-        # never grow past a line; awaiting drain would only add a call per command.
-        self._transport.write(data)
-        if timeout is not None:
-            self._timed = (command.command().verb, timeout)
-            self.deadline = self._loop.time() + timeout
-        return await self._await_reply()
+        verb = command.command().verb
+        with self._server.metrics.agi_command(verb):
+            # No drain(): one short command is in flight at a time, so the write buffer
+            # can never grow past a line; awaiting drain would only add a call per command.
+            self._transport.write(data)
+            if timeout is not None:
+                self._timed = (verb, timeout)
+                self.deadline = self._loop.time() + timeout
+            return await self._await_reply()
 
     async def _await_reply(self) -> Reply:
         waiter: asyncio.Future[Reply] = self._loop.create_future()
@@ -282,8 +285,10 @@ class FastAgiServer:
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 4573,
                  env_timeout: float = ENV_TIMEOUT,
                  command_timeout: float = COMMAND_TIMEOUT,
-                 prompt_timeout: float = PROMPT_TIMEOUT) -> None:
+                 prompt_timeout: float = PROMPT_TIMEOUT,
+                 metrics: MetricsHooks = NO_METRICS) -> None:
         self._handler = handler
+        self.metrics = metrics
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
         self.prompt_timeout = prompt_timeout

@@ -147,6 +147,12 @@ class Channel(Protocol):
     @property
     def info(self) -> CallInfo: ...
 
+    @property
+    def kind(self) -> str:
+        """What carries the call: ``fastagi``, ``agi`` (classic), ``softphone`` or
+        ``simulator``; the call record's ``channel``."""
+        ...
+
     async def play(self, prompts: Sequence[Prompt], *, escape: str = "") -> str | None:
         """Play prompts in order; return the escape key that interrupted them, or None.
 

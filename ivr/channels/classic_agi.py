@@ -98,7 +98,7 @@ def open_classic_channel(flow: str, *, stdin: IO[str] | None = None,
     sink = stderr or open(os.devnull, "w")
     agi = AGI(stdin=stdin or sys.stdin, stdout=stdout or sys.stdout, stderr=sink)
     link = PystLink(agi)
-    return AgiChannel(link, link.environment, flow=flow)
+    return AgiChannel(link, link.environment, flow=flow, kind="agi")
 
 
 async def run_classic_call(channel: Channel, handler: Handler) -> int:

@@ -162,12 +162,14 @@ def call_info(env: Environment, flow: str | None = None) -> CallInfo:
 class AgiChannel:
     """A live call over AGI. One command is in flight at a time (callers await each)."""
 
-    __slots__ = ("_dead", "_info", "_link", "command_timeout", "env", "prompt_timeout")
+    __slots__ = ("_dead", "_info", "_link", "command_timeout", "env", "kind", "prompt_timeout")
 
     def __init__(self, link: AgiLink, env: Environment, *, flow: str | None = None,
                  command_timeout: float = COMMAND_TIMEOUT,
-                 prompt_timeout: float = PROMPT_TIMEOUT) -> None:
+                 prompt_timeout: float = PROMPT_TIMEOUT, kind: str = "fastagi") -> None:
         self._link = link
+        self.kind = kind
+        """``fastagi``, or ``agi`` when a classic AGI script's stdin/stdout is the link."""
         self.command_timeout = command_timeout
         self.prompt_timeout = prompt_timeout
         self.env = env

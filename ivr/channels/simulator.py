@@ -103,6 +103,8 @@ class TerminalKeys:
 class SimulatorChannel:
     """Implements :class:`ivr.channels.channel.Channel`; records what the caller heard and did."""
 
+    kind = "simulator"
+
     def __init__(
         self,
         info: CallInfo,

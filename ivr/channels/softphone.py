@@ -60,7 +60,7 @@ _SOUND_FILE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 class CallRunner(Protocol):
     """The engine, as the softphone needs it (``ivr.engine.engine.Engine``)."""
 
-    async def run(self, channel: Channel, *, kind: str = "fastagi") -> CallRecord: ...
+    async def run(self, channel: Channel) -> CallRecord: ...
 
 
 class SoftphoneInputError(ValueError):
@@ -87,6 +87,8 @@ def play_guard(prompts: Sequence[Prompt]) -> float:
 
 class WebSoftphoneChannel:
     """One softphone call. The websocket handler feeds it keys, 'played' and hang-up."""
+
+    kind = "softphone"
 
     def __init__(
         self,
@@ -273,7 +275,7 @@ async def run_softphone_call(
             elif kind == "played" and isinstance(message.get("seq"), int):
                 channel.played(int(message["seq"]))
 
-    call = asyncio.create_task(engine.run(channel, kind="softphone"), name="softphone-call")
+    call = asyncio.create_task(engine.run(channel), name="softphone-call")
     reader = asyncio.create_task(read(), name="softphone-reader")
     try:
         await asyncio.wait({call, reader}, return_when=asyncio.FIRST_COMPLETED)

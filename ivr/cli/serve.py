@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
     p.add_argument("--no-prompt-build", action="store_true",
                    help="do not render missing prompt audio in the background at start "
                         "(when prompts are built and installed separately)")
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="log lines as text or as one JSON object per line "
+                        "(IVR_LOG_FORMAT, default text)")
     p.set_defaults(func=run)
 
 
@@ -66,7 +69,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     overrides = {
         name: getattr(args, name, None)
         for name in ("host", "agi_port", "web_port", "db_url", "flows_path", "prompts_path",
-                     "config_path", "data_dir")
+                     "config_path", "data_dir", "log_format")
     }
     if getattr(args, "no_seed", False):
         overrides["seed_demo"] = False
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     require_files(settings)
     if args.verbose == 0:
         logging.getLogger("ivr").setLevel(logging.INFO)
+    from ivr.logs import use_log_format
+
+    use_log_format(settings.log_format)
     return asyncio.run(_serve(settings, build_prompts=not args.no_prompt_build))
 
 
@@ -109,11 +115,12 @@ async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     from ivr.cli import UsageError
     from ivr.cli.database import database_errors, shown
     from ivr.config.settings import SettingsError
+    from ivr.metrics import Metrics
     from ivr.service import Service, StartupError, open_core
 
     try:
         with database_errors(settings.database_url):
-            core = await open_core(settings, os.environ)
+            core = await open_core(settings, os.environ, metrics=Metrics())
     except StartupError as exc:
         raise UsageError(str(exc)) from None
     service = Service(core, os.environ, build_prompts=build_prompts)
@@ -144,8 +151,11 @@ async def _serve(settings: Any, *, build_prompts: bool = True) -> int:
     try:
         await stop.wait()
     finally:
-        print("ivr: stopping (calls in progress get "
-              f"{SHUTDOWN_GRACE:g}s, then are recorded)", file=sys.stderr, flush=True)
+        stopping = f"stopping (calls in progress get {SHUTDOWN_GRACE:g}s, then are recorded)"
+        if settings.log_format == "json":  # stderr is read as JSON lines: no bare text
+            log.info("%s", stopping)
+        else:
+            print(f"ivr: {stopping}", file=sys.stderr, flush=True)
         await service.stop(SHUTDOWN_GRACE)
     return 0
 

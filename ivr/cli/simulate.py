@@ -159,7 +159,7 @@ async def simulate(args: argparse.Namespace) -> int:
         keys = (ScriptedKeys(args.keys) if args.keys is not None
                 else TerminalKeys(read_line_async=StdinLines(live).readline))
         channel = SimulatorChannel(info, keys, patient=args.patient, on_event=live)
-        record = await core.engine.run(channel, kind="simulator")
+        record = await core.engine.run(channel)
     finally:
         await core.close()
     transfer = None

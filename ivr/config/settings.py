@@ -81,6 +81,10 @@ class Settings:
     """Empty: no AMI; transfers go to the built-in queue (demo)."""
     ami_secret: str = ""
     users: tuple[WebUser, ...] = ()
+    metrics_token: str = ""
+    """Bearer token that opens ``/metrics`` to other hosts; loopback needs none."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line, for a log shipper)."""
     config_path: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Config file sections this module does not know, for the subsystem that does."""
@@ -117,6 +121,8 @@ ENV_VARS: Mapping[str, str] = {
     "IVR_AMI_PORT": "ami_port",
     "IVR_AMI_USERNAME": "ami_username",
     "IVR_AMI_SECRET": "ami_secret",
+    "IVR_METRICS_TOKEN": "metrics_token",
+    "IVR_LOG_FORMAT": "log_format",
 }
 
 
@@ -192,6 +198,13 @@ def load_config_file(path: Path) -> dict[str, Any]:
                 values["web_port"] = _coerce("web_port", value["port"])
             values["users"] = _users(value.get("users"), str(path))
             extra["web"] = dict(value)
+        elif key == "metrics" and isinstance(value, Mapping):
+            unknown = sorted(str(k) for k in value if k != "token")
+            if unknown:
+                raise SettingsError(f"{path}: unknown key under metrics: "
+                                    f"{', '.join(map(repr, unknown))}; the key is 'token'")
+            if value.get("token") is not None:
+                values["metrics_token"] = _coerce("metrics_token", value["token"])
         elif key in known and key not in {"users", "extra", "config_path"}:
             values[key] = _coerce(key, value)
         else:
@@ -264,4 +277,6 @@ def load_settings(
     settings = replace(settings, **demo)
     if settings.speech_variant not in {"north", "south"}:
         raise SettingsError("speech_variant must be north or south")
+    if settings.log_format not in {"text", "json"}:
+        raise SettingsError(f"log_format must be text or json, not {settings.log_format!r}")
     return settings

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from ivr.calls import InputStep
-from ivr.channels.channel import Channel, DigitSpec, Entry
-from ivr.engine.render import render
-from ivr.engine.state import CallState
+from ivr.channels.channel import DigitSpec, Entry
+from ivr.engine.turn import Turn
 from ivr.flows.model import (
     AGENT,
     REPEAT,
@@ -23,9 +21,6 @@ from ivr.flows.model import (
 )
 from ivr.masking import mask
 
-if TYPE_CHECKING:
-    from ivr.engine.engine import Engine
-
 #: Where read-back keeps the digits while it speaks them.
 _ENTERED = Ref("_entered")
 
@@ -33,20 +28,21 @@ Accept = Callable[[Entry], Awaitable[Exit | None]]
 
 
 async def ask(
-    engine: Engine, ch: Channel, st: CallState, node: MenuNode | InputNode, spec: DigitSpec,
-    accept: Accept, *, sensitive: bool = False,
+    turn: Turn, node: MenuNode | InputNode, spec: DigitSpec, accept: Accept, *,
+    sensitive: bool = False,
 ) -> Exit:
     """Ask until an answer is accepted, a flow-wide key is pressed or retries run out."""
+    st = turn.state
     q: Question = node.question
     prompts = q.prompt
     failures = {"no_input": 0, "no_match": 0}
 
     def note(digits: str, result: str) -> None:
         shown = mask(digits) if sensitive and digits else digits
-        st.inputs.append(InputStep(node.flow, node.id, shown, result, engine.clock.now()))
+        st.inputs.append(InputStep(node.flow, node.id, shown, result, turn.now()))
 
     while True:
-        entry = await ch.ask(render(engine.catalog, st, prompts), spec)
+        entry = await turn.ask(prompts, spec)
         key_exit = q.keys.get(entry.digits) if len(entry.digits) == 1 else None
         if key_exit is not None:
             note(entry.digits, f"key:{entry.digits}")
@@ -73,8 +69,8 @@ async def ask(
         prompts = step + q.reprompt
 
 
-async def ask_menu(engine: Engine, ch: Channel, st: CallState, node: MenuNode) -> Exit:
-    q = node.question
+async def ask_menu(turn: Turn, node: MenuNode) -> Exit:
+    st, q = turn.state, node.question
     spec = DigitSpec(max_digits=1, first_timeout=q.timeout,
                      inter_digit_timeout=q.inter_digit_timeout, barge_in=q.barge_in)
 
@@ -84,11 +80,11 @@ async def ask_menu(engine: Engine, ch: Channel, st: CallState, node: MenuNode) -
             st.last_choice = out.target  # the caller's intent, as the top flow names it
         return out
 
-    return await ask(engine, ch, st, node, spec, accept)
+    return await ask(turn, node, spec, accept)
 
 
-async def ask_input(engine: Engine, ch: Channel, st: CallState, node: InputNode) -> Exit:
-    q = node.question
+async def ask_input(turn: Turn, node: InputNode) -> Exit:
+    st, q = turn.state, node.question
     # With a terminator, room for it after a full entry: "12345678901#" must not leave
     # the "#" behind to interrupt the next prompt.
     extra = 1 if node.terminator else 0
@@ -102,23 +98,23 @@ async def ask_input(engine: Engine, ch: Channel, st: CallState, node: InputNode)
             return None
         if node.pattern is not None and not node.pattern.fullmatch(digits):
             return None
-        if node.read_back and not await _confirm(engine, ch, st, node, digits):
+        if node.read_back and not await _confirm(turn, node, digits):
             return None
         st.vars[node.store] = digits
         return node.next
 
-    return await ask(engine, ch, st, node, spec, accept, sensitive=node.sensitive)
+    return await ask(turn, node, spec, accept, sensitive=node.sensitive)
 
 
-async def _confirm(engine: Engine, ch: Channel, st: CallState, node: InputNode,
-                   digits: str) -> bool:
+async def _confirm(turn: Turn, node: InputNode, digits: str) -> bool:
     """"You entered 0 1 0 ..., press 1 to confirm, 2 to enter again."""
+    st = turn.state
     st.vars["_entered"] = digits
     try:
         items = (PromptItem("you_entered"), SayItem("digits", _ENTERED),
                  PromptItem("confirm_entry"))
         spec = DigitSpec(max_digits=1, first_timeout=node.question.timeout)
-        entry = await ch.ask(render(engine.catalog, st, items), spec)
+        entry = await turn.ask(items, spec)
     finally:
         st.vars.pop("_entered", None)
     return entry.digits == "1"

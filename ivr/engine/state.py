@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from ivr.calls import CallRecord, InputStep, LookupStep, Outcome, PathStep
-from ivr.channels.channel import CallInfo
+from ivr.channels.channel import CallInfo, TransferStatus
 from ivr.flows.model import Exit, Flow, FlowSet, Literal, Value
-
-
-def jsonable(value: Any) -> Any:
-    """Lookup results as plain JSON data, for the case an agent reads."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 @dataclass
@@ -53,7 +34,7 @@ class CallState:
     """Target of the latest menu choice: the caller's intent when nothing better is known."""
     case_id: str | None = None
     transfer_queue: str | None = None
-    transfer_status: str | None = None
+    transfer_status: TransferStatus | None = None
     transfer_started_at: datetime | None = None
     queue_seconds: float = 0.0
     apologised: bool = False
@@ -132,7 +113,7 @@ class CallState:
             lookups=tuple(self.lookups),
             case_id=self.case_id,
             transfer_queue=self.transfer_queue,
-            transfer_status=self.transfer_status,
+            transfer_status=None if self.transfer_status is None else self.transfer_status.value,
             ivr_seconds=self.seconds_in_ivr(now),
             queue_seconds=self.queue_seconds,
             error=self.error,

@@ -20,6 +20,7 @@ from ivr.config.diagnostics import Diagnostic, FlowError, Mark, Severity, has_er
 from ivr.config.loader import read_flows_file
 from ivr.flows.compile.driver import ActionsLike, PromptIds, compile_flows
 from ivr.flows.model import FlowSet
+from ivr.metrics import NO_METRICS, MetricsHooks
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +37,20 @@ class Compiled:
 
 class FlowSource:
     def __init__(self, path: Path, flowset: FlowSet, *, actions: ActionsLike,
-                 catalog: PromptIds, mtime: float = 0.0) -> None:
+                 catalog: PromptIds, mtime: float = 0.0,
+                 metrics: MetricsHooks = NO_METRICS) -> None:
         self.path = path
         self.current: FlowSet = flowset
+        self._metrics = metrics
+        metrics.flows_version(flowset.version)
         self._actions = actions
         self._catalog = catalog
         self._mtime = mtime
         self._reloading = asyncio.Lock()
 
     @classmethod
-    def load(cls, path: Path, *, actions: ActionsLike, catalog: PromptIds) -> FlowSource:
+    def load(cls, path: Path, *, actions: ActionsLike, catalog: PromptIds,
+             metrics: MetricsHooks = NO_METRICS) -> FlowSource:
         """Compile ``path``; raises :class:`FlowError` with every diagnostic if it fails
         (and FileNotFoundError if there is no file)."""
         mtime = path.stat().st_mtime
@@ -55,7 +60,8 @@ class FlowSource:
             raise FlowError(diags)
         for d in diags:
             log.warning("%s", d)
-        return cls(path, flowset, actions=actions, catalog=catalog, mtime=mtime)
+        return cls(path, flowset, actions=actions, catalog=catalog, mtime=mtime,
+                   metrics=metrics)
 
     def compile_file(self) -> Compiled:
         """Read and compile the file as it is now. Changes nothing here, so it may run in
@@ -81,15 +87,19 @@ class FlowSource:
             for d in diags:  # a warning stays a warning, so errors stand out in the log
                 (log.error if d.is_error else log.warning)("%s", d)
             log.error("flows not reloaded: keeping version %s", self.current.version)
+            self._metrics.flows_reloaded("failed")
             return diags
         for d in diags:
             log.warning("%s", d)
-        if compiled.flowset.version != self.current.version:
+        changed = compiled.flowset.version != self.current.version
+        if changed:
             log.info("flows reloaded: version %s -> %s", self.current.version,
                      compiled.flowset.version)
             self.current = compiled.flowset
+            self._metrics.flows_version(compiled.flowset.version)
         else:
             log.info("flows unchanged: version %s", self.current.version)
+        self._metrics.flows_reloaded("changed" if changed else "unchanged")
         return diags
 
     def reload(self) -> list[Diagnostic]:

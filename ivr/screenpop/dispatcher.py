@@ -28,6 +28,7 @@ from typing import Any
 from ivr.clock import Clock
 from ivr.config.settings import Settings, WebUser
 from ivr.masking import mask, mask_digit_runs
+from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.card import load_card
 from ivr.screenpop.contracts import PopBus, PopStore
 from ivr.screenpop.directory import UserDirectory, agent_interface
@@ -94,8 +95,10 @@ class Dispatcher:
         clock: Clock,
         *,
         bus: PopBus | None = None,
+        metrics: MetricsHooks = NO_METRICS,
     ) -> None:
         self.presence = presence
+        self._metrics = metrics
         self.directory = presence.directory
         self._store = store
         self._clock = clock
@@ -238,6 +241,7 @@ class Dispatcher:
             log.info("pop for case %s: agent %s has no console open", delivery.case_id,
                      delivery.agent)
             return
+        started = time.perf_counter()
         message = await self._message(delivery)
         if message is None:
             return
@@ -247,14 +251,16 @@ class Dispatcher:
                 await sock.send(message)
             except (ConnectionError, RuntimeError) as exc:
                 log.info("pop to %s not sent: %s", delivery.agent, exc)
+        self._metrics.pop_delivered(delivery.state.value, time.perf_counter() - started)
         log.info("pop %s case %s (caller %s) -> %s", delivery.state.value, delivery.case_id,
                  mask(str(card.get("caller") or "")), delivery.agent)
 
 
 def build_dispatcher(
-    settings: Settings, store: PopStore, clock: Clock, users: Sequence[WebUser]
+    settings: Settings, store: PopStore, clock: Clock, users: Sequence[WebUser],
+    metrics: MetricsHooks = NO_METRICS,
 ) -> Dispatcher:
     """A dispatcher for this service: PostgreSQL fan-out when the store is PostgreSQL."""
     dsn = asyncpg_dsn(settings.database_url)
     bus = PostgresPopBus(dsn, POP_CHANNEL) if dsn else None
-    return Dispatcher(Presence(UserDirectory(users)), store, clock, bus=bus)
+    return Dispatcher(Presence(UserDirectory(users)), store, clock, bus=bus, metrics=metrics)

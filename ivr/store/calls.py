@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ivr.calls import CallRecord, Outcome
-from ivr.store.convert import iso, jsonable
+from ivr.calls import CallRecord, Outcome, jsonable
+from ivr.store.convert import iso
 from ivr.store.models import call_records
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ivr.calls import CaseDraft
+from ivr.calls import CaseDraft, jsonable
 from ivr.channels.channel import TransferResult, TransferStatus
-from ivr.store.convert import iso, jsonable
+from ivr.store.convert import iso
 from ivr.store.models import case_events, cases
 
 #: Status of a case from the moment the IVR hands it over.

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
+from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.store.convert import normalise_phone
 from ivr.store.requests import SERVICE_KINDS
 from ivr.store.store import Store
@@ -139,9 +140,10 @@ class _Actions:
 
 
 def build_actions(
-    store: Store, *, read_timeout: float = READ_TIMEOUT, write_timeout: float = WRITE_TIMEOUT
+    store: Store, *, read_timeout: float = READ_TIMEOUT, write_timeout: float = WRITE_TIMEOUT,
+    metrics: MetricsHooks = NO_METRICS,
 ) -> ActionRegistry:
-    """Every action flows may name, with its inputs and timeout."""
+    """Every action flows may name, with its inputs and timeout; ``metrics`` times them."""
     a = _Actions(store)
 
     def read(name: str, fn: Any, inputs: set[str], optional: set[str], what: str) -> ActionSpec:
@@ -221,7 +223,8 @@ def build_actions(
                 set(),
                 "a 1-5 satisfaction score for this call",
             ),
-        ]
+        ],
+        metrics=metrics,
     )
 
 

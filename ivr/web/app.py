@@ -21,10 +21,11 @@ from ivr.calls import CallRecord
 from ivr.channels.softphone import CallRunner
 from ivr.clock import Clock
 from ivr.config.settings import Settings
+from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
 from ivr.screenpop.contracts import WebStore
 from ivr.screenpop.dispatcher import Dispatcher
-from ivr.web import api, sockets, views
+from ivr.web import api, operations, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -37,7 +38,9 @@ from ivr.web.keys import (
     DISPATCHER,
     ENGINE,
     FLOW_NAMES,
+    FLOWS_VERSION,
     LIMITER,
+    METRICS,
     PRESENCE,
     QUEUE,
     REVOKED,
@@ -64,6 +67,8 @@ def create_app(
     flow_names: Callable[[], Sequence[str]] | None = None,
     demo_callers: Sequence[tuple[str, str]] | None = None,
     environ: dict[str, str] | None = None,
+    metrics: MetricsHooks = NO_METRICS,
+    flows_version: Callable[[], str] | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -73,6 +78,8 @@ def create_app(
     ``flow_names`` lists the flows the softphone offers; ``demo_callers`` are caller
     numbers the softphone suggests as ``(number, label)`` (default: the phones of the
     documented demo accounts when the demo data is seeded).
+    ``metrics`` is what ``/metrics`` serves; ``flows_version`` tells ``/healthz`` the
+    flows version this node runs.
     Users are the dispatcher's (build it with :func:`ivr.web.auth.web_users`), so the
     people who log in and the agents pops go to are one list.
     """
@@ -98,10 +105,13 @@ def create_app(
     if demo_callers is None:
         demo_callers = _demo_callers() if settings.seed_demo else ()
     app[DEMO_CALLERS] = tuple(demo_callers)
+    app[METRICS] = metrics
+    app[FLOWS_VERSION] = flows_version
 
     views.add_routes(app)
     api.add_routes(app)
     sockets.add_routes(app)
+    operations.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     app.cleanup_ctx.append(_dispatcher_ctx)

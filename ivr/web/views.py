@@ -23,6 +23,7 @@ from ivr.web.keys import (
     DEMO_CALLERS,
     DIRECTORY,
     FLOW_NAMES,
+    FLOWS_VERSION,
     LIMITER,
     LOGGED_OUT_CLOSE_CODE,
     NEW_SESSION_KEY,
@@ -120,11 +121,17 @@ def _home(user: WebUser) -> str:
 
 async def healthz(request: web.Request) -> web.Response:
     """200 ``{"status": "ok"}``, or 503 saying what is wrong (a load balancer or monitor
-    reads the status; an operator reads the JSON)."""
+    reads the status; an operator reads the JSON), with the flows version this node runs
+    (nodes disagree after a bad push)."""
+    body: dict[str, object] = {"status": "ok"}
+    version = request.app.get(FLOWS_VERSION)
+    if version is not None:
+        body["flows_version"] = version()
     database = request.app[STORE].database_health()
     if database.get("state") == "ok":
-        return web.json_response({"status": "ok"})
-    return web.json_response({"status": "degraded", "database": database}, status=503)
+        return web.json_response(body)
+    body.update(status="degraded", database=database)
+    return web.json_response(body, status=503)
 
 
 async def index(request: web.Request) -> web.Response:

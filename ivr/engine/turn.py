@@ -1,0 +1,74 @@
+"""One call as a node handler sees it: its channel, its state, the services to use.
+
+The engine builds one :class:`Turn` per call and hands it to every node handler, so
+handlers (``handlers.py``, ``questions.py``, ``transfer.py``) depend on this small
+context and never on the Engine itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ivr.calls import CallStore
+from ivr.channels.channel import Channel, DigitSpec, Entry, Prompt
+from ivr.clock import Clock
+from ivr.engine.hours import HolidayCalendar
+from ivr.engine.render import render
+from ivr.engine.state import CallState
+from ivr.flows.model import PlayItem
+from ivr.lookups import ActionContext, ActionRegistry
+
+
+class Catalog(Protocol):
+    """What the engine needs from ``PromptCatalog``."""
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+
+    def has(self, prompt_id: str) -> bool: ...
+
+    def prompt(self, prompt_id: str, language: str) -> Prompt: ...
+
+    def say(self, kind: str, value: object, language: str) -> list[Prompt]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """The per-call context. Frozen: a handler changes the call's ``state``, never which
+    channel, catalog or store the call uses."""
+
+    channel: Channel
+    state: CallState
+    catalog: Catalog
+    clock: Clock
+    store: CallStore
+    lookups: ActionRegistry
+    holidays: HolidayCalendar
+    agent_queue_fallback: str
+    """The telephony queue for the flows' agent queue when the file has no ``queues:``
+    entry for it."""
+    case_write_timeout: float
+    """Seconds opening or finishing a case may take (see ``transfer.CASE_WRITE_TIMEOUT``)."""
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def render(self, items: tuple[PlayItem, ...]) -> list[Prompt]:
+        return render(self.catalog, self.state, items)
+
+    async def play(self, items: tuple[PlayItem, ...]) -> None:
+        """Play ``items`` in the caller's language (nothing to say: nothing sent)."""
+        prompts = self.render(items)
+        if prompts:
+            await self.channel.play(prompts)
+
+    async def ask(self, items: tuple[PlayItem, ...], spec: DigitSpec) -> Entry:
+        return await self.channel.ask(self.render(items), spec)
+
+    def lookup_context(self) -> ActionContext:
+        """Who is asking, for a lookup run on this call's behalf."""
+        st = self.state
+        return ActionContext(st.info.call_id, st.info.caller, st.info.dialled, st.language,
+                             st.flow.name)
