@@ -16,6 +16,7 @@ from flows_support import Harness, nodes
 from ivr.calls import Outcome
 from ivr.channels.channel import TransferResult, TransferStatus
 from ivr.engine.handlers import HANDLERS
+from ivr.flows.compile.nodes import NODE_KINDS
 from ivr.flows.model import AnyNode, Node
 from ivr.prompts.catalog import PromptCatalog
 
@@ -72,23 +73,18 @@ flows:
 
 
 def compiler_kinds() -> tuple[str, ...]:
-    """The node kinds the compiler accepts.
-
-    Today two tables in ivr/flows/compile/nodes.py (KINDS, _COMPILERS); when they become
-    one ``NODE_KINDS`` (kind -> keys, compiler, model class), return its keys here and
-    read each kind's class from it in :func:`kind_classes`.
-    """
-    from ivr.flows.compile.nodes import _COMPILERS, KINDS
-
-    assert set(KINDS) == set(_COMPILERS)
-    return tuple(KINDS)
+    """The node kinds the compiler accepts: the verbs of its one table."""
+    return tuple(NODE_KINDS)
 
 
 def kind_classes(tmp_path: Path) -> Mapping[str, type[Node]]:
-    """Kind -> the class the compiler makes of it, read from a compiled flow."""
+    """Kind -> the class the compiler makes of it, read from a compiled flow (and checked
+    against the class the compiler's table names)."""
     compiled = Harness.build(tmp_path, EVERY_KIND, catalog=CATALOG).source.current
-    return {node_id.removesuffix("_node"): type(node)
+    made = {node_id.removesuffix("_node"): type(node)
             for node_id, node in compiled.flows["hotline"].nodes.items()}
+    assert made == {verb: kind.model for verb, kind in NODE_KINDS.items()}
+    return made
 
 
 def test_every_node_class_of_the_language_has_a_handler() -> None:
