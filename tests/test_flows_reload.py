@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from ivr.clock import FixedClock
 from ivr.config.diagnostics import FlowError
 from ivr.engine.engine import Engine
 from ivr.flows.source import FlowSource
-from ivr.prompts.catalog import PromptCatalog
+from ivr.prompts.catalog import PromptCatalog, PromptEntry
 
 CATALOG = PromptCatalog.from_texts({p: {"vi": p, "en": p} for p in
                                     ("one", "two", "ask", "sorry_transfer")})
@@ -166,6 +167,16 @@ class HeldCatalog:
             # of hanging it (the loop could then never release it).
             self.release.wait(30)
         return self.inner.has(prompt_id)
+
+    @property
+    def SAY_KINDS(self) -> frozenset[str]:
+        return self.inner.SAY_KINDS
+
+    def ids(self) -> Iterator[str]:
+        return self.inner.ids()
+
+    def entry(self, prompt_id: str) -> PromptEntry:
+        return self.inner.entry(prompt_id)
 
 
 async def test_reload_compiles_off_the_event_loop_while_calls_go_on(tmp_path: Path) -> None:

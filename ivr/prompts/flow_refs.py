@@ -7,13 +7,15 @@ those questions down yields exactly the ids the flows use, whether or not they e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from ivr.prompts.catalog import PromptCatalog
+from ivr.prompts.catalog import PromptCatalog, PromptEntry
 
 
 class _RecordingCatalog:
-    """The compiler's view of a catalog (``languages``, ``has``) that remembers the ids."""
+    """The compiler's view of a catalog (``PromptIds``) that remembers the ids it is asked
+    about."""
 
     def __init__(self, catalog: PromptCatalog) -> None:
         self._catalog = catalog
@@ -27,6 +29,12 @@ class _RecordingCatalog:
     def has(self, prompt_id: str) -> bool:
         self.asked.add(prompt_id)
         return self._catalog.has(prompt_id)
+
+    def ids(self) -> Iterator[str]:
+        return self._catalog.ids()
+
+    def entry(self, prompt_id: str) -> PromptEntry:
+        return self._catalog.entry(prompt_id)
 
 
 def referenced_prompts(

@@ -34,8 +34,6 @@ from ivr.flows.model import (
 )
 from ivr.lookups import ActionRegistry
 
-#: What the prompts catalog promises for ``say:`` (``PromptCatalog.SAY_KINDS``).
-DEFAULT_SAY_KINDS = frozenset({"number", "digits", "money", "date", "time", "datetime", "duration"})
 #: Variables every call has before any node runs.
 BUILTIN_VARIABLES = frozenset({"caller", "hotline", "language", "call", "result"})
 #: Prompts the engine plays when an input reads the digits back.
@@ -44,13 +42,35 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
+class PromptTexts(Protocol):
+    """A prompt of the catalog, as far as the compiler reads it."""
+
+    @property
+    def texts(self) -> Mapping[str, str]:
+        """Language -> the prompt's text in it."""
+        ...
+
+
 class PromptIds(Protocol):
     """What the compiler needs from ``PromptCatalog``."""
+
+    @property
+    def SAY_KINDS(self) -> frozenset[str]:
+        """The kinds ``say:`` can speak (number, money, date...)."""
+        ...
 
     @property
     def languages(self) -> tuple[str, ...]: ...
 
     def has(self, prompt_id: str) -> bool: ...
+
+    def ids(self) -> Iterable[str]:
+        """Every prompt id, for "did you mean" on an unknown one."""
+        ...
+
+    def entry(self, prompt_id: str) -> PromptTexts:
+        """A prompt that ``has`` said exists."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +124,7 @@ class Compiler:
 
     def __post_init__(self) -> None:
         self.read = Reader(self.diags)
-        self.say_kinds: frozenset[str] = getattr(self.catalog, "SAY_KINDS", DEFAULT_SAY_KINDS)
+        self.say_kinds = self.catalog.SAY_KINDS
         self.defaults = Defaults()
         self.default_exhausted = Exit(AGENT, Mark(self.path, 1, 1))
         self.default_keys: dict[str, Exit] = {}
@@ -113,14 +133,12 @@ class Compiler:
 
     def check_prompt(self, prompt_id: str, mark: Mark) -> None:
         if not self.catalog.has(prompt_id):
-            ids = getattr(self.catalog, "ids", None)
-            hint = did_you_mean(prompt_id, ids()) if callable(ids) else ""
+            hint = did_you_mean(prompt_id, self.catalog.ids())
             self.diags.error(mark, f"unknown prompt {prompt_id!r}{hint}")
             return
-        entry = getattr(self.catalog, "entry", None)
-        texts = getattr(entry(prompt_id), "texts", None) if callable(entry) else None
-        missing = [lang for lang in self.catalog.languages if texts is not None
-                   and lang not in texts and prompt_id not in self.untranslated]
+        texts = self.catalog.entry(prompt_id).texts
+        missing = [lang for lang in self.catalog.languages
+                   if lang not in texts and prompt_id not in self.untranslated]
         if missing:  # the engine falls back to the default language: a caller hears it
             self.untranslated.add(prompt_id)
             self.diags.warning(mark, f"prompt {prompt_id!r} has no {'/'.join(missing)} text "
