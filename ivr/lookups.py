@@ -68,6 +68,15 @@ class ActionContext:
 
 ActionFn = Callable[[Mapping[str, Any], ActionContext], Awaitable[LookupResult]]
 
+Shape = Mapping[str, "Shape | None"]
+"""The fields of a result's value: name -> the field's own fields (``None``: a plain
+value, a list, or fields not known). The compiler checks ``balance.amount_due`` in a flow
+against the shape its lookup declares."""
+
+
+def _no_fields() -> Shape:
+    return MappingProxyType({})
+
 
 @dataclass(frozen=True, slots=True)
 class ActionSpec:
@@ -83,6 +92,11 @@ class ActionSpec:
     writes: bool = False
     """True for actions that store something the caller will be told about (tickets,
     cases): their timeout is longer, since abandoning a committed write is worse."""
+    returns: Shape | None = None
+    """The fields of a ``found`` result's value. Required: the registry refuses a spec
+    without it, since a shape left out would let ``balance.payed`` through unchecked."""
+    not_found_returns: Shape = field(default_factory=_no_fields)
+    """The fields a ``not_found`` result still carries (``count: 0``), if any."""
 
 
 class UnknownAction(KeyError):
@@ -105,6 +119,9 @@ class ActionRegistry:
         for spec in specs:
             if spec.name in self._specs:
                 raise ValueError(f"action {spec.name!r} registered twice")
+            if spec.returns is None:
+                raise ValueError(f"action {spec.name!r} declares no result shape: give "
+                                 "returns= (the fields of its found value; {} for none)")
             self._specs[spec.name] = spec
 
     def names(self) -> frozenset[str]:

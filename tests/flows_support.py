@@ -18,10 +18,13 @@ from ivr.engine.engine import Engine
 from ivr.flows.source import FlowSource
 from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
 from ivr.prompts.catalog import PromptCatalog
+from ivr.store.lookups import known_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS_YAML = ROOT / "config" / "flows.yaml"
 PROMPTS_YAML = ROOT / "config" / "prompts.yaml"
+#: The store's declarations (inputs, result shapes), without a store.
+STORE_ACTIONS = known_actions()
 #: Tuesday 10:00 local: the new-connections desk is open.
 OFFICE_HOURS = datetime(2026, 12, 1, 10, 0, tzinfo=DEFAULT_TZ)
 DEMO_CALLER = "0901234567"
@@ -79,7 +82,10 @@ class DemoData:
                     raise ConnectionError(f"{name}: database unreachable")
                 return getattr(self, name)(values, ctx)  # type: ignore[no-any-return]
 
-            return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), timeout=1.0)
+            declared = STORE_ACTIONS.spec(name)  # the same result shapes as the store's
+            return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), timeout=1.0,
+                              returns=declared.returns,
+                              not_found_returns=declared.not_found_returns)
 
         return ActionRegistry([
             spec("accounts_for_caller", (), ("phone",)),

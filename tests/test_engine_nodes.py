@@ -238,7 +238,7 @@ def registry_with(**overrides: Any) -> ActionRegistry:
         raise AssertionError("unreachable")
 
     for name, kind in overrides.items():
-        specs.append(ActionSpec(name, hang, frozenset({"account"}), timeout=0.01)
+        specs.append(ActionSpec(name, hang, frozenset({"account"}), timeout=0.01, returns={})
                      if kind == "hang" else kind)
     return ActionRegistry(specs)
 

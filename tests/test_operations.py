@@ -334,7 +334,7 @@ def test_a_customer_code_is_masked_in_json_as_in_text() -> None:
     async def broken(inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
         raise RuntimeError("no row for account PE01000123456 with pin 482913")
 
-    registry = ActionRegistry([ActionSpec("balance", broken)])
+    registry = ActionRegistry([ActionSpec("balance", broken, returns={})])
     ctx = ActionContext("1764300000.11", ONE_ACCOUNT_PHONE, HCMC, "vi")
 
     def emit() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 import pytest
 from store_helpers import NOW
 
-from ivr.lookups import ActionContext, ActionRegistry, LookupResult, LookupStatus
+from ivr.lookups import ActionContext, ActionRegistry, LookupResult, LookupStatus, Shape
 from ivr.store import Store
 from ivr.store.demo import (
     HANOI,
@@ -34,9 +35,24 @@ def ctx(caller: str = "0999999999", call_id: str = "call-1") -> ActionContext:
 async def run(
     store: Store, name: str, inputs: dict[str, Any] | None = None, **kw: str
 ) -> LookupResult:
-    result = await build_actions(store).run(name, inputs or {}, ctx(**kw))
+    registry = build_actions(store)
+    result = await registry.run(name, inputs or {}, ctx(**kw))
     assert result.status in (FOUND, NOT_FOUND), result.error
+    # Every run holds the action to the shape it declares for the compiler: exactly the
+    # fields found (or not_found) values have, nested fields included.
+    spec = registry.spec(name)
+    declared = spec.returns if result.status is FOUND else spec.not_found_returns
+    assert declared is not None
+    assert_shape(result.value, declared, name)
     return result
+
+
+def assert_shape(value: Mapping[str, Any], shape: Shape, where: str) -> None:
+    assert sorted(value) == sorted(shape), where
+    for field, sub in shape.items():
+        if sub is not None:
+            assert isinstance(value[field], Mapping), f"{where}.{field}"
+            assert_shape(value[field], sub, f"{where}.{field}")
 
 
 def test_registry_names_inputs_and_timeouts() -> None:
@@ -64,6 +80,10 @@ def test_registry_names_inputs_and_timeouts() -> None:
         assert spec.timeout == (WRITE_TIMEOUT if spec.writes else READ_TIMEOUT), name
     writes = {n for n in registry.names() if registry.spec(n).writes}
     assert writes == {"report_outage", "service_request", "request_callback", "record_survey"}
+    assert registry.spec("balance").returns is not None
+    assert "amount_due" in registry.spec("balance").returns
+    assert registry.spec("accounts_for_caller").not_found_returns == {"count": None,
+                                                                       "codes": None}
 
 
 @pytest.mark.parametrize("caller", ["0901234567", "+84901234567", "84901234567", "901234567"])

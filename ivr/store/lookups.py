@@ -3,6 +3,11 @@
 Each action validates its inputs (bad keys are a domain outcome: ``not_found``), asks
 the store, and returns a :class:`LookupResult`. Database errors are not caught here:
 the registry turns them into the flow's ``error`` branch and applies the timeouts.
+
+A new action is its query (``queries.py``) and one row in :func:`build_actions`: its
+inputs, timeout and the shape of what it returns, declared once, here. The compiler
+reads names, inputs and shapes from this registry (:func:`known_actions` without a
+database).
 """
 
 from __future__ import annotations
@@ -11,7 +16,14 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
-from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
+from ivr.lookups import (
+    ActionContext,
+    ActionFn,
+    ActionRegistry,
+    ActionSpec,
+    LookupResult,
+    Shape,
+)
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.store.convert import normalise_phone
 from ivr.store.requests import SERVICE_KINDS
@@ -139,20 +151,33 @@ class _Actions:
         return LookupResult.found()
 
 
+#: Result shapes (``LookupSpec.returns``): the fields each action's found value has, so
+#: ``ivr validate`` catches ``balance.payed``. A test runs every action over the seeded
+#: store and holds each to its shape.
+_ACCOUNT: Shape = {"code": None, "last4": None, "name": None, "area": None}
+_OUTAGE: Shape = {
+    "area": None, "planned": None, "cause": None, "started_at": None,
+    "estimated_restore": None, "status": None,
+}
+
+
 def build_actions(
     store: Store, *, read_timeout: float = READ_TIMEOUT, write_timeout: float = WRITE_TIMEOUT,
     metrics: MetricsHooks = NO_METRICS,
 ) -> ActionRegistry:
-    """Every action flows may name, with its inputs and timeout; ``metrics`` times them."""
+    """Every action flows may name, with its inputs, result shape and timeout;
+    ``metrics`` times them."""
     a = _Actions(store)
 
-    def read(name: str, fn: Any, inputs: set[str], optional: set[str], what: str) -> ActionSpec:
-        return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), read_timeout, what)
+    def read(name: str, fn: ActionFn, inputs: set[str], optional: set[str], what: str, *,
+             returns: Shape, not_found: Shape | None = None) -> ActionSpec:
+        return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), read_timeout, what,
+                          returns=returns, not_found_returns=not_found or {})
 
-    def write(name: str, fn: Any, inputs: set[str], optional: set[str], what: str) -> ActionSpec:
-        return ActionSpec(
-            name, fn, frozenset(inputs), frozenset(optional), write_timeout, what, writes=True
-        )
+    def write(name: str, fn: ActionFn, inputs: set[str], optional: set[str], what: str, *,
+              returns: Shape) -> ActionSpec:
+        return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), write_timeout, what,
+                          writes=True, returns=returns)
 
     return ActionRegistry(
         [
@@ -162,6 +187,8 @@ def build_actions(
                 set(),
                 {"phone"},
                 "accounts registered to the caller's number (or `phone`)",
+                returns={"count": None, "codes": None, "account": _ACCOUNT},
+                not_found={"count": None, "codes": None},  # count 0, no codes
             ),
             read(
                 "outage_for_caller",
@@ -169,6 +196,7 @@ def build_actions(
                 set(),
                 set(),
                 "outage now affecting an area where the caller has an account",
+                returns=_OUTAGE,
             ),
             read(
                 "account_by_code",
@@ -177,9 +205,18 @@ def build_actions(
                 {"prefix"},
                 "account from the 11 digits keyed and the hotline's 2-letter prefix "
                 "(without one, the only corporation whose customer has those digits)",
+                returns={**_ACCOUNT, "address": None, "corporation": None},
             ),
             read(
-                "balance", a.balance, {"account"}, set(), "latest bill and everything still unpaid"
+                "balance",
+                a.balance,
+                {"account"},
+                set(),
+                "latest bill and everything still unpaid",
+                returns={
+                    "amount_due": None, "amount": None, "period": None, "period_end": None,
+                    "due_date": None, "kwh": None, "paid": None,
+                },
             ),
             read(
                 "meter_reading",
@@ -187,6 +224,7 @@ def build_actions(
                 {"account"},
                 set(),
                 "last meter index, its date and the consumption since the one before",
+                returns={"index": None, "read_on": None, "kwh": None},
             ),
             read(
                 "outage_for_account",
@@ -194,6 +232,7 @@ def build_actions(
                 {"account"},
                 set(),
                 "active (else next planned) outage in the account's area",
+                returns=_OUTAGE,
             ),
             write(
                 "report_outage",
@@ -201,6 +240,7 @@ def build_actions(
                 set(),
                 {"account"},
                 "file an outage report; the same call always gets the same ticket",
+                returns={"ticket": None, "linked_outage": None, "estimated_restore": None},
             ),
             write(
                 "service_request",
@@ -208,6 +248,7 @@ def build_actions(
                 {"kind"},
                 {"account"},
                 "new_connection, meter_relocation, contract_change or meter_inspection",
+                returns={"reference": None},
             ),
             write(
                 "request_callback",
@@ -215,6 +256,7 @@ def build_actions(
                 {"reason"},
                 {"account", "phone"},
                 "an agent calls back; stored as a case in the callbacks queue",
+                returns={"reference": None, "phone": None},
             ),
             write(
                 "record_survey",
@@ -222,6 +264,7 @@ def build_actions(
                 {"score"},
                 set(),
                 "a 1-5 satisfaction score for this call",
+                returns={},
             ),
         ],
         metrics=metrics,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from ivr.config.diagnostics import Diagnostics, Mark, did_you_mean
@@ -32,7 +33,7 @@ from ivr.flows.model import (
     SayItem,
     Value,
 )
-from ivr.lookups import ActionRegistry
+from ivr.lookups import ActionRegistry, ActionSpec, Shape
 
 #: Variables every call has before any node runs.
 BUILTIN_VARIABLES = frozenset({"caller", "hotline", "language", "call", "result"})
@@ -73,11 +74,21 @@ class PromptIds(Protocol):
         ...
 
 
+def _no_fields() -> Shape:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class ActionSignature:
+    """A lookup as the compiler checks it."""
+
     required: frozenset[str] = frozenset()
     optional: frozenset[str] | None = None
     """None when only the name is known: inputs are then not checked."""
+    returns: Shape | None = None
+    """The fields of its found value; None when not known (the variable is open)."""
+    not_found: Shape = field(default_factory=_no_fields)
+    """The fields a not_found value carries."""
 
 
 ActionsLike = ActionRegistry | Mapping[str, ActionSignature] | Iterable[str]
@@ -86,13 +97,15 @@ ActionsLike = ActionRegistry | Mapping[str, ActionSignature] | Iterable[str]
 def action_signatures(actions: ActionsLike) -> Mapping[str, ActionSignature]:
     """Normalise what callers have (a registry, a name set) to name -> signature."""
     if isinstance(actions, ActionRegistry):
-        return {
-            n: ActionSignature(actions.spec(n).inputs, actions.spec(n).optional_inputs)
-            for n in actions.names()
-        }
+        return {n: _signature(actions.spec(n)) for n in actions.names()}
     if isinstance(actions, Mapping):
         return dict(actions)
     return {name: ActionSignature() for name in actions}
+
+
+def _signature(spec: ActionSpec) -> ActionSignature:
+    return ActionSignature(spec.inputs, spec.optional_inputs, spec.returns,
+                           spec.not_found_returns)
 
 
 @dataclass

@@ -63,8 +63,11 @@ def collect_variables(c: Compiler, value: YValue) -> None:
         name = store_as if isinstance(store_as, YScalar) else lookup
         if isinstance(name, YScalar):
             c.variables.add(str(name.value))
-            action = lookup.value if isinstance(lookup, YScalar) else None
-            c.shapes.add_lookup(str(name.value), str(action))
+            sig = c.actions.get(str(lookup.value)) if isinstance(lookup, YScalar) else None
+            if sig is None:
+                c.shapes.add_open(str(name.value))
+            else:
+                c.shapes.add_lookup(str(name.value), sig.returns, sig.not_found)
 
 
 def compile_tree(c: Compiler, root: YValue, version: str) -> FlowSet | None:

@@ -3,10 +3,11 @@
 A misspelt field is not an error at run time: the value is simply missing, so a branch
 quietly goes the other way and a ``say`` is skipped (the caller hears "the amount due
 is" and then nothing). Here every variable gets a *shape* from what the file stores into
-it: the fields of a built-in lookup's result, the built-in call variables, or another
-variable's shape (``set: {account: caller.account}``). A variable with any source whose
-fields are not known (an input, a literal, a custom action, ``result``) is *open* and
-never checked, so a correct file is never refused.
+it: the fields its lookup declares (``LookupSpec.returns``, read from the registry the
+compiler is given), the built-in call variables, or another variable's shape
+(``set: {account: caller.account}``). A variable with any source whose fields are not
+known (an input, a literal, an unknown lookup, ``result``) is *open* and never checked, so
+a correct file is never refused.
 """
 
 from __future__ import annotations
@@ -15,32 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ivr.config.diagnostics import did_you_mean
+from ivr.lookups import Shape
 
-#: A shape: field name -> the field's shape (``None``: a plain value or not known).
-Shape = Mapping[str, "Shape | None"]
-
-_ACCOUNT: Shape = {"code": None, "last4": None, "name": None, "area": None}
-_OUTAGE: Shape = {
-    "area": None, "planned": None, "cause": None, "started_at": None,
-    "estimated_restore": None, "status": None,
-}
-#: What the built-in actions (``ivr/store/lookups.py``) put in ``result.value``; also
-#: ``not_found`` values (``count: 0``) use these names.
-RESULT_FIELDS: Mapping[str, Shape] = {
-    "accounts_for_caller": {"count": None, "codes": None, "account": _ACCOUNT},
-    "outage_for_caller": _OUTAGE,
-    "account_by_code": {**_ACCOUNT, "address": None, "corporation": None},
-    "balance": {
-        "amount_due": None, "amount": None, "period": None, "period_end": None,
-        "due_date": None, "kwh": None, "paid": None,
-    },
-    "meter_reading": {"index": None, "read_on": None, "kwh": None},
-    "outage_for_account": _OUTAGE,
-    "report_outage": {"ticket": None, "linked_outage": None, "estimated_restore": None},
-    "service_request": {"reference": None},
-    "request_callback": {"reference": None, "phone": None},
-    "record_survey": {},
-}
 #: Variables every call has (``language`` and ``result`` are open).
 BUILTIN_SHAPES: Mapping[str, Shape] = {
     "caller": {"number": None},
@@ -59,12 +36,13 @@ class Shapes:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     open: set[str] = field(default_factory=lambda: {"language", "result"})
 
-    def add_lookup(self, name: str, action: str) -> None:
-        shape = RESULT_FIELDS.get(action)
-        if shape is None:
+    def add_lookup(self, name: str, returns: Shape | None, not_found: Shape) -> None:
+        """``name`` stores a lookup's result: found or not, it has these fields (None:
+        not known, so open)."""
+        if returns is None:
             self.open.add(name)
         else:
-            self.known.setdefault(name, []).append(shape)
+            self.known.setdefault(name, []).extend((returns, not_found))
 
     def add_alias(self, name: str, path: str) -> None:
         self.aliases.setdefault(name, []).append(path)
