@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr.config.settings import Settings  # noqa: E402
-from ivr.lookups import ActionContext  # noqa: E402
+from ivr.lookups import LookupContext  # noqa: E402
 from ivr.service import UNSAVED_CALLS, Service, open_core  # noqa: E402
 from ivr.store import Store  # noqa: E402
-from ivr.store.lookups import build_actions  # noqa: E402
+from ivr.store.lookups import build_lookups  # noqa: E402
 from ivr.store.seed import seed  # noqa: E402
 from ivr.testing.callers import PatientCaller  # noqa: E402
 from ivr.testing.fake_asterisk import run_many  # noqa: E402
@@ -83,21 +83,21 @@ async def open_circuit(refused: int) -> None:
     statements: list[str] = []
     event.listen(store.engine.sync_engine, "before_cursor_execute",
                  lambda *a: statements.append(a[2]))
-    actions = build_actions(store)
-    ctx = ActionContext("bench", "0901234567", "1900545454", "vi")
+    lookups = build_lookups(store)
+    ctx = LookupContext("bench", "0901234567", "1900545454", "vi")
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
         failing = 0
         started = time.perf_counter()
         while store.health.writes.state.value == "closed":
-            await actions.run("record_survey", {"score": 3}, ctx)
+            await lookups.run("record_survey", {"score": 3}, ctx)
             failing += 1
         opening = time.perf_counter() - started
         before = len(statements)
         started = time.perf_counter()
         for _ in range(refused):
-            await actions.run("record_survey", {"score": 3}, ctx)
+            await lookups.run("record_survey", {"score": 3}, ctx)
         each = (time.perf_counter() - started) / refused * 1e6
         print(f"write-locked SQLite (busy timeout 0.2 s): circuit open after {failing} "
               f"writes ({opening:.2f} s); then {refused} writes refused at {each:.0f} us "

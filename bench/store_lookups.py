@@ -3,7 +3,7 @@
     .venv/bin/python bench/store_lookups.py --accounts 1000000
     .venv/bin/python bench/store_lookups.py --accounts 1000000 --reuse   # skip seeding
 
-Each action runs through the real ``ActionRegistry`` (timeouts and all), one call at
+Each action runs through the real ``LookupRegistry`` (timeouts and all), one call at
 a time, over random demo-data keys; the report gives p50/p99/max in milliseconds and
 the seeding time. Target: every lookup p99 under 5 ms.
 """
@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tqdm import tqdm
 
 from ivr.clock import SystemClock
-from ivr.lookups import ActionContext, LookupStatus
+from ivr.lookups import LookupContext, LookupStatus
 from ivr.store import Store
-from ivr.store.lookups import build_actions
+from ivr.store.lookups import build_lookups
 from ivr.store.models import account_phones, accounts
 from ivr.store.seed import seed
 
@@ -70,12 +70,12 @@ async def _keys(store: Store, samples: int) -> tuple[list[str], list[str]]:
     return codes, phones
 
 
-Case = Callable[[int], tuple[dict[str, Any], ActionContext]]
+Case = Callable[[int], tuple[dict[str, Any], LookupContext]]
 
 
 def _cases(codes: list[str], phones: list[str]) -> dict[str, Case]:
-    def c(i: int, caller: str = "0999999999") -> ActionContext:
-        return ActionContext(
+    def c(i: int, caller: str = "0999999999") -> LookupContext:
+        return LookupContext(
             call_id=f"bench-{time.time_ns()}-{i}",
             caller=caller,
             dialled="1900545454",
@@ -103,7 +103,7 @@ def _cases(codes: list[str], phones: list[str]) -> dict[str, Case]:
 
 
 async def _measure(store: Store, samples: int) -> dict[str, list[float]]:
-    registry = build_actions(store)
+    registry = build_lookups(store)
     codes, phones = await _keys(store, samples)
     results: dict[str, list[float]] = {}
     for name, case in _cases(codes, phones).items():

@@ -51,14 +51,14 @@ from web_helpers import (  # noqa: E402
 
 from ivr.clock import FixedClock  # noqa: E402
 from ivr.config.settings import Settings, WebUser  # noqa: E402
-from ivr.lookups import ActionContext, LookupStatus  # noqa: E402
+from ivr.lookups import LookupContext, LookupStatus  # noqa: E402
 from ivr.screenpop.directory import UserDirectory  # noqa: E402
 from ivr.screenpop.dispatcher import Dispatcher  # noqa: E402
 from ivr.screenpop.events import PopEvent, PopState  # noqa: E402
 from ivr.screenpop.presence import Presence  # noqa: E402
 from ivr.store import Store  # noqa: E402
 from ivr.store.demo import OUTAGE, UNPAID  # noqa: E402
-from ivr.store.lookups import build_actions  # noqa: E402
+from ivr.store.lookups import build_lookups  # noqa: E402
 from ivr.store.seed import seed  # noqa: E402
 from ivr.web.app import create_app  # noqa: E402
 from ivr.web.auth import DEMO_BCRYPT_ROUNDS, LoginLimiter, hash_password  # noqa: E402
@@ -185,12 +185,12 @@ async def bench_locked_write(tmp: Path) -> Result:
     path = tmp / "locked.db"
     store = await Store.open(f"sqlite+aiosqlite:///{path}", clock=FixedClock(NOW),
                              busy_timeout=BUSY_TIMEOUT)
-    ctx = ActionContext(call_id="b-1", caller=UNPAID.phones[0], dialled="1900545454",
+    ctx = LookupContext(call_id="b-1", caller=UNPAID.phones[0], dialled="1900545454",
                         language="vi")
     try:
         await store.migrate()
         await seed(store, n_accounts=20, seed=1)
-        registry = build_actions(store, write_timeout=WRITE_TIMEOUT)
+        registry = build_lookups(store, write_timeout=WRITE_TIMEOUT)
         other = sqlite3.connect(path, isolation_level=None)
         try:
             other.execute("BEGIN EXCLUSIVE")

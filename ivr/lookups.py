@@ -1,7 +1,7 @@
-"""Named actions: the only way a flow reaches data.
+"""Named lookups: the only way a flow reaches data.
 
 A flow says ``lookup: balance`` with inputs taken from call variables; the registry
-maps that name to an async function over the store. The registry applies the action's
+maps that name to an async function over the store. The registry applies the lookup's
 timeout and turns any exception into an ``error`` result, so a slow or broken database
 becomes a branch in the flow ("sorry, let me connect you to an agent"), never dead air.
 """
@@ -23,9 +23,9 @@ from ivr.metrics import NO_METRICS, MetricsHooks
 
 log = logging.getLogger(__name__)
 
-#: Default seconds an action may take before the flow takes its ``timeout`` branch.
+#: Default seconds a lookup may take before the flow takes its ``timeout`` branch.
 #: Callers notice a pause past about two seconds; an agent is better than silence.
-DEFAULT_ACTION_TIMEOUT = 2.0
+DEFAULT_LOOKUP_TIMEOUT = 2.0
 
 
 class LookupStatus(enum.Enum):
@@ -37,7 +37,7 @@ class LookupStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class LookupResult:
-    """What an action returns; flows branch on ``status`` and read ``value``."""
+    """What a lookup returns; flows branch on ``status`` and read ``value``."""
 
     status: LookupStatus
     value: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -56,8 +56,8 @@ class LookupResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ActionContext:
-    """Facts about the call an action may use beyond its declared inputs."""
+class LookupContext:
+    """Facts about the request a lookup may use beyond its declared inputs."""
 
     call_id: str
     caller: str
@@ -66,7 +66,7 @@ class ActionContext:
     flow: str = ""
 
 
-ActionFn = Callable[[Mapping[str, Any], ActionContext], Awaitable[LookupResult]]
+LookupFn = Callable[[Mapping[str, Any], LookupContext], Awaitable[LookupResult]]
 
 Shape = Mapping[str, "Shape | None"]
 """The fields of a result's value: name -> the field's own fields (``None``: a plain
@@ -79,18 +79,18 @@ def _no_fields() -> Shape:
 
 
 @dataclass(frozen=True, slots=True)
-class ActionSpec:
-    """A named action as flows see it."""
+class LookupSpec:
+    """A named lookup, declared once: its function, inputs, result shape and timeout."""
 
     name: str
-    fn: ActionFn
+    fn: LookupFn
     inputs: frozenset[str] = frozenset()
-    """Input names the action requires (the compiler checks a flow supplies them)."""
+    """Input names the lookup requires (the compiler checks a flow supplies them)."""
     optional_inputs: frozenset[str] = frozenset()
-    timeout: float = DEFAULT_ACTION_TIMEOUT
+    timeout: float = DEFAULT_LOOKUP_TIMEOUT
     description: str = ""
     writes: bool = False
-    """True for actions that store something the caller will be told about (tickets,
+    """True for lookups that store something the caller will be told about (tickets,
     cases): their timeout is longer, since abandoning a committed write is worse."""
     returns: Shape | None = None
     """The fields of a ``found`` result's value. Required: the registry refuses a spec
@@ -99,49 +99,49 @@ class ActionSpec:
     """The fields a ``not_found`` result still carries (``count: 0``), if any."""
 
 
-class UnknownAction(KeyError):
+class UnknownLookup(KeyError):
     pass
 
 
-class ActionUnavailable(Exception):
-    """Raised by what an action reads or writes when it knows it cannot answer now (a
+class LookupUnavailable(Exception):
+    """Raised by what a lookup reads or writes when it knows it cannot answer now (a
     database whose circuit breaker is open): the flow takes its ``error`` branch at once,
     and the registry logs nothing more, since the break itself was logged once."""
 
 
-class ActionRegistry:
-    """Immutable once built: name -> :class:`ActionSpec`."""
+class LookupRegistry:
+    """Immutable once built: name -> :class:`LookupSpec`."""
 
-    def __init__(self, specs: Iterable[ActionSpec] = (), *,
+    def __init__(self, specs: Iterable[LookupSpec] = (), *,
                  metrics: MetricsHooks = NO_METRICS) -> None:
         self._metrics = metrics
-        self._specs: dict[str, ActionSpec] = {}
+        self._specs: dict[str, LookupSpec] = {}
         for spec in specs:
             if spec.name in self._specs:
-                raise ValueError(f"action {spec.name!r} registered twice")
+                raise ValueError(f"lookup {spec.name!r} registered twice")
             if spec.returns is None:
-                raise ValueError(f"action {spec.name!r} declares no result shape: give "
+                raise ValueError(f"lookup {spec.name!r} declares no result shape: give "
                                  "returns= (the fields of its found value; {} for none)")
             self._specs[spec.name] = spec
 
     def names(self) -> frozenset[str]:
         return frozenset(self._specs)
 
-    def spec(self, name: str) -> ActionSpec:
+    def spec(self, name: str) -> LookupSpec:
         try:
             return self._specs[name]
         except KeyError:
-            raise UnknownAction(name) from None
+            raise UnknownLookup(name) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs
 
-    def merged(self, other: ActionRegistry) -> ActionRegistry:
-        return ActionRegistry([*self._specs.values(), *other._specs.values()],
+    def merged(self, other: LookupRegistry) -> LookupRegistry:
+        return LookupRegistry([*self._specs.values(), *other._specs.values()],
                               metrics=self._metrics)
 
-    async def run(self, name: str, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
-        """Run an action with its timeout; never raises except on cancellation."""
+    async def run(self, name: str, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
+        """Run a lookup with its timeout; never raises except on cancellation."""
         spec = self.spec(name)
         started = time.perf_counter()
         try:
@@ -152,17 +152,17 @@ class ActionRegistry:
                 LookupStatus.TIMEOUT, error=f"{name}: no answer within {spec.timeout:g}s"
             )
             log.warning(
-                "action %s timed out after %.1fs (call %s)", name, spec.timeout, ctx.call_id
+                "lookup %s timed out after %.1fs (call %s)", name, spec.timeout, ctx.call_id
             )
         except asyncio.CancelledError:
             raise
-        except ActionUnavailable as exc:
+        except LookupUnavailable as exc:
             result = LookupResult(LookupStatus.ERROR, error=f"{name}: {describe(exc)}")
-            log.debug("action %s refused at once (call %s): %s", name, ctx.call_id, exc)
+            log.debug("lookup %s refused at once (call %s): %s", name, ctx.call_id, exc)
         except Exception as exc:  # any failure becomes the flow's error branch
             result = LookupResult(LookupStatus.ERROR, error=f"{name}: {describe(exc)}")
             # Masked: a driver's error text quotes its parameters (an account code).
-            log.warning("action %s failed (call %s): %s", name, ctx.call_id,
+            log.warning("lookup %s failed (call %s): %s", name, ctx.call_id,
                         mask_digit_runs(describe(exc)))
         elapsed = (time.perf_counter() - started) * 1000
         self._metrics.lookup(name, result.status.value, elapsed / 1000)

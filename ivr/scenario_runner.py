@@ -10,7 +10,7 @@ Publishing can call :func:`run_scenarios` in-process with the candidate flows an
 a version whose report is not ``ok``::
 
     scenarios, diags = load_scenarios(text, path, flowset=candidate, catalog=catalog,
-                                      actions=known_actions().names())
+                                      lookups=known_lookups().names())
     report = await run_scenarios(candidate, scenarios, catalog=catalog)
     if not report.ok: ...  # str(result) for each of report.failures()
 """
@@ -36,10 +36,10 @@ from ivr.flows.model import FlowSet, HoursNode
 from ivr.flows.scenario_report import Heard, ScenarioReport, ScenarioResult, Transfer, check
 from ivr.flows.scenarios import Scenario, ScenarioFile
 from ivr.flows.source import FlowSource
-from ivr.lookups import ActionContext, ActionFn, ActionRegistry, LookupResult, LookupStatus
+from ivr.lookups import LookupContext, LookupFn, LookupRegistry, LookupResult, LookupStatus
 from ivr.prompts.catalog import PromptCatalog
 from ivr.store import Store
-from ivr.store.lookups import build_actions
+from ivr.store.lookups import build_lookups
 
 
 class _Recorder:
@@ -73,8 +73,8 @@ class _Recorder:
         return tuple(out)
 
 
-def _pretend(name: str, status: LookupStatus) -> ActionFn:
-    async def answer(_inputs: Mapping[str, Any], _ctx: ActionContext) -> LookupResult:
+def _pretend(name: str, status: LookupStatus) -> LookupFn:
+    async def answer(_inputs: Mapping[str, Any], _ctx: LookupContext) -> LookupResult:
         if status is LookupStatus.NOT_FOUND:
             return LookupResult.not_found()
         return LookupResult(status, error=f"{name}: {status.value} (given by the scenario)")
@@ -82,14 +82,14 @@ def _pretend(name: str, status: LookupStatus) -> ActionFn:
     return answer
 
 
-def with_given(actions: ActionRegistry, given: Mapping[str, LookupStatus]) -> ActionRegistry:
-    """``actions`` with the scenario's ``given:`` ones answering as told (inputs, timeouts
+def with_given(lookups: LookupRegistry, given: Mapping[str, LookupStatus]) -> LookupRegistry:
+    """``lookups`` with the scenario's ``given:`` ones answering as told (inputs, timeouts
     and descriptions kept, so the engine runs them exactly as the real ones)."""
     if not given:
-        return actions
-    specs = [dataclasses.replace(actions.spec(n), fn=_pretend(n, given[n])) if n in given
-             else actions.spec(n) for n in sorted(actions.names())]
-    return ActionRegistry(specs)
+        return lookups
+    specs = [dataclasses.replace(lookups.spec(n), fn=_pretend(n, given[n])) if n in given
+             else lookups.spec(n) for n in sorted(lookups.names())]
+    return LookupRegistry(specs)
 
 
 def _sqlite_url(path: Path) -> str:
@@ -135,11 +135,11 @@ class _Runner:
         clock = FixedClock(scenario.at)
         store = await Store.open(_sqlite_url(db), clock=clock)
         try:
-            actions = with_given(build_actions(store), scenario.given)
+            lookups = with_given(build_lookups(store), scenario.given)
             recorder = _Recorder(store)
-            source = FlowSource(Path(self.flowset.path), self.flowset, actions=actions,
+            source = FlowSource(Path(self.flowset.path), self.flowset, lookups=lookups,
                                 catalog=self.catalog)
-            engine = Engine(source, actions, self.catalog, recorder, clock,
+            engine = Engine(source, lookups, self.catalog, recorder, clock,
                             unsaved_path=self.work / "unsaved-calls.jsonl",
                             holidays=self.holidays)
             info = CallInfo(call_id=f"scenario-{number}", caller=scenario.caller,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ivr.channels.channel import Channel
 from ivr.clock import Clock, clock_from_env
 from ivr.config.settings import Settings
-from ivr.lookups import ActionRegistry
+from ivr.lookups import LookupRegistry
 from ivr.metrics import NO_METRICS, MetricsHooks
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Core:
     settings: Settings
     clock: Clock
     store: Store
-    actions: ActionRegistry
+    lookups: LookupRegistry
     catalog: PromptCatalog
     flows: FlowSource
     engine: Engine
@@ -77,7 +77,7 @@ async def open_core(
     from ivr.flows.source import FlowSource
     from ivr.prompts.catalog import CatalogError, PromptCatalog
     from ivr.store import Store
-    from ivr.store.lookups import build_actions
+    from ivr.store.lookups import build_lookups
 
     try:
         clock = clock_from_env(environ)
@@ -94,24 +94,24 @@ async def open_core(
     store = await Store.open(settings.database_url, clock=clock)
     try:
         await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
-        actions = build_actions(store, metrics=metrics)
+        lookups = build_lookups(store, metrics=metrics)
         try:
             flows = await asyncio.to_thread(
-                FlowSource.load, settings.flows_path, actions=actions, catalog=catalog,
+                FlowSource.load, settings.flows_path, lookups=lookups, catalog=catalog,
                 metrics=metrics)
         except FlowError as exc:
             raise StartupError(str(exc), exc.diagnostics) from None
         except FileNotFoundError:
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS
-        engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved,
+        engine = Engine(flows, lookups, catalog, store, clock, unsaved_path=unsaved,
                         metrics=metrics)
         if store.health.unreachable_at_start is None:
             await engine.spill.replay(store)
     except BaseException:
         await store.close()
         raise
-    return Core(settings, clock, store, actions, catalog, flows, engine, metrics)
+    return Core(settings, clock, store, lookups, catalog, flows, engine, metrics)
 
 
 #: Where the engine spills call records it could not save (database down or stuck).

@@ -1,5 +1,5 @@
 """Test helpers for the flow tests: a small in-memory CallStore, a registry of demo-like
-actions over fixed data (real classes and functions, not mocks), and a call runner."""
+lookups over fixed data (real classes and functions, not mocks), and a call runner."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ from ivr.channels.simulator import ScriptedKeys, SimulatorChannel
 from ivr.clock import DEFAULT_TZ, FixedClock
 from ivr.engine.engine import Engine
 from ivr.flows.source import FlowSource
-from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
+from ivr.lookups import LookupContext, LookupRegistry, LookupResult, LookupSpec
 from ivr.prompts.catalog import PromptCatalog
-from ivr.store.lookups import known_actions
+from ivr.store.lookups import known_lookups
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS_YAML = ROOT / "config" / "flows.yaml"
 PROMPTS_YAML = ROOT / "config" / "prompts.yaml"
 #: The store's declarations (inputs, result shapes), without a store.
-STORE_ACTIONS = known_actions()
+STORE_LOOKUPS = known_lookups()
 #: Tuesday 10:00 local: the new-connections desk is open.
 OFFICE_HOURS = datetime(2026, 12, 1, 10, 0, tzinfo=DEFAULT_TZ)
 DEMO_CALLER = "0901234567"
@@ -69,25 +69,25 @@ OUTAGE = {"area": "Quận 3", "planned": False, "cause": "sự cố cáp ngầm"
 
 @dataclass
 class DemoData:
-    """Fixed data behind the test actions; flip ``broken`` to make a lookup raise."""
+    """Fixed data behind the test lookups; flip ``broken`` to make a lookup raise."""
 
     broken: set[str] = field(default_factory=set)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def registry(self) -> ActionRegistry:
-        def spec(name: str, inputs: Sequence[str] = (), optional: Sequence[str] = ()) -> ActionSpec:
-            async def fn(values: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def registry(self) -> LookupRegistry:
+        def spec(name: str, inputs: Sequence[str] = (), optional: Sequence[str] = ()) -> LookupSpec:
+            async def fn(values: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
                 self.calls.append((name, dict(values)))
                 if name in self.broken:
                     raise ConnectionError(f"{name}: database unreachable")
                 return getattr(self, name)(values, ctx)  # type: ignore[no-any-return]
 
-            declared = STORE_ACTIONS.spec(name)  # the same result shapes as the store's
-            return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), timeout=1.0,
+            declared = STORE_LOOKUPS.spec(name)  # the same result shapes as the store's
+            return LookupSpec(name, fn, frozenset(inputs), frozenset(optional), timeout=1.0,
                               returns=declared.returns,
                               not_found_returns=declared.not_found_returns)
 
-        return ActionRegistry([
+        return LookupRegistry([
             spec("accounts_for_caller", (), ("phone",)),
             spec("outage_for_caller"),
             spec("account_by_code", ("digits",), ("prefix",)),
@@ -100,7 +100,7 @@ class DemoData:
             spec("record_survey", ("score",)),
         ])
 
-    def accounts_for_caller(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def accounts_for_caller(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         if ctx.caller == DEMO_CALLER:
             return LookupResult.found(count=1, codes=[ACCOUNT["code"]], account=ACCOUNT)
         if ctx.caller == TWO_ACCOUNTS_CALLER:
@@ -108,41 +108,41 @@ class DemoData:
                                       account=ACCOUNT)
         return LookupResult.not_found(count=0, codes=[])
 
-    def outage_for_caller(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def outage_for_caller(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         return LookupResult.found(**OUTAGE) if ctx.caller == OUTAGE_CALLER else \
             LookupResult.not_found()
 
-    def account_by_code(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def account_by_code(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         code = f"{v.get('prefix')}{v.get('digits')}"
         for acc in (ACCOUNT, OTHER):
             if acc["code"] == code:
                 return LookupResult.found(**acc)
         return LookupResult.not_found()
 
-    def balance(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def balance(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         if v.get("account") != ACCOUNT["code"]:
             return LookupResult.not_found()
         return LookupResult.found(amount_due=1250000, period="2026-11",
                                   period_end=date(2026, 11, 30), due_date=date(2026, 12, 20),
                                   kwh=345, paid=False)
 
-    def meter_reading(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def meter_reading(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         return LookupResult.found(index=12345, read_on=date(2026, 11, 28), kwh=345)
 
-    def outage_for_account(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def outage_for_account(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         return LookupResult.not_found()
 
-    def report_outage(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def report_outage(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         return LookupResult.found(ticket="2026120100042", linked_outage=False,
                                   estimated_restore=None)
 
-    def service_request(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def service_request(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         return LookupResult.found(reference="77001")
 
-    def request_callback(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def request_callback(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         return LookupResult.found(reference="88002", phone=ctx.caller)
 
-    def record_survey(self, v: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    def record_survey(self, v: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         return LookupResult.found()
 
 
@@ -171,7 +171,7 @@ class Harness:
             path = tmp_path / "flows.yaml"
             path.write_text(flows, encoding="utf-8")
             flows = path
-        source = FlowSource.load(flows, actions=data.registry(), catalog=catalog)
+        source = FlowSource.load(flows, lookups=data.registry(), catalog=catalog)
         return cls(source, catalog, data, MemoryStore(fail_save=fail_save), FixedClock(at),
                    tmp_path / "unsaved.jsonl")
 

@@ -24,16 +24,16 @@ from sqlalchemy.engine import make_url
 from store_helpers import NOW, Db
 
 from ivr.clock import FixedClock
-from ivr.lookups import ActionContext, ActionRegistry, LookupStatus
+from ivr.lookups import LookupContext, LookupRegistry, LookupStatus
 from ivr.store import Store
 from ivr.store.demo import UNPAID
 from ivr.store.health import FAILURES_TO_OPEN, FIRST_BREAK, MAX_BREAK, Breaker, CircuitBreaker
-from ivr.store.lookups import build_actions
+from ivr.store.lookups import build_lookups
 from ivr.store.seed import seed
 
 pytest_plugins = ("store_fixtures",)
 
-CTX = ActionContext(call_id="c-1", caller=UNPAID.phones[0], dialled="1900545454", language="vi")
+CTX = LookupContext(call_id="c-1", caller=UNPAID.phones[0], dialled="1900545454", language="vi")
 BALANCE = {"account": UNPAID.code}
 
 
@@ -131,7 +131,7 @@ async def test_sqlite_locked_for_writes_opens_the_write_circuit_while_reads_go_o
                              busy_timeout=0.05, monotonic=now)
     await store.migrate()
     await seed(store, n_accounts=20, seed=1)
-    registry = build_actions(store)
+    registry = build_lookups(store)
     survey = {"score": 4}
     statements = count_statements(store)
     try:
@@ -250,7 +250,7 @@ async def test_postgres_that_never_answers_is_refused_at_once_until_it_returns(
         attempts: list[int] = []
         event.listen(store.engine.sync_engine, "do_connect",
                      lambda *_a: attempts.append(1))
-        registry: ActionRegistry = build_actions(store, read_timeout=0.3)
+        registry: LookupRegistry = build_lookups(store, read_timeout=0.3)
         try:
             for _ in range(FAILURES_TO_OPEN):
                 slow = await registry.run("balance", BALANCE, CTX)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from ivr.clock import DEFAULT_TZ, FixedClock
-from ivr.lookups import ActionContext, LookupStatus
+from ivr.lookups import LookupContext, LookupStatus
 from ivr.store import Store
-from ivr.store.lookups import build_actions
+from ivr.store.lookups import build_lookups
 from ivr.testing.callers import PatientCaller
 from ivr.testing.fake_asterisk import run_call
 
@@ -137,10 +137,10 @@ async def ticket_survives_sigkill(tmp_path: Path, db_url: str) -> None:
     try:
         store = await Store.open(db_url, clock=FixedClock(PINNED_AT))
         try:
-            actions = build_actions(store)
+            lookups = build_lookups(store)
             # The same call asking again gets the same ticket: the one the caller heard.
-            again = await actions.run("report_outage", {"account": "PE01000123456"},
-                                      ActionContext(call_id, CALLER, HCMC, "vi", "hotline"))
+            again = await lookups.run("report_outage", {"account": "PE01000123456"},
+                                      LookupContext(call_id, CALLER, HCMC, "vi", "hotline"))
             assert again.status is LookupStatus.FOUND, again.error
             assert again.value["ticket"] == heard
         finally:

@@ -1,5 +1,5 @@
 """The demo hotline (config/flows.yaml) run by the engine over the simulator channel,
-with fixed demo data behind real actions and an in-memory call store."""
+with fixed demo data behind real lookups and an in-memory call store."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from ivr.channels.channel import CallInfo, ChannelError, TransferResult, Transfe
 from ivr.channels.simulator import ScriptedKeys, SimulatorChannel
 from ivr.clock import DEFAULT_TZ, FixedClock
 from ivr.engine.engine import Engine
-from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult
+from ivr.lookups import LookupContext, LookupRegistry, LookupResult, LookupSpec
 from ivr.prompts.catalog import PromptCatalog
 
 TEXTS = {p: {"vi": f"vi {p}", "en": f"en {p}"} for p in (
@@ -227,20 +227,20 @@ LOOKUPS = """
 """
 
 
-def registry_with(**overrides: Any) -> ActionRegistry:
+def registry_with(**overrides: Any) -> LookupRegistry:
     from flows_support import DemoData
 
     base = DemoData().registry()
     specs = [base.spec(n) for n in base.names() if n not in overrides]
 
-    async def hang(values: Any, ctx: ActionContext) -> LookupResult:
+    async def hang(values: Any, ctx: LookupContext) -> LookupResult:
         await asyncio.Event().wait()  # never answers: the registry's timeout decides
         raise AssertionError("unreachable")
 
     for name, kind in overrides.items():
-        specs.append(ActionSpec(name, hang, frozenset({"account"}), timeout=0.01, returns={})
+        specs.append(LookupSpec(name, hang, frozenset({"account"}), timeout=0.01, returns={})
                      if kind == "hang" else kind)
-    return ActionRegistry(specs)
+    return LookupRegistry(specs)
 
 
 async def test_lookup_found_stores_result_under_as_and_exits_with_set(tmp_path: Path) -> None:
@@ -263,14 +263,14 @@ async def test_lookup_timeout_takes_the_timeout_exit(tmp_path: Path) -> None:
 
 async def test_an_unknown_action_at_run_time_apologises_and_transfers(tmp_path: Path) -> None:
     h = build(tmp_path, LOOKUPS)
-    partial = ActionRegistry([s for s in (h.data.registry().spec(n) for n in
+    partial = LookupRegistry([s for s in (h.data.registry().spec(n) for n in
                                           h.data.registry().names()) if s.name != "balance"])
     engine = Engine(h.source, partial, CATALOG, h.store, h.clock)
     ch = h.channel("")
     record = await engine.run(ch)
     assert prompt_ids(ch) == ["found", "sorry_transfer"]
     assert record.outcome is Outcome.TRANSFERRED
-    assert record.error.startswith("node slow: UnknownAction")
+    assert record.error.startswith("node slow: UnknownLookup")
     assert h.store.cases[record.case_id or ""].note.startswith("error in node slow")
 
 

@@ -22,7 +22,7 @@ from ivr.flows.compile import driver as compiler_module
 from ivr.flows.compile.driver import compile_flows
 from ivr.flows.source import FlowSource
 from ivr.prompts.catalog import PromptCatalog
-from ivr.store.lookups import known_actions
+from ivr.store.lookups import known_lookups
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "config" / "prompts.yaml"
@@ -54,7 +54,7 @@ CATALOG = PromptCatalog.from_texts({p: {"vi": p, "en": p} for p in
 
 
 def diagnostics(text: str, path: str = "f.yaml") -> list[str]:
-    flowset, diags = compile_flows(text.encode(), path, catalog=CATALOG, actions=known_actions())
+    flowset, diags = compile_flows(text.encode(), path, catalog=CATALOG, lookups=known_lookups())
     assert flowset is None
     return [str(d) for d in diags]
 
@@ -189,7 +189,7 @@ async def test_the_watcher_survives_a_hostile_file_and_takes_the_next_good_one(
 ) -> None:
     path = tmp_path / "flows.yaml"
     path.write_text(GOOD)
-    source = FlowSource.load(path, actions=DemoData().registry(), catalog=CATALOG)
+    source = FlowSource.load(path, lookups=DemoData().registry(), catalog=CATALOG)
     first = source.current
     caplog.set_level(logging.INFO, logger="ivr.flows.source")
     task = asyncio.create_task(source.watch(interval=0.001))
@@ -212,7 +212,7 @@ async def test_the_watcher_keeps_watching_when_a_reload_raises(
 ) -> None:
     path = tmp_path / "flows.yaml"
     path.write_text(GOOD)
-    source = FlowSource.load(path, actions=DemoData().registry(), catalog=CATALOG)
+    source = FlowSource.load(path, lookups=DemoData().registry(), catalog=CATALOG)
     first = source.current
     real = source.compile_file
     calls = []

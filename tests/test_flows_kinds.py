@@ -11,7 +11,7 @@ from ivr.flows.compile.loops import ASKING, SILENT
 from ivr.flows.compile.nodes import NODE_KINDS
 from ivr.flows.model import AnyNode
 from ivr.prompts.catalog import PromptCatalog
-from ivr.store.lookups import known_actions
+from ivr.store.lookups import known_lookups
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = {kind.model for kind in NODE_KINDS.values()}
@@ -58,7 +58,7 @@ def test_every_class_of_the_language_has_one_row() -> None:
 def test_each_row_compiles_to_the_class_it_names() -> None:
     catalog = PromptCatalog.load(ROOT / "config" / "prompts.yaml")
     flowset, diags = compile_flows(EVERY_KIND.encode(), "f.yaml", catalog=catalog,
-                                   actions=known_actions())
+                                   lookups=known_lookups())
     assert flowset is not None, [str(d) for d in diags]
     nodes = flowset.flows["hotline"].nodes
     assert set(nodes) == {f"{verb}_node" for verb in NODE_KINDS}

@@ -9,7 +9,7 @@ import pytest
 
 from ivr.flows.compile.driver import compile_flows
 from ivr.prompts.catalog import PromptCatalog
-from ivr.store.lookups import known_actions
+from ivr.store.lookups import known_lookups
 
 CATALOG = PromptCatalog.from_texts({p: {"vi": p, "en": p} for p in
                                     ("one", "ask", "sorry_transfer")})
@@ -19,7 +19,7 @@ HINT = ("; ask something in the loop (a menu or an input) or give it a way out "
 
 def compiled(text: str) -> tuple[bool, list[str]]:
     flowset, diags = compile_flows(text.encode(), "f.yaml", catalog=CATALOG,
-                                   actions=known_actions())
+                                   lookups=known_lookups())
     return flowset is not None, [str(d) for d in diags]
 
 

@@ -47,7 +47,7 @@ def touch(path: Path, text: str, bump: int) -> None:
 def source(tmp_path: Path) -> FlowSource:
     path = tmp_path / "flows.yaml"
     path.write_text(V1)
-    return FlowSource.load(path, actions=DemoData().registry(), catalog=CATALOG)
+    return FlowSource.load(path, lookups=DemoData().registry(), catalog=CATALOG)
 
 
 def test_broken_reload_keeps_the_last_good_version(source: FlowSource,
@@ -73,7 +73,7 @@ def test_first_load_failure_raises_with_every_diagnostic(tmp_path: Path) -> None
     path = tmp_path / "flows.yaml"
     path.write_text(BROKEN)
     with pytest.raises(FlowError) as info:
-        FlowSource.load(path, actions=DemoData().registry(), catalog=CATALOG)
+        FlowSource.load(path, lookups=DemoData().registry(), catalog=CATALOG)
     assert [str(d) for d in info.value.diagnostics] == [
         f"{path}:7:20: error: unknown prompt 'onee' (did you mean 'one'?)"]
 
@@ -183,7 +183,7 @@ async def test_reload_compiles_off_the_event_loop_while_calls_go_on(tmp_path: Pa
     catalog = HeldCatalog(CATALOG)
     path = tmp_path / "flows.yaml"
     path.write_text(V1)
-    source = FlowSource.load(path, actions=DemoData().registry(), catalog=catalog)
+    source = FlowSource.load(path, lookups=DemoData().registry(), catalog=catalog)
     engine = Engine(source, DemoData().registry(), CATALOG, MemoryStore(),
                     FixedClock(OFFICE_HOURS))
     v1 = source.current.version

@@ -133,12 +133,12 @@ def test_compiled_flows_are_immutable_with_resolved_targets() -> None:
     from ivr.flows.compile.driver import compile_flows
     from ivr.flows.model import MenuNode
     from ivr.prompts.catalog import PromptCatalog
-    from ivr.store.lookups import known_actions
+    from ivr.store.lookups import known_lookups
 
     root = Path(__file__).resolve().parent.parent
     catalog = PromptCatalog.load(root / "config" / "prompts.yaml")
     flowset, _ = compile_flows((root / "config" / "flows.yaml").read_bytes(), "f",
-                               catalog=catalog, actions=known_actions())
+                               catalog=catalog, lookups=known_lookups())
     assert flowset is not None
     nodes = flowset.flows["hotline"].nodes
     menu = nodes["main_menu"]

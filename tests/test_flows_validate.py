@@ -11,7 +11,7 @@ import pytest
 from ivr.cli import main
 from ivr.flows.compile.driver import compile_flows
 from ivr.prompts.catalog import PromptCatalog
-from ivr.store.lookups import known_actions
+from ivr.store.lookups import known_lookups
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = Path("tests/flows/broken")
@@ -235,7 +235,7 @@ def test_all_errors_are_collected_not_just_the_first() -> None:
         "      c: {goto: d}\n"
     )
     catalog = PromptCatalog.load(ROOT / PROMPTS)
-    flowset, diags = compile_flows(text.encode(), "f.yaml", catalog=catalog, actions=known_actions())
+    flowset, diags = compile_flows(text.encode(), "f.yaml", catalog=catalog, lookups=known_lookups())
     assert flowset is None
     assert [str(d) for d in diags] == [
         "f.yaml:5:17: error: unknown prompt 'nope'",
@@ -257,7 +257,7 @@ def test_a_node_of_another_flow_says_to_call_that_flow() -> None:
         "      ask_code: {play: goodbye, next: return}\n"
     )
     catalog = PromptCatalog.load(ROOT / PROMPTS)
-    _flowset, diags = compile_flows(text.encode(), "f.yaml", catalog=catalog, actions=known_actions())
+    _flowset, diags = compile_flows(text.encode(), "f.yaml", catalog=catalog, lookups=known_lookups())
     assert [str(d) for d in diags] == [
         "f.yaml:5:32: error: node 'a' goes to unknown node 'ask_code' (it is in flow 'identify': "
         "a flow goes only to its own nodes; use a node with 'call: identify')",
@@ -267,7 +267,7 @@ def test_a_node_of_another_flow_says_to_call_that_flow() -> None:
 def test_version_is_a_short_hash_of_the_bytes() -> None:
     catalog = PromptCatalog.load(ROOT / PROMPTS)
     data = (ROOT / "config/flows.yaml").read_bytes()
-    a, _ = compile_flows(data, "x", catalog=catalog, actions=known_actions())
-    b, _ = compile_flows(data + b"\n# comment\n", "x", catalog=catalog, actions=known_actions())
+    a, _ = compile_flows(data, "x", catalog=catalog, lookups=known_lookups())
+    b, _ = compile_flows(data + b"\n# comment\n", "x", catalog=catalog, lookups=known_lookups())
     assert a is not None and b is not None
     assert len(a.version) == 12 and a.version != b.version

@@ -11,7 +11,7 @@ from flows_support import Harness
 
 from ivr.flows.compile.driver import compile_flows
 from ivr.prompts.catalog import PromptCatalog
-from ivr.store.lookups import known_actions
+from ivr.store.lookups import known_lookups
 
 CATALOG = PromptCatalog.from_texts({p: {"vi": p, "en": p} for p in ("ask", "sorry_transfer")})
 
@@ -66,7 +66,7 @@ async def test_the_flow_still_gets_the_digits(tmp_path: Path) -> None:
 ])
 def test_keep_mistakes_are_named(extra: str, expected: str) -> None:
     _flowset, diags = compile_flows(flows(extra).encode(), "f.yaml", catalog=CATALOG,
-                                  actions=known_actions())
+                                  lookups=known_lookups())
     assert [str(d) for d in diags] == [expected]
 
 

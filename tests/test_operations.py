@@ -25,7 +25,7 @@ from web_helpers import NOW, USERS, Inbox, open_case
 from ivr.clock import FixedClock
 from ivr.config.settings import Settings, SettingsError, load_settings
 from ivr.logs import TEXT_FORMAT, call_logging, json_formatter, use_log_format
-from ivr.lookups import ActionContext, ActionRegistry, ActionSpec, LookupResult, LookupStatus
+from ivr.lookups import LookupContext, LookupRegistry, LookupResult, LookupSpec, LookupStatus
 from ivr.metrics import NO_METRICS, Metrics
 from ivr.screenpop.directory import UserDirectory
 from ivr.screenpop.dispatcher import Dispatcher
@@ -331,11 +331,11 @@ def test_json_lines_have_the_fields_and_the_call_id() -> None:
 def test_a_customer_code_is_masked_in_json_as_in_text() -> None:
     """A lookup failing with the account and PIN in its error text (a database driver
     quotes its parameters): the JSON message is the text line's message, masked."""
-    async def broken(inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def broken(inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         raise RuntimeError("no row for account PE01000123456 with pin 482913")
 
-    registry = ActionRegistry([ActionSpec("balance", broken, returns={})])
-    ctx = ActionContext("1764300000.11", ONE_ACCOUNT_PHONE, HCMC, "vi")
+    registry = LookupRegistry([LookupSpec("balance", broken, returns={})])
+    ctx = LookupContext("1764300000.11", ONE_ACCOUNT_PHONE, HCMC, "vi")
 
     def emit() -> None:
         with call_logging(ctx.call_id):
@@ -347,7 +347,7 @@ def test_a_customer_code_is_masked_in_json_as_in_text() -> None:
     assert len(text) == len(lines) == 1
     record = json.loads(lines[0])
     assert text[0].endswith(f"ivr.lookups: {record['message']}")
-    assert record["message"] == ("action balance failed (call 1764300000.11): RuntimeError: "
+    assert record["message"] == ("lookup balance failed (call 1764300000.11): RuntimeError: "
                                  "no row for account PE*******3456 with pin **2913")
     assert record["call_id"] == "1764300000.11"
     for line in (text[0], lines[0]):

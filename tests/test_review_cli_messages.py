@@ -39,7 +39,7 @@ def test_rejected_reload_logs_its_warnings_as_warnings(
             "      said: {play: one, next: hangup}\n")
     path = tmp_path / "flows.yaml"
     path.write_text(good)
-    source = FlowSource.load(path, actions=DemoData().registry(), catalog=catalog)
+    source = FlowSource.load(path, lookups=DemoData().registry(), catalog=catalog)
     path.write_text(good.replace('"1": said', '"1": sad'))
     caplog.set_level(logging.WARNING, logger="ivr.flows.source")
     source.reload()

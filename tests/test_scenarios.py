@@ -28,13 +28,13 @@ from ivr.flows.scenarios import Expect, Scenario, ScenarioFile, load_scenarios
 from ivr.lookups import LookupStatus
 from ivr.prompts.catalog import PromptCatalog
 from ivr.scenario_runner import run_scenarios
-from ivr.store.lookups import known_actions
+from ivr.store.lookups import known_lookups
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = ROOT / "config" / "flows.yaml"
 PROMPTS = ROOT / "config" / "prompts.yaml"
 SCENARIOS = ROOT / "config" / "scenarios.yaml"
-ACTIONS = known_actions()
+LOOKUPS = known_lookups()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def catalog() -> PromptCatalog:
 @pytest.fixture(scope="module")
 def demo(catalog: PromptCatalog) -> FlowSet:
     flowset, diags = compile_flows(FLOWS.read_bytes(), "config/flows.yaml", catalog=catalog,
-                                   actions=ACTIONS)
+                                   lookups=LOOKUPS)
     assert flowset is not None, diags
     return flowset
 
@@ -53,7 +53,7 @@ def demo(catalog: PromptCatalog) -> FlowSet:
 def read(text: str, flowset: FlowSet, catalog: PromptCatalog,
          path: str = "scenarios.yaml") -> tuple[ScenarioFile | None, list[str]]:
     scenarios, diags = load_scenarios(textwrap.dedent(text), path, flowset=flowset,
-                                      catalog=catalog, actions=ACTIONS.names())
+                                      catalog=catalog, lookups=LOOKUPS.names())
     return scenarios, [str(d) for d in diags]
 
 

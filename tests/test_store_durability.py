@@ -16,10 +16,10 @@ import sys
 import pytest
 from store_helpers import NOW, Db
 
-from ivr.lookups import ActionContext, LookupStatus
+from ivr.lookups import LookupContext, LookupStatus
 from ivr.store import Store
 from ivr.store.demo import OUTAGE
-from ivr.store.lookups import build_actions
+from ivr.store.lookups import build_lookups
 from ivr.store.requests import report_id
 
 pytest_plugins = ("store_fixtures",)
@@ -29,16 +29,16 @@ CHILD_ANSWER_TIMEOUT = 60
 
 CHILD = """
 import asyncio, os, sys
-from ivr.lookups import ActionContext
+from ivr.lookups import LookupContext
 from ivr.calls import CaseDraft
 from ivr.clock import clock_from_env
 from ivr.store import Store
-from ivr.store.lookups import build_actions
+from ivr.store.lookups import build_lookups
 
 async def main(url, schema, caller):
     store = await Store.open(url, clock=clock_from_env(os.environ), schema=schema or None)
-    ctx = ActionContext("kill-call-1", caller, "1900545454", "vi")
-    result = await build_actions(store).run("report_outage", {}, ctx)
+    ctx = LookupContext("kill-call-1", caller, "1900545454", "vi")
+    result = await build_lookups(store).run("report_outage", {}, ctx)
     case_id = await store.open_case(CaseDraft("kill-call-1", caller, "1900545454", "vi",
                                               "outage", "agents"))
     print(result.status.value, result.value.get("ticket"), case_id, flush=True)
@@ -74,8 +74,8 @@ async def test_ticket_and_case_survive_sigkill(store: Store, db: Db) -> None:
     reopened = await db.open()
     try:
         assert report_id(ticket) is not None
-        again = await build_actions(reopened).run(
-            "report_outage", {}, ActionContext("kill-call-1", OUTAGE.phones[0], "", "vi")
+        again = await build_lookups(reopened).run(
+            "report_outage", {}, LookupContext("kill-call-1", OUTAGE.phones[0], "", "vi")
         )
         assert again.status is LookupStatus.FOUND
         assert again.value["ticket"] == ticket  # the same call gets the same ticket

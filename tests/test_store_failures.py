@@ -20,17 +20,17 @@ from store_helpers import NOW, Db
 
 from ivr.calls import CaseDraft
 from ivr.clock import FixedClock
-from ivr.lookups import ActionContext, LookupStatus
+from ivr.lookups import LookupContext, LookupStatus
 from ivr.store import Store
 from ivr.store.demo import OUTAGE, UNPAID
 from ivr.store.health import DatabaseFileReplaced
-from ivr.store.lookups import build_actions
+from ivr.store.lookups import build_lookups
 from ivr.store.seed import seed
 
 pytest_plugins = ("store_fixtures",)
 
-CTX = ActionContext(call_id="c-1", caller=UNPAID.phones[0], dialled="1900545454", language="vi")
-EVERY_ACTION = {
+CTX = LookupContext(call_id="c-1", caller=UNPAID.phones[0], dialled="1900545454", language="vi")
+EVERY_LOOKUP = {
     "accounts_for_caller": {},
     "outage_for_caller": {},
     "account_by_code": {"digits": UNPAID.code[2:], "prefix": "PE"},
@@ -58,8 +58,8 @@ async def test_postgres_down_every_action_takes_the_error_branch(postgres_url: s
     url = make_url(postgres_url).set(host="127.0.0.1", port=closed_port())
     store = await Store.open(url.render_as_string(hide_password=False), clock=FixedClock(NOW))
     try:
-        registry = build_actions(store)
-        for name, inputs in EVERY_ACTION.items():
+        registry = build_lookups(store)
+        for name, inputs in EVERY_LOOKUP.items():
             result = await registry.run(name, inputs, CTX)
             assert result.status is LookupStatus.ERROR, name
             assert result.error.startswith(f"{name}: "), result.error
@@ -73,7 +73,7 @@ async def test_sqlite_file_that_is_not_a_database_is_an_error(tmp_path: Path) ->
     path.write_bytes(b"this is not a database file" * 100)
     store = await Store.open(f"sqlite+aiosqlite:///{path}", clock=FixedClock(NOW))
     try:
-        result = await build_actions(store).run("balance", {"account": UNPAID.code}, CTX)
+        result = await build_lookups(store).run("balance", {"account": UNPAID.code}, CTX)
         assert result.status is LookupStatus.ERROR
         assert "not a database" in result.error
     finally:
@@ -83,7 +83,7 @@ async def test_sqlite_file_that_is_not_a_database_is_an_error(tmp_path: Path) ->
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_target", ["postgres"], indirect=True)
 async def test_postgres_locked_table_times_out_then_recovers(store: Store, db: Db) -> None:
-    registry = build_actions(store, read_timeout=0.3, write_timeout=0.3)
+    registry = build_lookups(store, read_timeout=0.3, write_timeout=0.3)
     locker = await db.open()
     try:
         async with locker.engine.connect() as conn:
@@ -128,7 +128,7 @@ async def test_sqlite_write_lock_times_out_while_reads_go_on(tmp_path: Path) -> 
     # the action answers while the lock is still held (how long that takes on this
     # machine is measured by bench/timing_budgets.py, not asserted here).
     store, path = await _sqlite_store(tmp_path, busy_timeout=0.5)
-    registry = build_actions(store, write_timeout=0.2)
+    registry = build_lookups(store, write_timeout=0.2)
     try:
         with exclusive_lock(path):
             report = await registry.run("report_outage", {"account": OUTAGE.code}, CTX)
@@ -137,7 +137,7 @@ async def test_sqlite_write_lock_times_out_while_reads_go_on(tmp_path: Path) -> 
             read = await registry.run("balance", {"account": UNPAID.code}, CTX)
             assert read.status is LookupStatus.FOUND
         later = await registry.run(
-            "report_outage", {}, ActionContext("c-2", OUTAGE.phones[0], "1900545454", "vi")
+            "report_outage", {}, LookupContext("c-2", OUTAGE.phones[0], "1900545454", "vi")
         )
         assert later.status is LookupStatus.FOUND and later.value["linked_outage"] is True
     finally:
@@ -148,7 +148,7 @@ async def test_sqlite_busy_database_is_an_error_when_the_busy_wait_runs_out(
     tmp_path: Path,
 ) -> None:
     store, path = await _sqlite_store(tmp_path, busy_timeout=0.1)
-    registry = build_actions(store)
+    registry = build_lookups(store)
     try:
         with exclusive_lock(path):
             result = await registry.run("record_survey", {"score": 5}, CTX)
@@ -168,7 +168,7 @@ async def test_sqlite_file_deleted_or_replaced_refuses_writes_and_says_so_once(
     # SQLite keeps writing to the file it opened: deleted, that file exists nowhere after
     # a restart, so a ticket number it stores must not be read out to a caller.
     store, path = await _sqlite_store(tmp_path, busy_timeout=0.5)
-    registry = build_actions(store)
+    registry = build_lookups(store)
     try:
         first = await registry.run("report_outage", {"account": OUTAGE.code}, CTX)
         assert first.status is LookupStatus.FOUND and store.database_health() == {"state": "ok"}
@@ -179,7 +179,7 @@ async def test_sqlite_file_deleted_or_replaced_refuses_writes_and_says_so_once(
             sqlite3.connect(other).close()
             other.replace(path)
         for n in range(3):
-            ctx = ActionContext(f"c-gone-{n}", OUTAGE.phones[0], "1900545454", "vi")
+            ctx = LookupContext(f"c-gone-{n}", OUTAGE.phones[0], "1900545454", "vi")
             refused = await registry.run("report_outage", {}, ctx)
             assert refused.status is LookupStatus.ERROR
             assert f"was {how}" in refused.error, refused.error

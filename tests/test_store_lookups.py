@@ -1,4 +1,4 @@
-"""The named actions over a real seeded store, on SQLite and on PostgreSQL."""
+"""The named lookups over a real seeded store, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from store_helpers import NOW
 
-from ivr.lookups import ActionContext, ActionRegistry, LookupResult, LookupStatus, Shape
+from ivr.lookups import LookupContext, LookupRegistry, LookupResult, LookupStatus, Shape
 from ivr.store import Store
 from ivr.store.demo import (
     HANOI,
@@ -20,7 +20,7 @@ from ivr.store.demo import (
     TWO_ACCOUNTS_SHOP,
     UNPAID,
 )
-from ivr.store.lookups import READ_TIMEOUT, WRITE_TIMEOUT, build_actions
+from ivr.store.lookups import READ_TIMEOUT, WRITE_TIMEOUT, build_lookups
 from ivr.store.seed_data import bill_amount
 
 pytest_plugins = ("store_fixtures",)
@@ -28,17 +28,17 @@ pytest_plugins = ("store_fixtures",)
 FOUND, NOT_FOUND = LookupStatus.FOUND, LookupStatus.NOT_FOUND
 
 
-def ctx(caller: str = "0999999999", call_id: str = "call-1") -> ActionContext:
-    return ActionContext(call_id=call_id, caller=caller, dialled="1900545454", language="vi")
+def ctx(caller: str = "0999999999", call_id: str = "call-1") -> LookupContext:
+    return LookupContext(call_id=call_id, caller=caller, dialled="1900545454", language="vi")
 
 
 async def run(
     store: Store, name: str, inputs: dict[str, Any] | None = None, **kw: str
 ) -> LookupResult:
-    registry = build_actions(store)
+    registry = build_lookups(store)
     result = await registry.run(name, inputs or {}, ctx(**kw))
     assert result.status in (FOUND, NOT_FOUND), result.error
-    # Every run holds the action to the shape it declares for the compiler: exactly the
+    # Every run holds the lookup to the shape it declares for the compiler: exactly the
     # fields found (or not_found) values have, nested fields included.
     spec = registry.spec(name)
     declared = spec.returns if result.status is FOUND else spec.not_found_returns
@@ -56,7 +56,7 @@ def assert_shape(value: Mapping[str, Any], shape: Shape, where: str) -> None:
 
 
 def test_registry_names_inputs_and_timeouts() -> None:
-    registry: ActionRegistry = build_actions(None)  # type: ignore[arg-type]
+    registry: LookupRegistry = build_lookups(None)  # type: ignore[arg-type]
     assert registry.names() == {
         "accounts_for_caller",
         "outage_for_caller",

@@ -139,12 +139,12 @@ def live_engine(store: Store, tmp_path: Path) -> Live:
     from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
     from ivr.prompts.catalog import PromptCatalog
-    from ivr.store.lookups import build_actions
+    from ivr.store.lookups import build_lookups
 
     catalog = PromptCatalog.load(ROOT / "config" / "prompts.yaml")
-    actions = build_actions(store)
-    flows = FlowSource.load(ROOT / "config" / "flows.yaml", actions=actions.names(),
+    lookups = build_lookups(store)
+    flows = FlowSource.load(ROOT / "config" / "flows.yaml", lookups=lookups.names(),
                             catalog=catalog)
-    engine = Engine(flows, actions, catalog, store, FixedClock(NOW),
+    engine = Engine(flows, lookups, catalog, store, FixedClock(NOW),
                     unsaved_path=tmp_path / "unsaved.jsonl")
     return Live(engine, flows, catalog)

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from ivr.flows.scenarios import load_scenarios
     from ivr.prompts.catalog import CatalogError, PromptCatalog
     from ivr.scenario_runner import run_scenarios
-    from ivr.store.lookups import known_actions
+    from ivr.store.lookups import known_lookups
 
     flows_path = Path(args.flows)
     scenarios_path = Path(args.scenarios) if args.scenarios else \
@@ -75,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         print(f"{scenarios_path}: not run: the prompts file has errors", file=sys.stderr)
         return 1
-    actions = known_actions()
+    lookups = known_lookups()
     flowset, diags = compile_flows(flows_text.encode("utf-8"), str(flows_path),
-                                   catalog=catalog, actions=actions)
+                                   catalog=catalog, lookups=lookups)
     if flowset is None:
         for d in diags:
             if d.is_error:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{scenarios_path}: not run: the flows file has errors", file=sys.stderr)
         return 1
     scenarios, problems = load_scenarios(scenarios_text, str(scenarios_path), flowset=flowset,
-                                         catalog=catalog, actions=actions.names())
+                                         catalog=catalog, lookups=lookups.names())
     if scenarios is None:
         for d in problems:
             print(d)

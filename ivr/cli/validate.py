@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ivr.config.settings import shipped_default
     from ivr.flows.compile.driver import compile_flows
     from ivr.prompts.catalog import CatalogError, PromptCatalog
-    from ivr.store.lookups import known_actions
+    from ivr.store.lookups import known_lookups
 
     path = Path(args.path) if args.path else shipped_default(Path("config/flows.yaml"))
     path_text = str(path)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         print(f"{path_text}: not checked: the prompts file has errors", file=sys.stderr)
         return 1
-    flowset, diags = compile_flows(data, path_text, catalog=catalog, actions=known_actions())
+    flowset, diags = compile_flows(data, path_text, catalog=catalog, lookups=known_lookups())
     for d in diags:
         print(d)
     errors = sum(1 for d in diags if d.is_error)

@@ -33,7 +33,7 @@ from ivr.failures import describe
 from ivr.flows.model import AGENT, HANGUP, RETURN, AnyNode, Exit
 from ivr.flows.source import FlowSource
 from ivr.logs import call_logging
-from ivr.lookups import ActionRegistry, ActionUnavailable
+from ivr.lookups import LookupRegistry, LookupUnavailable
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.spill import SpillFile
 
@@ -63,7 +63,7 @@ class Engine:
     def __init__(
         self,
         flows: FlowSource,
-        actions: ActionRegistry,
+        lookups: LookupRegistry,
         catalog: Catalog,
         store: CallStore,
         clock: Clock,
@@ -76,7 +76,7 @@ class Engine:
         metrics: MetricsHooks = NO_METRICS,
     ) -> None:
         self.flows = flows
-        self.actions = actions
+        self.lookups = lookups
         self.catalog = catalog
         self.store = store
         self.clock = clock
@@ -144,7 +144,7 @@ class Engine:
                    else describe(exc))
             # A database known to be down (refused at once) was logged when it broke:
             # each record spilled meanwhile is routine, not another alarm.
-            level = logging.WARNING if isinstance(exc, ActionUnavailable) else logging.ERROR
+            level = logging.WARNING if isinstance(exc, LookupUnavailable) else logging.ERROR
             log.log(level, "call %s: cannot save its record (%s); writing it to %s",
                     record.call_id, why, self.unsaved_path)
             line = json.dumps(jsonable(asdict(record)), ensure_ascii=False)
@@ -158,7 +158,7 @@ class Engine:
     # ---- the interpreter -------------------------------------------------------
 
     def _turn(self, channel: Channel, st: CallState) -> Turn:
-        return Turn(channel, st, self.catalog, self.clock, self.store, self.actions,
+        return Turn(channel, st, self.catalog, self.clock, self.store, self.lookups,
                     self.holidays, self.agent_queue_fallback, self.case_write_timeout)
 
     async def _interpret(self, turn: Turn) -> None:

@@ -58,8 +58,8 @@ async def play(turn: Turn, node: PlayNode) -> Exit:
 async def lookup(turn: Turn, node: LookupNode) -> Exit:
     st = turn.state
     inputs = {name: st.value(v) for name, v in node.inputs}
-    result = await turn.lookups.run(node.action, inputs, turn.lookup_context())
-    st.lookups.append(LookupStep(node.flow, node.id, node.action, result.status.value,
+    result = await turn.lookups.run(node.lookup, inputs, turn.lookup_context())
+    st.lookups.append(LookupStep(node.flow, node.id, node.lookup, result.status.value,
                                  result.error, result.elapsed_ms, turn.now()))
     if result.status in (LookupStatus.FOUND, LookupStatus.NOT_FOUND):
         st.store(node.store_as, result.value)
@@ -68,7 +68,7 @@ async def lookup(turn: Turn, node: LookupNode) -> Exit:
             st.facts[node.store_as] = jsonable(result.value)
             return node.found
         return node.not_found
-    failure = f"lookup {node.action} {result.status.value}: {result.error}".rstrip(": ")
+    failure = f"lookup {node.lookup} {result.status.value}: {result.error}".rstrip(": ")
     st.facts.setdefault("failures", []).append(failure)
     out = node.timeout if result.status is LookupStatus.TIMEOUT else None
     out = out or node.error

@@ -23,7 +23,7 @@ from ivr.engine.state import CallState
 from ivr.engine.turn import Turn
 from ivr.failures import describe
 from ivr.flows.model import AGENT, AnyNode, Exit, PromptItem, Queue, Ref, SayItem, TransferNode
-from ivr.lookups import ActionUnavailable, LookupStatus
+from ivr.lookups import LookupStatus, LookupUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ APOLOGY_PROMPT = "sorry_transfer"
 #: Seconds opening or finishing a case may take. The caller hears silence while it runs
 #: (before the queue's music; after the agent hangs up; before the callback offer), so a
 #: stuck database must not hold the call: past this, transfer without the case, or go on
-#: without the note. As long as the write actions' timeout (ivr/store/lookups.py).
+#: without the note. As long as the write lookups' timeout (ivr/store/lookups.py).
 #: The Engine's default ``case_write_timeout``.
 CASE_WRITE_TIMEOUT = 4.0
 
@@ -140,7 +140,7 @@ async def _open_case(turn: Turn, queue: Queue, priority: int | None, intent: str
         why = f"no answer within {turn.case_write_timeout:g}s" if isinstance(exc, TimeoutError) \
             else describe(exc)
         # Refused at once (a database known down) was logged when it broke: routine now.
-        level = logging.WARNING if isinstance(exc, ActionUnavailable) else logging.ERROR
+        level = logging.WARNING if isinstance(exc, LookupUnavailable) else logging.ERROR
         log.log(level, "call %s: cannot open the case: %s", st.info.call_id, why)
         st.error = st.error or f"open_case failed: {why}"
         return ""

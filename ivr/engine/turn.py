@@ -18,7 +18,7 @@ from ivr.engine.hours import HolidayCalendar
 from ivr.engine.render import render
 from ivr.engine.state import CallState
 from ivr.flows.model import PlayItem
-from ivr.lookups import ActionContext, ActionRegistry
+from ivr.lookups import LookupContext, LookupRegistry
 
 
 class Catalog(Protocol):
@@ -44,7 +44,7 @@ class Turn:
     catalog: Catalog
     clock: Clock
     store: CallStore
-    lookups: ActionRegistry
+    lookups: LookupRegistry
     holidays: HolidayCalendar
     agent_queue_fallback: str
     """The telephony queue for the flows' agent queue when the file has no ``queues:``
@@ -67,8 +67,8 @@ class Turn:
     async def ask(self, items: tuple[PlayItem, ...], spec: DigitSpec) -> Entry:
         return await self.channel.ask(self.render(items), spec)
 
-    def lookup_context(self) -> ActionContext:
+    def lookup_context(self) -> LookupContext:
         """Who is asking, for a lookup run on this call's behalf."""
         st = self.state
-        return ActionContext(st.info.call_id, st.info.caller, st.info.dialled, st.language,
+        return LookupContext(st.info.call_id, st.info.caller, st.info.dialled, st.language,
                              st.flow.name)

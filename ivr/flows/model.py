@@ -128,7 +128,8 @@ class InputNode(Node):
 
 @dataclass(frozen=True, slots=True)
 class LookupNode(Node):
-    action: str
+    lookup: str
+    """The lookup's name (``lookup: balance``)."""
     inputs: tuple[tuple[str, Value], ...]
     store_as: str
     found: Exit

@@ -42,7 +42,7 @@ class Heard:
     path: tuple[str, ...] = ()
     """``flow.node`` of every step."""
     lookups: tuple[tuple[str, str, LookupStatus], ...] = ()
-    """(``flow.node``, action, status) of every lookup node run."""
+    """(``flow.node``, lookup, status) of every lookup node run."""
     answers: tuple[tuple[str, str], ...] = ()
     """(``flow.node``, keys) of every accepted answer to a menu or input."""
     transfers: tuple[Transfer, ...] = ()
@@ -111,12 +111,12 @@ def check(scenario: Scenario, heard: Heard, queue_names: Mapping[str, str]) -> t
         keys = {name: key for key, name in reversed(list(queue_names.items()))}
         got = "no transfer" if last is None else keys.get(last.queue, last.queue)
         problems.append(f"queue: expected {e.queue}, got {got}")
-    for action, status in e.lookups.items():
-        ran = [s for _node, a, s in heard.lookups if a == action]
+    for lookup, status in e.lookups.items():
+        ran = [s for _node, a, s in heard.lookups if a == lookup]
         if not ran:
-            problems.append(f"lookups: {action} expected {status.value}, never looked up")
+            problems.append(f"lookups: {lookup} expected {status.value}, never looked up")
         elif ran[-1] is not status:
-            problems.append(f"lookups: {action} expected {status.value}, got {ran[-1].value}")
+            problems.append(f"lookups: {lookup} expected {status.value}, got {ran[-1].value}")
     problems += sequence_diff("prompts", "heard", e.prompts, heard.prompts)
     problems += sequence_diff("nodes", "passed", e.nodes, heard.path)
     if problems and heard.error:

@@ -71,7 +71,7 @@ class Expect:
     queue: str | None = None
     """Key in the flows file's ``queues:`` of the last transfer."""
     lookups: Mapping[str, LookupStatus] = field(default_factory=lambda: MappingProxyType({}))
-    """Action name -> status of its last run."""
+    """Lookup name -> status of its last run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class Scenario:
     transfers: tuple[TransferStatus, ...] = ()
     """How successive transfers end; the ones past the list complete."""
     given: Mapping[str, LookupStatus] = field(default_factory=lambda: MappingProxyType({}))
-    """Actions that answer this status without asking the store (branches the demo
+    """Lookups that answer this status without asking the store (branches the demo
     data cannot reach: a database down, an account without bills)."""
 
 
@@ -121,14 +121,14 @@ class ScenarioFile:
 
 
 def load_scenarios(
-    text: str, path: str, *, flowset: FlowSet, catalog: PromptIds, actions: Iterable[str]
+    text: str, path: str, *, flowset: FlowSet, catalog: PromptIds, lookups: Iterable[str]
 ) -> tuple[ScenarioFile | None, list[Diagnostic]]:
     """Read a scenarios file, checked against the compiled flows, the prompt catalog and
-    the action names. Returns the file (None on any error) and every problem found."""
+    the lookup names. Returns the file (None on any error) and every problem found."""
     root, problems = load_yaml(text, path)
     if root is None:
         return None, problems
-    parser = _Parser(path, flowset, catalog, frozenset(actions))
+    parser = _Parser(path, flowset, catalog, frozenset(lookups))
     result = parser.file(root)
     return (None if parser.diags.failed else result), parser.diags.sorted()
 
@@ -138,11 +138,11 @@ Fields = dict[str, Any]
 
 class _Parser:
     def __init__(self, path: str, flowset: FlowSet, catalog: PromptIds,
-                 actions: frozenset[str]) -> None:
+                 lookups: frozenset[str]) -> None:
         self.path = path
         self.flowset = flowset
         self.catalog = catalog
-        self.actions = actions
+        self.lookups = lookups
         self.diags = Diagnostics()
         self.read = Reader(self.diags)
         self.written_defaults: set[str] = set()
@@ -361,7 +361,7 @@ class _Parser:
         out: dict[str, LookupStatus] = {}
         ok = True
         for key, status in m.items:
-            action = self.known(str(key.value), self.actions, key.mark, "lookup")
+            lookup = self.known(str(key.value), self.lookups, key.mark, "lookup")
             if given and isinstance(status, YScalar) and status.value == "found":
                 self.diags.error(status.mark, f"{what}: {key.value}: found cannot be given "
                                  "(what is found comes from the demo data): give not_found, "
@@ -369,10 +369,10 @@ class _Parser:
                 ok = False
                 continue
             word = self.choice(status, f"{what}: {key.value}", allowed)
-            if action is None or word is None:
+            if lookup is None or word is None:
                 ok = False
                 continue
-            out[action] = LookupStatus(word)
+            out[lookup] = LookupStatus(word)
         return out if ok else None
 
     def words(self, value: YValue | None, what: str,

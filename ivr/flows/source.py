@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ivr.config.diagnostics import Diagnostic, FlowError, Mark, Severity, has_errors
 from ivr.config.loader import read_flows_file
-from ivr.flows.compile.driver import ActionsLike, PromptIds, compile_flows
+from ivr.flows.compile.driver import LookupsLike, PromptIds, compile_flows
 from ivr.flows.model import FlowSet
 from ivr.metrics import NO_METRICS, MetricsHooks
 
@@ -36,31 +36,31 @@ class Compiled:
 
 
 class FlowSource:
-    def __init__(self, path: Path, flowset: FlowSet, *, actions: ActionsLike,
+    def __init__(self, path: Path, flowset: FlowSet, *, lookups: LookupsLike,
                  catalog: PromptIds, mtime: float = 0.0,
                  metrics: MetricsHooks = NO_METRICS) -> None:
         self.path = path
         self.current: FlowSet = flowset
         self._metrics = metrics
         metrics.flows_version(flowset.version)
-        self._actions = actions
+        self._lookups = lookups
         self._catalog = catalog
         self._mtime = mtime
         self._reloading = asyncio.Lock()
 
     @classmethod
-    def load(cls, path: Path, *, actions: ActionsLike, catalog: PromptIds,
+    def load(cls, path: Path, *, lookups: LookupsLike, catalog: PromptIds,
              metrics: MetricsHooks = NO_METRICS) -> FlowSource:
         """Compile ``path``; raises :class:`FlowError` with every diagnostic if it fails
         (and FileNotFoundError if there is no file)."""
         mtime = path.stat().st_mtime
         data = read_flows_file(path)
-        flowset, diags = compile_flows(data, str(path), catalog=catalog, actions=actions)
+        flowset, diags = compile_flows(data, str(path), catalog=catalog, lookups=lookups)
         if flowset is None:
             raise FlowError(diags)
         for d in diags:
             log.warning("%s", d)
-        return cls(path, flowset, actions=actions, catalog=catalog, mtime=mtime,
+        return cls(path, flowset, lookups=lookups, catalog=catalog, mtime=mtime,
                    metrics=metrics)
 
     def compile_file(self) -> Compiled:
@@ -74,7 +74,7 @@ class FlowSource:
                               f"cannot read the flows file: {exc.strerror or exc}")
             return Compiled(None, [diag], None)
         flowset, diags = compile_flows(data, str(self.path), catalog=self._catalog,
-                                       actions=self._actions)
+                                       lookups=self._lookups)
         return Compiled(flowset, diags, mtime)
 
     def apply(self, compiled: Compiled) -> list[Diagnostic]:

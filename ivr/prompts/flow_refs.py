@@ -43,16 +43,16 @@ def referenced_prompts(
     """(prompt ids the flows file uses, note); (None, why) when they cannot be known, in
     which case the caller checks every catalog prompt instead."""
     from ivr.flows.compile.driver import compile_flows
-    from ivr.store.lookups import known_actions
+    from ivr.store.lookups import known_lookups
 
     try:
         data = flows_path.read_bytes()
     except OSError as exc:
         return None, f"{flows_path}: cannot read ({exc.strerror}): checking every catalog prompt"
     recorder = _RecordingCatalog(catalog)
-    # Unknown actions or other flow errors do not matter here (ivr validate reports them):
+    # Unknown lookups or other flow errors do not matter here (ivr validate reports them):
     # the compiler still checks every prompt it reaches.
-    flowset, _ = compile_flows(data, str(flows_path), catalog=recorder, actions=known_actions())
+    flowset, _ = compile_flows(data, str(flows_path), catalog=recorder, lookups=known_lookups())
     if flowset is None and not recorder.asked:
         return None, f"{flows_path} does not compile (ivr validate): checking every catalog prompt"
     return frozenset(recorder.asked), ""

@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 #: Seconds SQLite waits for another writer's lock before failing with "database is
-#: locked". Shorter than the write actions' timeout (4 s) on purpose: a statement
+#: locked". Shorter than the write lookups' timeout (4 s) on purpose: a statement
 #: blocked inside SQLite cannot be interrupted, so cancelling it (the action's timeout)
 #: only takes effect when SQLite gives up; this bounds that wait. Readers never wait
 #: (WAL mode).

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from ivr.failures import describe
-from ivr.lookups import ActionUnavailable
+from ivr.lookups import LookupUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ REPLACED_ADVICE = ("writes are refused (callers get the error branch, call recor
                    "the spill file): restart ivr serve once the right file is in place")
 
 
-class DatabaseUnavailable(ActionUnavailable):
+class DatabaseUnavailable(LookupUnavailable):
     """The database is known not to answer now; the operation was not even tried."""
 
 
@@ -70,7 +70,7 @@ class Breaker(enum.Enum):
 def is_database_failure(exc: BaseException) -> bool:
     """Did the database fail to answer (down, unreachable, locked, broken), as opposed to
     answering "no" (a constraint, bad data) or our own refusal?"""
-    if isinstance(exc, ActionUnavailable | IntegrityError | DataError):
+    if isinstance(exc, LookupUnavailable | IntegrityError | DataError):
         return False
     return isinstance(exc, SQLAlchemyError | OSError | TimeoutError)
 

@@ -1,12 +1,12 @@
-"""The named actions flows call (``lookup: balance``), built over a :class:`Store`.
+"""The named lookups flows call (``lookup: balance``), built over a :class:`Store`.
 
-Each action validates its inputs (bad keys are a domain outcome: ``not_found``), asks
+Each lookup validates its inputs (bad keys are a domain outcome: ``not_found``), asks
 the store, and returns a :class:`LookupResult`. Database errors are not caught here:
 the registry turns them into the flow's ``error`` branch and applies the timeouts.
 
-A new action is its query (``queries.py``) and one row in :func:`build_actions`: its
+A new lookup is its query (``queries.py``) and one row in :func:`build_lookups`: its
 inputs, timeout and the shape of what it returns, declared once, here. The compiler
-reads names, inputs and shapes from this registry (:func:`known_actions` without a
+reads names, inputs and shapes from this registry (:func:`known_lookups` without a
 database).
 """
 
@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from ivr.lookups import (
-    ActionContext,
-    ActionFn,
-    ActionRegistry,
-    ActionSpec,
+    LookupContext,
+    LookupFn,
+    LookupRegistry,
     LookupResult,
+    LookupSpec,
     Shape,
 )
 from ivr.metrics import NO_METRICS, MetricsHooks
@@ -55,12 +55,12 @@ def _account(inputs: Mapping[str, Any], name: str = "account") -> str | None:
     return code if _CODE.fullmatch(code) else None
 
 
-class _Actions:
+class _Lookups:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     async def accounts_for_caller(
-        self, inputs: Mapping[str, Any], ctx: ActionContext
+        self, inputs: Mapping[str, Any], ctx: LookupContext
     ) -> LookupResult:
         phone = _text(inputs, "phone") or ctx.caller
         if not normalise_phone(phone):
@@ -73,14 +73,14 @@ class _Actions:
         )
 
     async def outage_for_caller(
-        self, inputs: Mapping[str, Any], ctx: ActionContext
+        self, inputs: Mapping[str, Any], ctx: LookupContext
     ) -> LookupResult:
         if not normalise_phone(ctx.caller):
             return LookupResult.not_found()
         found = await self.store.outage_for_phone(ctx.caller)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
-    async def account_by_code(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def account_by_code(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         digits, prefix = _text(inputs, "digits"), _text(inputs, "prefix").upper()
         if not _DIGITS_11.fullmatch(digits):
             return LookupResult.not_found()
@@ -95,30 +95,30 @@ class _Actions:
         found = await self.store.account_by_code(prefix + digits)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
-    async def balance(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def balance(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         code = _account(inputs)
         found = None if code is None else await self.store.balance(code)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
-    async def meter_reading(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def meter_reading(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         code = _account(inputs)
         found = None if code is None else await self.store.meter_reading(code)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
     async def outage_for_account(
-        self, inputs: Mapping[str, Any], ctx: ActionContext
+        self, inputs: Mapping[str, Any], ctx: LookupContext
     ) -> LookupResult:
         code = _account(inputs)
         found = None if code is None else await self.store.outage_for_account(code)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
-    async def report_outage(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def report_outage(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         found = await self.store.report_outage(
             call_id=ctx.call_id, caller=ctx.caller, account=_account(inputs)
         )
         return LookupResult.found(**found)
 
-    async def service_request(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def service_request(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         kind = _text(inputs, "kind")
         if kind not in SERVICE_KINDS:
             return LookupResult.not_found()
@@ -127,7 +127,7 @@ class _Actions:
         )
         return LookupResult.found(reference=reference)
 
-    async def request_callback(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def request_callback(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         phone = normalise_phone(_text(inputs, "phone") or ctx.caller)
         reason = _text(inputs, "reason")
         if not phone or not reason:
@@ -143,7 +143,7 @@ class _Actions:
         )
         return LookupResult.found(reference=reference, phone=phone)
 
-    async def record_survey(self, inputs: Mapping[str, Any], ctx: ActionContext) -> LookupResult:
+    async def record_survey(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
         raw = _text(inputs, "score")
         if not (raw.isdigit() and 1 <= int(raw) <= 5):
             return LookupResult.not_found()
@@ -151,8 +151,8 @@ class _Actions:
         return LookupResult.found()
 
 
-#: Result shapes (``LookupSpec.returns``): the fields each action's found value has, so
-#: ``ivr validate`` catches ``balance.payed``. A test runs every action over the seeded
+#: Result shapes (``LookupSpec.returns``): the fields each lookup's found value has, so
+#: ``ivr validate`` catches ``balance.payed``. A test runs every lookup over the seeded
 #: store and holds each to its shape.
 _ACCOUNT: Shape = {"code": None, "last4": None, "name": None, "area": None}
 _OUTAGE: Shape = {
@@ -161,25 +161,25 @@ _OUTAGE: Shape = {
 }
 
 
-def build_actions(
+def build_lookups(
     store: Store, *, read_timeout: float = READ_TIMEOUT, write_timeout: float = WRITE_TIMEOUT,
     metrics: MetricsHooks = NO_METRICS,
-) -> ActionRegistry:
-    """Every action flows may name, with its inputs, result shape and timeout;
+) -> LookupRegistry:
+    """Every lookup flows may name, with its inputs, result shape and timeout;
     ``metrics`` times them."""
-    a = _Actions(store)
+    a = _Lookups(store)
 
-    def read(name: str, fn: ActionFn, inputs: set[str], optional: set[str], what: str, *,
-             returns: Shape, not_found: Shape | None = None) -> ActionSpec:
-        return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), read_timeout, what,
+    def read(name: str, fn: LookupFn, inputs: set[str], optional: set[str], what: str, *,
+             returns: Shape, not_found: Shape | None = None) -> LookupSpec:
+        return LookupSpec(name, fn, frozenset(inputs), frozenset(optional), read_timeout, what,
                           returns=returns, not_found_returns=not_found or {})
 
-    def write(name: str, fn: ActionFn, inputs: set[str], optional: set[str], what: str, *,
-              returns: Shape) -> ActionSpec:
-        return ActionSpec(name, fn, frozenset(inputs), frozenset(optional), write_timeout, what,
+    def write(name: str, fn: LookupFn, inputs: set[str], optional: set[str], what: str, *,
+              returns: Shape) -> LookupSpec:
+        return LookupSpec(name, fn, frozenset(inputs), frozenset(optional), write_timeout, what,
                           writes=True, returns=returns)
 
-    return ActionRegistry(
+    return LookupRegistry(
         [
             read(
                 "accounts_for_caller",
@@ -271,11 +271,11 @@ def build_actions(
     )
 
 
-def known_actions() -> ActionRegistry:
-    """The action names, inputs and result shapes flows may use, for validation without a
+def known_lookups() -> LookupRegistry:
+    """The lookup names, inputs and result shapes flows may use, for validation without a
     database (``ivr validate``, ``ivr prompts check``, ``ivr test-flows``).
 
-    ``build_actions`` only wires functions to a store; none runs here, so no store is
+    ``build_lookups`` only wires functions to a store; none runs here, so no store is
     needed to read the declarations.
     """
-    return build_actions(cast(Store, None))
+    return build_lookups(cast(Store, None))

@@ -1,4 +1,4 @@
-"""Write paths behind the actions: outage reports, service and callback requests, surveys.
+"""Write paths behind the lookups: outage reports, service and callback requests, surveys.
 
 Every number handed back here is told to the caller next, so each function runs inside
 the caller's transaction, which the store commits before returning.

@@ -269,7 +269,7 @@ class Store:
         async with self._read() as conn:
             return await calls.call_report(conn, since=since)
 
-    # -- data behind the named actions -------------------------------------------------
+    # -- data behind the named lookups -------------------------------------------------
 
     async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]:
         async with self._read() as conn:

@@ -33,7 +33,7 @@ from ivr.flows.model import (
     SayItem,
     Value,
 )
-from ivr.lookups import ActionRegistry, ActionSpec, Shape
+from ivr.lookups import LookupRegistry, LookupSpec, Shape
 
 #: Variables every call has before any node runs.
 BUILTIN_VARIABLES = frozenset({"caller", "hotline", "language", "call", "result"})
@@ -79,7 +79,7 @@ def _no_fields() -> Shape:
 
 
 @dataclass(frozen=True, slots=True)
-class ActionSignature:
+class LookupSignature:
     """A lookup as the compiler checks it."""
 
     required: frozenset[str] = frozenset()
@@ -91,20 +91,20 @@ class ActionSignature:
     """The fields a not_found value carries."""
 
 
-ActionsLike = ActionRegistry | Mapping[str, ActionSignature] | Iterable[str]
+LookupsLike = LookupRegistry | Mapping[str, LookupSignature] | Iterable[str]
 
 
-def action_signatures(actions: ActionsLike) -> Mapping[str, ActionSignature]:
+def lookup_signatures(lookups: LookupsLike) -> Mapping[str, LookupSignature]:
     """Normalise what callers have (a registry, a name set) to name -> signature."""
-    if isinstance(actions, ActionRegistry):
-        return {n: _signature(actions.spec(n)) for n in actions.names()}
-    if isinstance(actions, Mapping):
-        return dict(actions)
-    return {name: ActionSignature() for name in actions}
+    if isinstance(lookups, LookupRegistry):
+        return {n: _signature(lookups.spec(n)) for n in lookups.names()}
+    if isinstance(lookups, Mapping):
+        return dict(lookups)
+    return {name: LookupSignature() for name in lookups}
 
 
-def _signature(spec: ActionSpec) -> ActionSignature:
-    return ActionSignature(spec.inputs, spec.optional_inputs, spec.returns,
+def _signature(spec: LookupSpec) -> LookupSignature:
+    return LookupSignature(spec.inputs, spec.optional_inputs, spec.returns,
                            spec.not_found_returns)
 
 
@@ -121,7 +121,7 @@ class PendingExit:
 class Compiler:
     path: str
     catalog: PromptIds
-    actions: Mapping[str, ActionSignature]
+    lookups: Mapping[str, LookupSignature]
     diags: Diagnostics = field(default_factory=Diagnostics)
     variables: set[str] = field(default_factory=lambda: set(BUILTIN_VARIABLES))
     shapes: Shapes = field(default_factory=Shapes)

@@ -26,11 +26,11 @@ from ivr.config.loader import (
     size_problem,
 )
 from ivr.flows.compile.context import (
-    ActionSignature,
-    ActionsLike,
     Compiler,
+    LookupSignature,
+    LookupsLike,
     PromptIds,
-    action_signatures,
+    lookup_signatures,
 )
 from ivr.flows.compile.loops import check_loops
 from ivr.flows.compile.nodes import compile_flow
@@ -63,7 +63,7 @@ def collect_variables(c: Compiler, value: YValue) -> None:
         name = store_as if isinstance(store_as, YScalar) else lookup
         if isinstance(name, YScalar):
             c.variables.add(str(name.value))
-            sig = c.actions.get(str(lookup.value)) if isinstance(lookup, YScalar) else None
+            sig = c.lookups.get(str(lookup.value)) if isinstance(lookup, YScalar) else None
             if sig is None:
                 c.shapes.add_open(str(name.value))
             else:
@@ -181,7 +181,7 @@ def warn_unreachable(c: Compiler, flows: Mapping[str, Flow]) -> None:
 
 
 def compile_flows(
-    data: bytes, path: str, *, catalog: PromptIds, actions: ActionsLike
+    data: bytes, path: str, *, catalog: PromptIds, lookups: LookupsLike
 ) -> tuple[FlowSet | None, list[Diagnostic]]:
     """Compile a flows file. Returns the FlowSet (None on any error) and all diagnostics.
 
@@ -191,7 +191,7 @@ def compile_flows(
     if too_big is not None:
         return None, [too_big]
     try:
-        return _compile(data, path, catalog, action_signatures(actions))
+        return _compile(data, path, catalog, lookup_signatures(lookups))
     except RecursionError:
         # The loader's depth limit should make this unreachable; if a structure still
         # runs too deep, say so rather than crash.
@@ -206,7 +206,7 @@ def compile_flows(
 
 
 def _compile(data: bytes, path: str, catalog: PromptIds,
-             actions: Mapping[str, ActionSignature]) -> tuple[FlowSet | None, list[Diagnostic]]:
+             lookups: Mapping[str, LookupSignature]) -> tuple[FlowSet | None, list[Diagnostic]]:
     version = hashlib.sha256(data).hexdigest()[:12]
     try:
         text = data.decode("utf-8")
@@ -216,9 +216,9 @@ def _compile(data: bytes, path: str, catalog: PromptIds,
     root, problems = load_yaml(text, path)
     if root is None:
         return None, problems
-    compiler = Compiler(path, catalog, actions)
+    compiler = Compiler(path, catalog, lookups)
     flowset = compile_tree(compiler, root, version)
     return flowset, compiler.diags.sorted()
 
 
-__all__ = ["ActionSignature", "ActionsLike", "Compiler", "PromptIds", "compile_flows"]
+__all__ = ["Compiler", "LookupSignature", "LookupsLike", "PromptIds", "compile_flows"]

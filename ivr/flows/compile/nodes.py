@@ -113,12 +113,12 @@ def _play(ctx: NodeContext, v: YValue) -> AnyNode | None:
 
 def _lookup(ctx: NodeContext, v: YValue) -> AnyNode | None:
     c, what = ctx.c, ctx.what
-    action = c.read.word(v, f"{what}: lookup")
-    if action is None:
+    lookup = c.read.word(v, f"{what}: lookup")
+    if lookup is None:
         return None
-    sig = c.actions.get(action)
+    sig = c.lookups.get(lookup)
     if sig is None:
-        c.diags.error(v.mark, f"unknown lookup {action!r}{did_you_mean(action, c.actions)}")
+        c.diags.error(v.mark, f"unknown lookup {lookup!r}{did_you_mean(lookup, c.lookups)}")
     inputs: list[tuple[str, Value]] = []
     w = c.read.mapping(ctx.m.get("with"), f"{what}: with")
     for key, val in w.items if w else ():
@@ -126,22 +126,22 @@ def _lookup(ctx: NodeContext, v: YValue) -> AnyNode | None:
         if sig is not None and sig.optional is not None:
             known = sig.required | sig.optional
             if name not in known:
-                c.diags.error(key.mark, f"lookup {action!r} has no input {name!r}"
+                c.diags.error(key.mark, f"lookup {lookup!r} has no input {name!r}"
                               f"{did_you_mean(name, known)}")
         value = c.value(val, f"{what}: with {name}")
         if value is not None:
             inputs.append((name, value))
     given = set(w.keys()) if w else set()  # a bad value is its own error, not a missing input
     for missing in sorted((sig.required if sig else frozenset()) - given):
-        c.diags.error(v.mark, f"lookup {action!r} needs input {missing!r} under 'with:'")
-    store_as = c.read.word(ctx.m.get("as"), f"{what}: as") or action
+        c.diags.error(v.mark, f"lookup {lookup!r} needs input {missing!r} under 'with:'")
+    store_as = c.read.word(ctx.m.get("as"), f"{what}: as") or lookup
     found = ctx.exit("found", fallback="next")
     not_found = ctx.exit("not_found", fallback="next")
     error = ctx.exit("error", required=False)
     timeout = ctx.exit("timeout", required=False)
     if found is None or not_found is None:
         return None
-    return LookupNode(ctx.id, ctx.flow, ctx.mark, action, tuple(inputs), store_as, found,
+    return LookupNode(ctx.id, ctx.flow, ctx.mark, lookup, tuple(inputs), store_as, found,
                       not_found, error, timeout)
 
 
