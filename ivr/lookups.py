@@ -1,9 +1,26 @@
-"""Named lookups: the only way a flow reaches data.
+"""Named lookups: the only way a flow reaches data, and the way any channel asks.
 
-A flow says ``lookup: balance`` with inputs taken from call variables; the registry
-maps that name to an async function over the store. The registry applies the lookup's
-timeout and turns any exception into an ``error`` result, so a slow or broken database
-becomes a branch in the flow ("sorry, let me connect you to an agent"), never dead air.
+A lookup is any named operation a flow asks of the store: reading a balance or filing a
+report. A flow says ``lookup: balance`` with inputs taken from call variables; the
+registry maps that name to an async function over the store. The registry applies the
+lookup's timeout and turns any exception into an ``error`` result, so a slow or broken
+database becomes a branch in the flow ("sorry, let me connect you to an agent"), never
+dead air.
+
+Nothing here knows about calls or telephony, so a text channel asks the same registry
+the engine does, without the voice ``Channel``: an SMS handler or a web form builds a
+:class:`LookupContext` for its request (``channel="sms"`` or ``"web"``; ``call_id`` is
+then any id unique to the request, such as the SMS message id or the form submission,
+and the same id always gets the same ticket) and calls ``registry.run(name, inputs,
+ctx)``: ``report_outage``, ``service_request``, ``request_callback`` or a read such as
+``balance``. It gets the same :class:`LookupResult` a flow branches on::
+
+    registry = build_lookups(store)          # ivr.store.lookups, built once
+    ctx = LookupContext(call_id=f"sms-{message_id}", caller=sender, dialled=hotline,
+                        language="vi", channel="sms")
+    result = await registry.run("report_outage", {"account": code}, ctx)
+    if result.status is LookupStatus.FOUND:
+        reply(f"Ticket {result.value['ticket']}")   # else: not_found, error, timeout
 """
 
 from __future__ import annotations
@@ -15,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from ivr.failures import describe
 from ivr.masking import mask_digit_runs
@@ -55,15 +72,32 @@ class LookupResult:
         return cls(LookupStatus.NOT_FOUND, MappingProxyType(dict(value)))
 
 
+RequestChannel = Literal["phone", "sms", "web"]
+"""How a request reached us: a phone call (Asterisk, the browser softphone, the
+simulator: anything the engine runs), a text message, or a web form."""
+REQUEST_CHANNELS: tuple[RequestChannel, ...] = ("phone", "sms", "web")
+
+
 @dataclass(frozen=True, slots=True)
 class LookupContext:
     """Facts about the request a lookup may use beyond its declared inputs."""
 
     call_id: str
+    """The request's id: the call's, or one unique per SMS or form submission (writes are
+    idempotent per id: the same id gets the same ticket)."""
     caller: str
+    """Who asks: the caller's or the sender's phone number (may be empty on the web)."""
     dialled: str
+    """The hotline asked (the dialled number, or the hotline the SMS or page is for)."""
     language: str
     flow: str = ""
+    """The flow asking, for a phone call; empty otherwise."""
+    channel: RequestChannel = "phone"
+
+    def __post_init__(self) -> None:
+        if self.channel not in REQUEST_CHANNELS:
+            raise ValueError(f"unknown request channel {self.channel!r}: use one of "
+                             f"{', '.join(REQUEST_CHANNELS)}")
 
 
 LookupFn = Callable[[Mapping[str, Any], LookupContext], Awaitable[LookupResult]]
