@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ivr.calls import LookupStep, jsonable
-from ivr.engine.hours import HoursState, hours_state
+from ivr.engine.hours import hours_state
 from ivr.engine.questions import ask_input, ask_menu
 from ivr.engine.transfer import apology, transfer
 from ivr.engine.turn import Turn
@@ -25,6 +25,7 @@ from ivr.flows.model import (
     GotoNode,
     HangupNode,
     HoursNode,
+    HoursState,
     InputNode,
     LanguageNode,
     LookupNode,

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import holidays as holidays_lib
 
 from ivr.clock import DEFAULT_TZ
-from ivr.flows.model import OpeningHours
-
-
-class HoursState(enum.Enum):
-    OPEN = "open"
-    CLOSED = "closed"
-    HOLIDAY = "holiday"
+from ivr.flows.model import HoursState, OpeningHours
 
 
 class HolidayCalendar:

@@ -13,8 +13,16 @@ from dataclasses import dataclass
 
 from ivr.channels.channel import TransferStatus
 from ivr.config.diagnostics import Mark
-from ivr.engine.hours import HoursState
-from ivr.flows.model import AnyNode, Exit, FlowSet, HoursNode, LookupNode, MenuNode, TransferNode
+from ivr.flows.model import (
+    AnyNode,
+    Exit,
+    FlowSet,
+    HoursNode,
+    HoursState,
+    LookupNode,
+    MenuNode,
+    TransferNode,
+)
 from ivr.flows.scenario_report import Heard
 from ivr.lookups import LookupStatus
 

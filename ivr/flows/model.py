@@ -6,6 +6,7 @@ exists in its flow (or a special target), so the engine looks it up without chec
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,6 +176,14 @@ class OpeningHours:
     """Seven entries, Monday first: the open intervals of that weekday (local time)."""
     holidays: str | None
     """Country code of the public-holiday calendar (``VN``), or None to ignore holidays."""
+
+
+class HoursState(enum.Enum):
+    """Which exit of an ``hours`` node a moment takes."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    HOLIDAY = "holiday"
 
 
 @dataclass(frozen=True, slots=True)
