@@ -107,9 +107,8 @@ Shape = Mapping[str, "Shape | None"]
 value, a list, or fields not known). The compiler checks ``balance.amount_due`` in a flow
 against the shape its lookup declares."""
 
-
-def _no_fields() -> Shape:
-    return MappingProxyType({})
+NO_FIELDS: Shape = MappingProxyType({})
+"""The shape of a value with no fields (``record_survey``'s, most not_found values)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +128,7 @@ class LookupSpec:
     returns: Shape | None = None
     """The fields of a ``found`` result's value. Required: the registry refuses a spec
     without it, since a shape left out would let ``balance.payed`` through unchecked."""
-    not_found_returns: Shape = field(default_factory=_no_fields)
+    not_found_returns: Shape = field(default_factory=lambda: NO_FIELDS)
     """The fields a ``not_found`` result still carries (``count: 0``), if any."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from ivr.lookups import (
+    NO_FIELDS,
     LookupContext,
     LookupFn,
     LookupRegistry,
@@ -172,7 +173,7 @@ def build_lookups(
     def read(name: str, fn: LookupFn, inputs: set[str], optional: set[str], what: str, *,
              returns: Shape, not_found: Shape | None = None) -> LookupSpec:
         return LookupSpec(name, fn, frozenset(inputs), frozenset(optional), read_timeout, what,
-                          returns=returns, not_found_returns=not_found or {})
+                          returns=returns, not_found_returns=not_found or NO_FIELDS)
 
     def write(name: str, fn: LookupFn, inputs: set[str], optional: set[str], what: str, *,
               returns: Shape) -> LookupSpec:
@@ -264,7 +265,7 @@ def build_lookups(
                 {"score"},
                 set(),
                 "a 1-5 satisfaction score for this call",
-                returns={},
+                returns=NO_FIELDS,
             ),
         ],
         metrics=metrics,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Protocol
 
 from ivr.config.diagnostics import Diagnostics, Mark, did_you_mean
@@ -33,7 +32,7 @@ from ivr.flows.model import (
     SayItem,
     Value,
 )
-from ivr.lookups import LookupRegistry, LookupSpec, Shape
+from ivr.lookups import NO_FIELDS, LookupRegistry, LookupSpec, Shape
 
 #: Variables every call has before any node runs.
 BUILTIN_VARIABLES = frozenset({"caller", "hotline", "language", "call", "result"})
@@ -74,10 +73,6 @@ class PromptIds(Protocol):
         ...
 
 
-def _no_fields() -> Shape:
-    return MappingProxyType({})
-
-
 @dataclass(frozen=True, slots=True)
 class LookupSignature:
     """A lookup as the compiler checks it."""
@@ -87,7 +82,7 @@ class LookupSignature:
     """None when only the name is known: inputs are then not checked."""
     returns: Shape | None = None
     """The fields of its found value; None when not known (the variable is open)."""
-    not_found: Shape = field(default_factory=_no_fields)
+    not_found: Shape = field(default_factory=lambda: NO_FIELDS)
     """The fields a not_found value carries."""
 
 
