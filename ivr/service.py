@@ -64,8 +64,14 @@ class Core:
         await self.store.close()
 
 
-async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
-    """Open the store (migrating and seeding as configured), load prompts and flows."""
+async def open_core(settings: Settings, environ: Mapping[str, str], *,
+                    prepare: bool = True) -> Core:
+    """Open the store (migrating and seeding as configured), load prompts and flows.
+
+    ``prepare=False`` skips migrating, seeding and replaying spilled call records: an
+    ``ivr serve --workers`` worker leaves them to its supervisor, which did them once
+    before starting it (two processes replaying one spill file would save it twice).
+    """
     from ivr.config.diagnostics import FlowError
     from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
@@ -87,9 +93,10 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
         raise StartupError(f"{settings.prompts_path}: prompts file not found") from None
     store = await Store.open(settings.database_url, clock=clock)
     try:
-        await store.migrate()
-        if settings.seed_demo:
-            await store.seed_demo_if_empty()
+        if prepare:
+            await store.migrate()
+            if settings.seed_demo:
+                await store.seed_demo_if_empty()
         actions = build_actions(store)
         try:
             flows = FlowSource.load(settings.flows_path, actions=actions, catalog=catalog)
@@ -98,7 +105,8 @@ async def open_core(settings: Settings, environ: Mapping[str, str]) -> Core:
         except FileNotFoundError:
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS
-        await replay_unsaved_calls(store, unsaved)
+        if prepare:
+            await replay_unsaved_calls(store, unsaved)
         engine = Engine(flows, actions, catalog, store, clock, unsaved_path=unsaved)
     except BaseException:
         await store.close()
@@ -181,9 +189,12 @@ class Service:
     """``ivr serve``: FastAGI, the web app, the AMI feed and hot reload in one process."""
 
     def __init__(
-        self, core: Core, environ: Mapping[str, str], *, build_prompts: bool = True
+        self, core: Core, environ: Mapping[str, str], *, build_prompts: bool = True,
+        reuse_port: bool = False,
     ) -> None:
         self.core = core
+        self._reuse_port = reuse_port
+        """Share the FastAGI and web ports with other workers (SO_REUSEPORT)."""
         self._want_prompts = build_prompts
         self._environ = environ
         self._tasks: list[asyncio.Task[object]] = []
@@ -228,7 +239,8 @@ class Service:
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.host, settings.web_port)
+        site = web.TCPSite(self._runner, settings.host, settings.web_port,
+                           reuse_port=self._reuse_port or None)
         try:
             await site.start()
         except OSError as exc:
@@ -238,7 +250,8 @@ class Service:
             ) from None
         self.web_port = _bound_port(self._runner)
 
-        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port)
+        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port,
+                                 reuse_port=self._reuse_port)
         try:
             await self.agi.start()
         except OSError as exc:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from ivr.agi.commands import AnyCommand, Hangup
 from ivr.agi.errors import RemoteProtocolError
@@ -92,8 +93,9 @@ class _CallConnection(asyncio.Protocol):
     # ---------------------------------------------------------------- asyncio side
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport on either loop: uvloop's TCPTransport does not subclass
+        # asyncio.Transport (an isinstance check refused every uvloop call).
+        self._transport = cast(asyncio.Transport, transport)
         _keepalive(transport.get_extra_info("socket"))
         self._server._connections.add(self)
         self._timed = ("the environment block", self._server.env_timeout)
@@ -194,6 +196,8 @@ class _CallConnection(asyncio.Protocol):
 
     def _start_call(self, env: Environment) -> None:
         self.deadline = 0.0
+        if log.isEnabledFor(logging.DEBUG):  # which process took which call (--workers)
+            log.debug("call %s from %s", env.uniqueid, self._peer())
         channel = AgiChannel(self, env, command_timeout=self._server.command_timeout,
                              prompt_timeout=self._server.prompt_timeout)
         self.task = self._server._spawn(self._run(channel))
@@ -257,8 +261,11 @@ class FastAgiServer:
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 4573,
                  env_timeout: float = ENV_TIMEOUT,
                  command_timeout: float = COMMAND_TIMEOUT,
-                 prompt_timeout: float = PROMPT_TIMEOUT) -> None:
+                 prompt_timeout: float = PROMPT_TIMEOUT, reuse_port: bool = False) -> None:
         self._handler = handler
+        self.reuse_port = reuse_port
+        """Bind with SO_REUSEPORT: ``ivr serve --workers`` processes share the port and
+        the kernel spreads new connections between them."""
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
         self.prompt_timeout = prompt_timeout
@@ -279,7 +286,8 @@ class FastAgiServer:
         """Bind and start accepting; ``port`` is then the actual port (0 = any free)."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _CallConnection(self), self.host, self.port, backlog=BACKLOG)
+            lambda: _CallConnection(self), self.host, self.port, backlog=BACKLOG,
+            reuse_port=self.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         self._watchdog = asyncio.ensure_future(self._sweep())
         log.debug("FastAGI listening on %s:%d", self.host, self.port)
