@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_e2e_serve import BILLING_KEYS, HCMC, ONE_ACCOUNT_PHONE, PINNED, e2e_settings
 
 from ivr.cli import UsageError, main
 from ivr.cli.event_loop import loop_factory
 from ivr.service import Service, open_core
 from ivr.testing.callers import PatientCaller
 from ivr.testing.fake_asterisk import run_call
-from test_e2e_serve import BILLING_KEYS, HCMC, ONE_ACCOUNT_PHONE, PINNED, e2e_settings
 
 pytestmark = pytest.mark.dates
 
