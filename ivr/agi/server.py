@@ -70,6 +70,12 @@ def _keepalive(sock: socket.socket | None) -> None:
 class _CallConnection(asyncio.Protocol):
     """One Asterisk connection: the protocol state, the link the channel talks over."""
 
+    # Slots: a storm holds thousands of these at once (a per-instance dict was ~0.6 KiB
+    # of each held call).
+    __slots__ = ("_closed", "_command", "_conn", "_error", "_loop", "_reported", "_server",
+                 "_timeout", "_transport", "_waiter", "deadline", "hangup_before_reply",
+                 "hangup_seen", "task")
+
     def __init__(self, server: FastAgiServer) -> None:
         self._server = server
         self._conn = AgiConnection()
@@ -78,7 +84,9 @@ class _CallConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self.deadline = 0.0
         """loop.time() by which Asterisk must have answered; 0.0: no deadline."""
-        self._timed: tuple[str, float] = ("", 0.0)
+        self._timeout = 0.0
+        """The deadline's length, for the message when it passes; what it was for is
+        ``_command`` (None: the environment block)."""
         self._error: str | None = None
         self._reported = False
         """The peer error reached the handler, which logs it (the engine does, and
@@ -98,7 +106,7 @@ class _CallConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         _keepalive(transport.get_extra_info("socket"))
         self._server._connections.add(self)
-        self._timed = ("the environment block", self._server.env_timeout)
+        self._timeout = self._server.env_timeout
         self.deadline = self._loop.time() + self._server.env_timeout
 
     def data_received(self, data: bytes) -> None:
@@ -191,8 +199,9 @@ class _CallConnection(asyncio.Protocol):
     def expire(self) -> None:
         """Called by the server's watchdog once ``deadline`` has passed."""
         self.deadline = 0.0
-        what, seconds = self._timed
-        self._protocol_error(f"no reply to {what} within {seconds:g} s")
+        command = self._command
+        what = "the environment block" if command is None else command.command().verb
+        self._protocol_error(f"no reply to {what} within {self._timeout:g} s")
 
     def _start_call(self, env: Environment) -> None:
         self.deadline = 0.0
@@ -241,7 +250,7 @@ class _CallConnection(asyncio.Protocol):
         # never grow past a line; awaiting drain would only add a call per command.
         self._transport.write(data)
         if timeout is not None:
-            self._timed = (command.command().verb, timeout)
+            self._timeout = timeout
             self.deadline = self._loop.time() + timeout
         return await self._await_reply()
 

@@ -162,7 +162,9 @@ def call_info(env: Environment, flow: str | None = None) -> CallInfo:
 class AgiChannel:
     """A live call over AGI. One command is in flight at a time (callers await each)."""
 
-    __slots__ = ("_dead", "_info", "_link", "command_timeout", "env", "prompt_timeout")
+    # No reference to the Environment: its ~25 strings were a third of a held call's
+    # memory, and the call needs only what call_info takes from it.
+    __slots__ = ("_dead", "_info", "_link", "command_timeout", "prompt_timeout")
 
     def __init__(self, link: AgiLink, env: Environment, *, flow: str | None = None,
                  command_timeout: float = COMMAND_TIMEOUT,
@@ -170,7 +172,6 @@ class AgiChannel:
         self._link = link
         self.command_timeout = command_timeout
         self.prompt_timeout = prompt_timeout
-        self.env = env
         self._info = call_info(env, flow)
         self._dead = False
 

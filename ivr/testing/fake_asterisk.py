@@ -358,11 +358,14 @@ class Hold:
     result=-1`` and the ``HANGUP`` line (:meth:`FakeCall.hang_up_in`).
     """
 
-    def __init__(self, expected: int, at: int = 1) -> None:
+    def __init__(self, expected: int, at: int = 1, *, auto_release: bool = True) -> None:
         if expected < 1 or at < 1:
             raise ValueError("expected and at count from 1")
         self.expected = expected
         self.at = at
+        self.auto_release = auto_release
+        """False: keep them parked once all are (a benchmark measures them) until
+        :meth:`release`."""
         self.parked = 0
         self.all_parked = asyncio.Event()
         self._released = asyncio.Event()
@@ -377,16 +380,18 @@ class Hold:
     def give_up_one(self) -> None:
         """One call will never park (it failed, or ended before its prompt)."""
         self.expected -= 1
-        if self.parked >= self.expected:
-            self.all_parked.set()
-            self.release()
+        self._check()
 
     async def park(self) -> None:
         self.parked += 1
+        self._check()
+        await self._released.wait()
+
+    def _check(self) -> None:
         if self.parked >= self.expected:
             self.all_parked.set()
-            self.release()
-        await self._released.wait()
+            if self.auto_release:
+                self.release()
 
 
 class ServerSilent(TimeoutError):
