@@ -30,7 +30,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from ivr.testing.load import LoadSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -209,8 +210,6 @@ class Service:
     def agi_port(self) -> int:
         return self.agi.port if self.agi else 0
 
-    async def _handle_fastagi(self, channel: Channel) -> object:
-        return await self.core.engine.run(channel, kind="fastagi")
 
     async def start(self) -> None:
         from aiohttp import web
@@ -250,7 +249,9 @@ class Service:
             ) from None
         self.web_port = _bound_port(self._runner)
 
-        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port,
+        # A partial, not a wrapping coroutine: one frame less on every call in progress.
+        handler = functools.partial(core.engine.run, kind="fastagi")
+        self.agi = FastAgiServer(handler, host=settings.host, port=settings.agi_port,
                                  reuse_port=self._reuse_port)
         try:
             await self.agi.start()

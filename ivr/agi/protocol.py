@@ -210,6 +210,13 @@ def parse_response(line: str) -> Response:
     return Response(200, value, data, int(endpos), line)
 
 
+#: The empty containers a connection holds outside the environment block and a 520
+#: usage reply, shared by every connection instead of two of its own (a storm holds
+#: thousands of connections). Never written: each state starts a fresh one.
+_NO_ENV: dict[str, str] = {}
+_NO_USAGE: list[str] = []
+
+
 class AgiConnection:
     """The script's side of one AGI session: feed it bytes, read events, send commands."""
 
@@ -219,9 +226,9 @@ class AgiConnection:
         # Classic AGI via pyst2 reads the environment itself and hands us the rest.
         self.state = State.ENVIRONMENT if expect_environment else State.IDLE
         self._buffer = bytearray()
-        self._env: dict[str, str] = {}
+        self._env: dict[str, str] = {} if expect_environment else _NO_ENV
         self._env_bytes = 0
-        self._usage: list[str] = []
+        self._usage: list[str] = _NO_USAGE
         self._eof = False
 
     def receive_data(self, data: bytes) -> None:
@@ -329,7 +336,7 @@ class AgiConnection:
         if line == "":
             self.state = State.IDLE
             env = Environment(self._env)
-            self._env = {}
+            self._env = _NO_ENV
             return env
         if len(self._env) >= MAX_ENV_LINES or self._env_bytes > MAX_ENV_BYTES:
             self.state = State.CLOSED
@@ -347,7 +354,7 @@ class AgiConnection:
         if line.startswith("520 "):
             self.state = State.IDLE
             lines = (*self._usage, line[4:])
-            self._usage = []
+            self._usage = _NO_USAGE
             return Usage(lines)
         if len(self._usage) >= MAX_USAGE_LINES:
             self.state = State.CLOSED

@@ -10,8 +10,8 @@ stdin/stdout) each provide a link, so both run exactly this code.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
 
 from ivr import channel_vars as cv
 from ivr.agi.commands import (
@@ -240,8 +240,10 @@ class AgiChannel:
             raise CallerHungUp()
         return chr(code)
 
-    async def ask(self, prompts: Sequence[Prompt], spec: DigitSpec) -> Entry:
-        return await ask_with_keys(self, prompts, spec)
+    def ask(self, prompts: Sequence[Prompt], spec: DigitSpec) -> Coroutine[Any, Any, Entry]:
+        # Not async: the caller awaits ask_with_keys itself, one coroutine frame less on
+        # every call waiting in a question (a storm holds thousands).
+        return ask_with_keys(self, prompts, spec)
 
     async def set_variable(self, name: str, value: str) -> None:
         await self._plain(SetVariable(name, value))

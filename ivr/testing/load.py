@@ -129,6 +129,8 @@ async def drive_calls(host: str, port: int, calls: int, *, concurrency: int,
     """
     if calls < 0 or concurrency < 1:
         raise ValueError("calls must be >= 0 and concurrency >= 1")
+    if hold is not None and concurrency < hold.expected:
+        raise ValueError("a hold needs every call it waits for open at once")
     gate = asyncio.Semaphore(concurrency)
     start = time.perf_counter()
     step = ramp / calls if calls else 0.0
