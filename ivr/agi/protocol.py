@@ -263,6 +263,10 @@ class AgiConnection:
             raise
 
     def _next_event(self) -> Event | None:
+        if self.state is State.ENVIRONMENT and not self._env_bytes:
+            whole = self._whole_environment()
+            if whole is not None:
+                return whole
         while True:
             if self.state is State.CLOSED:
                 return ConnectionClosed() if self._eof else None
@@ -274,6 +278,35 @@ class AgiConnection:
             event = self._handle_line(line)
             if event is not None:
                 return event
+
+    def _whole_environment(self) -> Environment | None:
+        """The environment block in one pass, when all of it is in the buffer and every
+        line is one Asterisk writes (it sends the block in one write: the common case);
+        None otherwise, and the line-by-line path reads it, with its exact errors.
+
+        The same result as that path: a LF never occurs inside a UTF-8 sequence, so
+        decoding the block whole replaces exactly what decoding line by line would.
+        """
+        buffer = self._buffer
+        end = buffer.find(b"\n\n")
+        if end <= 0 or end > MAX_LINE_LENGTH:  # empty block, or over a line's limit
+            return None
+        block = bytes(buffer[:end])
+        if b"\r" in block:
+            return None
+        lines = block.decode("utf-8", "replace").split("\n")
+        if len(lines) > MAX_ENV_LINES:
+            return None
+        values: dict[str, str] = {}
+        for line in lines:
+            key, sep, value = line.partition(":")
+            if not sep or not key or " " in key:
+                return None
+            values[key] = value[1:] if value.startswith(" ") else value
+        del buffer[: end + 2]
+        self.state = State.IDLE
+        self._env = _NO_ENV
+        return Environment(values)
 
     def _next_line(self) -> str | None:
         buffer = self._buffer
