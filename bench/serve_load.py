@@ -12,6 +12,7 @@ result on a shared, noisy machine.
     .venv/bin/python bench/serve_load.py                      # SQLite, the defaults below
     .venv/bin/python bench/serve_load.py --loop uvloop --rounds 5
     .venv/bin/python bench/serve_load.py --db postgresql+asyncpg://postgres@127.0.0.1/test
+    .venv/bin/python bench/serve_load.py --workers 2          # calls/s, 2 workers vs 1
 
 Storm mode: N callers from an outage area arriving within a few seconds; each hears the
 outage announcement, then waits in the next prompt until all are in, and then they all
@@ -98,8 +99,9 @@ class ServerProcess:
         self.proc.wait(60)
 
 
-def start_serve(data_dir: Path, db: str | None, loop: str) -> ServerProcess:
-    env = {"IVR_DATA_DIR": str(data_dir), "IVR_NOW": PINNED, "IVR_LOOP": loop}
+def start_serve(data_dir: Path, db: str | None, loop: str, workers: int = 1) -> ServerProcess:
+    env = {"IVR_DATA_DIR": str(data_dir), "IVR_NOW": PINNED, "IVR_LOOP": loop,
+           "IVR_WORKERS": str(workers)}
     if db:
         env["IVR_DATABASE_URL"] = db
     return ServerProcess(
@@ -230,6 +232,37 @@ def compare(args: argparse.Namespace, tmp: Path) -> None:
     print(f"  (a) warnings/errors: {len(warnings)}")
     for line in warnings[:5]:
         print("    " + line[:160])
+
+
+def compare_workers(args: argparse.Namespace, tmp: Path) -> None:
+    """calls/s of ``ivr serve`` with 1 worker and with ``--workers`` N, interleaved."""
+    counts = (1, args.workers)
+    servers = [(n, start_serve(tmp / f"w{n}", args.db, args.loop, n)) for n in counts]
+    rates: dict[int, list[float]] = {n: [] for n in counts}
+    p99: dict[int, list[float]] = {n: [] for n in counts}
+    try:
+        for _n, server in servers:
+            run_on(args.loop, billing_calls(server.port, 50, 10))  # warm up every worker
+        for _round in range(args.rounds):
+            for n, server in servers:
+                summary = run_on(args.loop, billing_calls(server.port, args.calls,
+                                                          args.concurrency))
+                if summary.completed != args.calls:
+                    raise SystemExit(f"{n} workers: {summary.completed}/{args.calls} completed")
+                rates[n].append(summary.calls_per_second)
+                p99[n].append(summary.p99_ms)
+    finally:
+        for _n, server in servers:
+            server.stop()
+    backend = args.db.split(":")[0] if args.db else "sqlite"
+    print(f"ivr serve --workers, demo billing call, {args.calls} calls x {args.rounds} rounds "
+          f"interleaved, {args.concurrency} at once, db={backend}, loop={args.loop}, "
+          f"{os.cpu_count()} cores shared with the load generator (median round)")
+    for n in counts:
+        print(f"  {n} worker{'s' if n > 1 else ' '}   calls/s {median(rates[n]):>6.0f}   "
+              f"p99 turn {median(p99[n]):>7.2f} ms")
+    print(f"  calls/s {args.workers} workers / 1: "
+          f"{median(rates[args.workers]) / median(rates[1]):.2f}")
 
 
 def median(values: list[float]) -> float:
@@ -370,6 +403,8 @@ def main() -> None:
     parser.add_argument("--hold-at", type=int, default=2,
                         help="storm: the prompt the callers hang up in (default 2: the one "
                              "after the announcement, its cause)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="compare ivr serve --workers N with one worker (calls/s)")
     parser.add_argument("--serve-null", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_null:
@@ -380,6 +415,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         if args.storm:
             storm(args, Path(tmp))
+        elif args.workers:
+            compare_workers(args, Path(tmp))
         else:
             compare(args, Path(tmp))
 

@@ -20,6 +20,10 @@ What it reproduces from the transcripts' README list of easy mistakes:
   ``on_queue`` hears of every Queue run (e.g. :meth:`FakeAmiServer.emit_queue_run`
   sends the AMI events a real one sends, with the agent leg's inherited variables).
 
+A :class:`Hold` plays a storm's end: calls parked in a prompt until all are in, then
+hung up together (``200 result=-1``, then the ``HANGUP`` line, as
+agi-hangup-during-get-data.txt shows).
+
 Every call's wire conversation is recorded in a :class:`CallTranscript`.
 """
 
