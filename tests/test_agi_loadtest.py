@@ -117,9 +117,12 @@ async def test_hold_ends_n_calls_with_n_abandoned_records(tmp_path: Path) -> Non
     for c in calls:
         assert c["parked"] and c["hung_up"] and c["closed_by_server"]
         assert c["outcome"] == "abandoned"
-        assert c["prompts"] == ["ivr/vi/outage_in_area"]  # the announcement, cut short
-        assert c["path"][-1] == "unplanned_outage"
-        assert [(x["lookup"], x["status"]) for x in c["lookups"]] == [
-            ("outage_for_caller", "found")]
+        [lookup] = c["lookups"]
+        assert lookup["lookup"] == "outage_for_caller" and lookup["ms"] >= 0
+        if lookup["status"] == "found":
+            assert c["prompts"] == ["ivr/vi/outage_in_area"]  # the announcement, cut short
+            assert c["path"][-1] == "unplanned_outage"
+        else:  # a machine too busy for the lookup's 1.5 s: the greeting without it
+            assert lookup["status"] == "timeout" and c["path"][-1] == "welcome", c
     assert sorted(r["call_id"] for r in records) == sorted(c["call_id"] for c in calls)
     assert {r["outcome"] for r in records} == {"abandoned"}
