@@ -64,14 +64,19 @@ class Core:
 
 async def open_core(
     settings: Settings, environ: Mapping[str, str], *, degraded_ok: bool = True,
-    metrics: MetricsHooks = NO_METRICS,
+    metrics: MetricsHooks = NO_METRICS, prepare: bool = True,
 ) -> Core:
     """Open the store (migrating and seeding as configured), load prompts and flows;
     ``metrics`` is handed to every part that counts something.
 
     ``degraded_ok=False`` is for commands with nobody waiting on a call (``ivr
     simulate``): a database that cannot be reached raises its own error, which the CLI
-    turns into one line, instead of serving degraded."""
+    turns into one line, instead of serving degraded.
+
+    ``prepare=False`` skips migrating, seeding and replaying spilled call records: an
+    ``ivr serve --workers`` worker leaves them to its supervisor, which did them once
+    before starting it (two processes replaying one spill file would save it twice).
+    """
     from ivr.config.diagnostics import FlowError
     from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource
@@ -93,7 +98,8 @@ async def open_core(
         raise StartupError(f"{settings.prompts_path}: prompts file not found") from None
     store = await Store.open(settings.database_url, clock=clock)
     try:
-        await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
+        if prepare:
+            await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
         lookups = build_lookups(store, metrics=metrics)
         try:
             flows = await asyncio.to_thread(
@@ -106,7 +112,7 @@ async def open_core(
         unsaved = settings.data_dir / UNSAVED_CALLS
         engine = Engine(flows, lookups, catalog, store, clock, unsaved_path=unsaved,
                         metrics=metrics)
-        if store.health.unreachable_at_start is None:
+        if prepare and store.health.unreachable_at_start is None:
             await engine.spill.replay(store)
     except BaseException:
         await store.close()
@@ -163,9 +169,12 @@ class Service:
     """``ivr serve``: FastAGI, the web app, the AMI feed and hot reload in one process."""
 
     def __init__(
-        self, core: Core, environ: Mapping[str, str], *, build_prompts: bool = True
+        self, core: Core, environ: Mapping[str, str], *, build_prompts: bool = True,
+        reuse_port: bool = False,
     ) -> None:
         self.core = core
+        self._reuse_port = reuse_port
+        """Share the FastAGI and web ports with other workers (SO_REUSEPORT)."""
         self._want_prompts = build_prompts
         self._environ = environ
         self._tasks: list[asyncio.Task[object]] = []
@@ -184,8 +193,6 @@ class Service:
     def agi_port(self) -> int:
         return self.agi.port if self.agi else 0
 
-    async def _handle_fastagi(self, channel: Channel) -> object:
-        return await self.core.engine.run(channel)
 
     async def start(self) -> None:
         from aiohttp import web
@@ -218,7 +225,8 @@ class Service:
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.host, settings.web_port)
+        site = web.TCPSite(self._runner, settings.host, settings.web_port,
+                           reuse_port=self._reuse_port or None)
         try:
             await site.start()
         except OSError as exc:
@@ -228,8 +236,9 @@ class Service:
             ) from None
         self.web_port = _bound_port(self._runner)
 
-        self.agi = FastAgiServer(self._handle_fastagi, host=settings.host, port=settings.agi_port,
-                                 metrics=core.metrics)
+        # The bound method, not a wrapping coroutine: one frame less on every call.
+        self.agi = FastAgiServer(core.engine.run, host=settings.host, port=settings.agi_port,
+                                 reuse_port=self._reuse_port, metrics=core.metrics)
         try:
             await self.agi.start()
         except OSError as exc:

@@ -210,6 +210,13 @@ def parse_response(line: str) -> Response:
     return Response(200, value, data, int(endpos), line)
 
 
+#: The empty containers a connection holds outside the environment block and a 520
+#: usage reply, shared by every connection instead of two of its own (a storm holds
+#: thousands of connections). Never written: each state starts a fresh one.
+_NO_ENV: dict[str, str] = {}
+_NO_USAGE: list[str] = []
+
+
 class AgiConnection:
     """The script's side of one AGI session: feed it bytes, read events, send commands."""
 
@@ -219,9 +226,9 @@ class AgiConnection:
         # Classic AGI via pyst2 reads the environment itself and hands us the rest.
         self.state = State.ENVIRONMENT if expect_environment else State.IDLE
         self._buffer = bytearray()
-        self._env: dict[str, str] = {}
+        self._env: dict[str, str] = {} if expect_environment else _NO_ENV
         self._env_bytes = 0
-        self._usage: list[str] = []
+        self._usage: list[str] = _NO_USAGE
         self._eof = False
 
     def receive_data(self, data: bytes) -> None:
@@ -256,6 +263,10 @@ class AgiConnection:
             raise
 
     def _next_event(self) -> Event | None:
+        if self.state is State.ENVIRONMENT and not self._env_bytes:
+            whole = self._whole_environment()
+            if whole is not None:
+                return whole
         while True:
             if self.state is State.CLOSED:
                 return ConnectionClosed() if self._eof else None
@@ -267,6 +278,35 @@ class AgiConnection:
             event = self._handle_line(line)
             if event is not None:
                 return event
+
+    def _whole_environment(self) -> Environment | None:
+        """The environment block in one pass, when all of it is in the buffer and every
+        line is one Asterisk writes (it sends the block in one write: the common case);
+        None otherwise, and the line-by-line path reads it, with its exact errors.
+
+        The same result as that path: a LF never occurs inside a UTF-8 sequence, so
+        decoding the block whole replaces exactly what decoding line by line would.
+        """
+        buffer = self._buffer
+        end = buffer.find(b"\n\n")
+        if end <= 0 or end > MAX_LINE_LENGTH:  # empty block, or over a line's limit
+            return None
+        block = bytes(buffer[:end])
+        if b"\r" in block:
+            return None
+        lines = block.decode("utf-8", "replace").split("\n")
+        if len(lines) > MAX_ENV_LINES:
+            return None
+        values: dict[str, str] = {}
+        for line in lines:
+            key, sep, value = line.partition(":")
+            if not sep or not key or " " in key:
+                return None
+            values[key] = value[1:] if value.startswith(" ") else value
+        del buffer[: end + 2]
+        self.state = State.IDLE
+        self._env = _NO_ENV
+        return Environment(values)
 
     def _next_line(self) -> str | None:
         buffer = self._buffer
@@ -329,7 +369,7 @@ class AgiConnection:
         if line == "":
             self.state = State.IDLE
             env = Environment(self._env)
-            self._env = {}
+            self._env = _NO_ENV
             return env
         if len(self._env) >= MAX_ENV_LINES or self._env_bytes > MAX_ENV_BYTES:
             self.state = State.CLOSED
@@ -347,7 +387,7 @@ class AgiConnection:
         if line.startswith("520 "):
             self.state = State.IDLE
             lines = (*self._usage, line[4:])
-            self._usage = []
+            self._usage = _NO_USAGE
             return Usage(lines)
         if len(self._usage) >= MAX_USAGE_LINES:
             self.state = State.CLOSED

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from ivr.agi.commands import AnyCommand, Hangup
 from ivr.agi.errors import RemoteProtocolError
@@ -91,6 +92,12 @@ def _keepalive(sock: socket.socket | None) -> None:
 class _CallConnection(asyncio.Protocol):
     """One Asterisk connection: the protocol state, the link the channel talks over."""
 
+    # Slots: a storm holds thousands of these at once (a per-instance dict was ~0.6 KiB
+    # of each held call).
+    __slots__ = ("_closed", "_command", "_conn", "_error", "_loop", "_reported", "_server",
+                 "_timeout", "_transport", "_waiter", "deadline", "hangup_before_reply",
+                 "hangup_seen", "task")
+
     def __init__(self, server: FastAgiServer) -> None:
         self._server = server
         self._conn = AgiConnection()
@@ -99,7 +106,9 @@ class _CallConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self.deadline = 0.0
         """loop.time() by which Asterisk must have answered; 0.0: no deadline."""
-        self._timed: tuple[str, float] = ("", 0.0)
+        self._timeout = 0.0
+        """The deadline's length, for the message when it passes; what it was for is
+        ``_command`` (None: the environment block)."""
         self._error: str | None = None
         self._reported = False
         """The peer error reached the handler, which logs it (the engine does, and
@@ -114,11 +123,12 @@ class _CallConnection(asyncio.Protocol):
     # ---------------------------------------------------------------- asyncio side
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport on either loop: uvloop's TCPTransport does not subclass
+        # asyncio.Transport (an isinstance check refused every uvloop call).
+        self._transport = cast(asyncio.Transport, transport)
         _keepalive(transport.get_extra_info("socket"))
         self._server._connections.add(self)
-        self._timed = ("the environment block", self._server.env_timeout)
+        self._timeout = self._server.env_timeout
         self.deadline = self._loop.time() + self._server.env_timeout
 
     def data_received(self, data: bytes) -> None:
@@ -211,11 +221,14 @@ class _CallConnection(asyncio.Protocol):
     def expire(self) -> None:
         """Called by the server's watchdog once ``deadline`` has passed."""
         self.deadline = 0.0
-        what, seconds = self._timed
-        self._protocol_error(f"no reply to {what} within {seconds:g} s")
+        command = self._command
+        what = "the environment block" if command is None else command.command().verb
+        self._protocol_error(f"no reply to {what} within {self._timeout:g} s")
 
     def _start_call(self, env: Environment) -> None:
         self.deadline = 0.0
+        if log.isEnabledFor(logging.DEBUG):  # which process took which call (--workers)
+            log.debug("call %s from %s", env.uniqueid, self._peer())
         channel = ServedChannel(self, env, command_timeout=self._server.command_timeout,
                                 prompt_timeout=self._server.prompt_timeout)
         self.task = self._server._spawn(self._run(channel))
@@ -259,15 +272,21 @@ class _CallConnection(asyncio.Protocol):
             await self._await_reply()
         data = conn.send(command)
         assert self._transport is not None
-        verb = command.command().verb
-        with self._server.metrics.agi_command(verb):
+        with self._server.metrics.agi_command(command.command().verb):
             # No drain(): one short command is in flight at a time, so the write buffer
             # can never grow past a line; awaiting drain would only add a call per command.
             self._transport.write(data)
             if timeout is not None:
-                self._timed = (verb, timeout)
+                self._timeout = timeout
                 self.deadline = self._loop.time() + timeout
-            return await self._await_reply()
+            # _await_reply inline: one coroutine frame less for every call waiting.
+            waiter: asyncio.Future[Reply] = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                return await waiter
+            finally:
+                self._waiter = None
+                self.deadline = 0.0
 
     async def _await_reply(self) -> Reply:
         waiter: asyncio.Future[Reply] = self._loop.create_future()
@@ -285,10 +304,13 @@ class FastAgiServer:
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 4573,
                  env_timeout: float = ENV_TIMEOUT,
                  command_timeout: float = COMMAND_TIMEOUT,
-                 prompt_timeout: float = PROMPT_TIMEOUT,
+                 prompt_timeout: float = PROMPT_TIMEOUT, reuse_port: bool = False,
                  metrics: MetricsHooks = NO_METRICS) -> None:
         self._handler = handler
         self.metrics = metrics
+        self.reuse_port = reuse_port
+        """Bind with SO_REUSEPORT: ``ivr serve --workers`` processes share the port and
+        the kernel spreads new connections between them."""
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
         self.prompt_timeout = prompt_timeout
@@ -315,7 +337,8 @@ class FastAgiServer:
         """Bind and start accepting; ``port`` is then the actual port (0 = any free)."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _CallConnection(self), self.host, self.port, backlog=BACKLOG)
+            lambda: _CallConnection(self), self.host, self.port, backlog=BACKLOG,
+            reuse_port=self.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         self._watchdog = asyncio.ensure_future(self._sweep())
         log.debug("FastAGI listening on %s:%d", self.host, self.port)

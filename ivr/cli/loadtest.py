@@ -2,6 +2,8 @@
 
 $ ivr loadtest --calls 2000 --concurrency 200 --caller impatient --keys "1 01000123456#"
 $ ivr loadtest --self --calls 5000       # against an in-process server, minimal handler
+$ ivr loadtest --calls 2000 --hold --ramp 3 --callerid 0903456789 \
+      --per-call calls.jsonl --db sqlite:///var/ivr.db     # a storm, call by call
 
 Prints calls/s, AGI commands/s and the server's per-command latency (p50/p99).
 """
@@ -12,12 +14,15 @@ import argparse
 import ipaddress
 import json
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ivr.cli import UsageError
+from ivr.cli import CliError, UsageError, event_loop
+from ivr.cli.event_loop import LOOPS
 
 if TYPE_CHECKING:
-    from ivr.testing.load import LoadSummary
+    from ivr.testing.load import LoadRun
 
 CALLERS = ("impatient", "patient", "silent", "wrong", "hangup")
 
@@ -52,6 +57,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--pace", type=float, default=0.0, metavar="SECONDS",
                         help="make each prompt, wait and application take this long, so "
                              "calls stay open like real ones (default 0: virtual time)")
+    parser.add_argument("--ramp", type=float, default=0.0, metavar="SECONDS",
+                        help="spread the call starts evenly over SECONDS (a storm arriving; "
+                        "default 0: as fast as --concurrency allows)")
+    parser.add_argument("--hold", action="store_true",
+                        help="a storm's end: open all --calls at once, park each in a "
+                        "prompt, then hang them all up together (Asterisk's 200 result=-1 "
+                        "and HANGUP line)")
+    parser.add_argument("--hold-at", type=int, default=1, metavar="K",
+                        help="with --hold: park at the K-th prompt, wait or application "
+                        "(default 1: the greeting)")
+    parser.add_argument("--per-call", metavar="FILE",
+                        help="write one JSON line per call to FILE ('-': standard output): "
+                        "its id, prompts, commands, turn times; with --db also the "
+                        "outcome, path and each lookup's status and time")
+    parser.add_argument("--db", dest="db_url", metavar="URL",
+                        help="the server's database, to read each call's record for "
+                        "--per-call and the outcome counts")
+    parser.add_argument("--transcript", metavar="FILE",
+                        help="write the wire transcript of the first call to FILE "
+                        "('-': standard output), in the recorded transcripts' format")
+    parser.add_argument("--loop", choices=LOOPS, default="asyncio",
+                        help="event loop of the load generator (and of --self's server)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a non-loopback --host (only your own test servers)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -62,6 +89,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _check(args: argparse.Namespace) -> None:
     if args.calls < 1 or args.concurrency < 1:
         raise UsageError("--calls and --concurrency must be at least 1")
+    if args.hold_at < 1:
+        raise UsageError("--hold-at counts prompts from 1")
+    if args.ramp < 0 or args.pace < 0:
+        raise UsageError("--ramp and --pace cannot be negative")
+    if args.hold:
+        args.concurrency = args.calls  # every call open at once, or none could hang up
+    if args.per_call == "-" and args.transcript == "-":
+        raise UsageError("--per-call and --transcript cannot both write to standard output")
     if not args.allow_remote and args.host != "localhost":
         try:
             loopback = ipaddress.ip_address(args.host).is_loopback
@@ -82,28 +117,70 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     _check(args)
-    summary = asyncio.run(_main(args))
+    load, records = event_loop.run(_main(args), args.loop)
+    summary = load.summary
+    if args.transcript:
+        _write(args.transcript, load.transcripts[0].text())
+    if args.per_call:
+        from ivr.testing.load import call_result
+
+        _write(args.per_call, "".join(
+            json.dumps(call_result(t, records.get(t.call_id) if records is not None else None),
+                       ensure_ascii=False) + "\n"
+            for t in load.transcripts))
+    report = summary.as_json()
+    if records is not None:
+        report["outcomes"] = _count(r.get("outcome") for r in records.values())
+        report["records"] = len(records)
+    summary_out = sys.stderr if "-" in (args.per_call, args.transcript) else sys.stdout
     if args.json:
-        print(json.dumps({
-            "calls": summary.calls, "completed": summary.completed,
-            "commands": summary.commands, "seconds": round(summary.seconds, 4),
-            "calls_per_second": round(summary.calls_per_second, 1),
-            "commands_per_second": round(summary.commands_per_second, 1),
-            "p50_ms": round(summary.p50_ms, 4), "p99_ms": round(summary.p99_ms, 4),
-        }))
+        print(json.dumps(report), file=summary_out)
     else:
-        print("\n".join(summary.lines()))
+        lines = summary.lines()
+        if records is not None:
+            lines.append(f"records        {len(records)} of {summary.calls} calls: "
+                         + ", ".join(f"{k} {v}" for k, v in report["outcomes"].items()))
+        print("\n".join(lines), file=summary_out)
     return 0 if summary.completed == summary.calls else 1
 
 
-async def _main(args: argparse.Namespace) -> LoadSummary:
+def _count(values: Iterable[object]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{target}: cannot write: {exc.strerror}") from None
+
+
+async def _main(args: argparse.Namespace) -> tuple[LoadRun, dict[str, dict[str, Any]] | None]:
+    load = await _drive(args)
+    if args.db_url is None:
+        return load, None
+    from ivr.cli.database import database_errors
+    from ivr.testing.load import fetch_records
+
+    with database_errors(args.db_url):
+        records = await fetch_records(args.db_url, [t.call_id for t in load.transcripts])
+    return load, records
+
+
+async def _drive(args: argparse.Namespace) -> LoadRun:
     from tqdm import tqdm
 
     from ivr.testing import callers
-    from ivr.testing.load import drive
+    from ivr.testing.fake_asterisk import Hold
+    from ivr.testing.load import drive_calls
 
     def factory(_i: int) -> callers.Caller:
         kind = args.caller
@@ -128,13 +205,17 @@ async def _main(args: argparse.Namespace) -> LoadSummary:
         port = server.port
     bar = tqdm(total=args.calls, unit="call", file=sys.stderr, disable=args.no_progress)
     try:
-        return await drive(args.host, port, args.calls, concurrency=args.concurrency,
-                           caller_factory=factory, on_done=lambda _t: bar.update(),
-                           script=args.script, callerid=args.callerid,
-                           extension=args.extension, pace=args.pace)
-    except OSError as exc:
-        raise UsageError(f"cannot reach FastAGI at {args.host}:{port}: {exc}") from None
+        load = await drive_calls(
+            args.host, port, args.calls, concurrency=args.concurrency,
+            caller_factory=factory, on_done=lambda _t: bar.update(), ramp=args.ramp,
+            hold=Hold(args.calls, args.hold_at) if args.hold else None,
+            record_first=bool(args.transcript), script=args.script, callerid=args.callerid,
+            extension=args.extension, pace=args.pace)
     finally:
         bar.close()
         if server is not None:
             await server.stop(grace=1.0)
+    if load.summary.failed == load.summary.calls:  # nothing got through: say why, once
+        raise UsageError(f"cannot reach FastAGI at {args.host}:{port}: "
+                         f"{load.transcripts[0].error}")
+    return load

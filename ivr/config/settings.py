@@ -60,6 +60,10 @@ class Settings:
     """Address FastAGI and the web app bind to."""
     agi_port: int = 4573
     web_port: int = 8080
+    loop: str = "asyncio"
+    """Event loop ``ivr serve`` runs on: ``asyncio`` (the stdlib's) or ``uvloop``."""
+    workers: int = 1
+    """``ivr serve`` processes sharing the FastAGI and web ports (SO_REUSEPORT)."""
     db_url: str = ""
     """SQLAlchemy URL; empty means the SQLite file ``<data_dir>/ivr.db``."""
     flows_path: Path = Path("config/flows.yaml")
@@ -107,6 +111,8 @@ ENV_VARS: Mapping[str, str] = {
     "IVR_HOST": "host",
     "IVR_AGI_PORT": "agi_port",
     "IVR_WEB_PORT": "web_port",
+    "IVR_LOOP": "loop",
+    "IVR_WORKERS": "workers",
     "IVR_DATABASE_URL": "db_url",
     "IVR_DB": "db_url",
     "IVR_FLOWS": "flows_path",

@@ -20,6 +20,10 @@ What it reproduces from the transcripts' README list of easy mistakes:
   ``on_queue`` hears of every Queue run (e.g. :meth:`FakeAmiServer.emit_queue_run`
   sends the AMI events a real one sends, with the agent leg's inherited variables).
 
+A :class:`Hold` plays a storm's end: calls parked in a prompt until all are in, then
+hung up together (``200 result=-1``, then the ``HANGUP`` line, as
+agi-hangup-during-get-data.txt shows).
+
 Every call's wire conversation is recorded in a :class:`CallTranscript`.
 """
 
@@ -45,7 +49,7 @@ from ivr.testing.fake_queue import (
     run_queue,
 )
 
-__all__ = ["AGENT_ANSWERS", "CallTranscript", "FakeCall", "QueueOutcome", "QueueRun",
+__all__ = ["AGENT_ANSWERS", "CallTranscript", "FakeCall", "Hold", "QueueOutcome", "QueueRun",
            "ServerSilent", "env_lines", "run_call", "run_many"]
 
 #: A runaway script (a flow looping forever) is stopped after this many commands.
@@ -134,6 +138,18 @@ class CallTranscript:
     hung_up: bool = False
     queue_runs: list[QueueRun] = field(default_factory=list)
     """Every Queue the call ran, with the variables its agent leg inherited."""
+    call_id: str = ""
+    """``agi_uniqueid``: the call record's id on the server."""
+    streamed: list[str] = field(default_factory=list)
+    """The files of every ``STREAM FILE``, in order (kept with ``record=False`` too)."""
+    parked: bool = False
+    """A :class:`Hold` parked this call in a prompt and hung it up with the others."""
+    seconds: float = 0.0
+    """From connecting to the end of the conversation."""
+    ended_at: float = 0.0
+    """perf_counter() at the end of the conversation."""
+    error: str = ""
+    """Why the call failed (could not connect, server silent); empty when it did not."""
 
     @property
     def commands(self) -> list[str]:
@@ -200,6 +216,18 @@ class FakeCall:
             return out
         out += self._reply(cmd)
         return out
+
+    def hang_up_in(self, line: str) -> list[str]:
+        """The caller hangs up while command ``line`` runs (a :class:`Hold` let it run
+        until now): the command answers ``-1`` and the ``HANGUP`` line follows it
+        (agi-hangup-during-get-data.txt: ``200 result=-1``, then ``HANGUP`` 2 ms later;
+        here the server has not sent its next command yet, so they go together)."""
+        self.count += 1
+        out = ["HANGUP"] if self.notice_due else []
+        self.notice_due = False
+        out += self._hung_up_during(parse_command(line))
+        self.dead = True
+        return [*out, "HANGUP"]
 
     def _hung_up_during(self, cmd: ParsedCommand) -> list[str]:
         """The reply to a blocking command the caller hangs up in (``-1``; a Queue
@@ -326,6 +354,51 @@ class FakeCall:
         return [f"200 result={result}"]
 
 
+class Hold:
+    """Parks calls in a prompt, then hangs them all up at once, as a storm ends.
+
+    Each call that reaches its ``at``-th media command (a prompt, a wait for a key, an
+    application) leaves it unanswered; once ``expected`` calls are parked (or
+    :meth:`release` is called) every parked call answers it as a hang-up: ``200
+    result=-1`` and the ``HANGUP`` line (:meth:`FakeCall.hang_up_in`).
+    """
+
+    def __init__(self, expected: int, at: int = 1, *, auto_release: bool = True) -> None:
+        if expected < 1 or at < 1:
+            raise ValueError("expected and at count from 1")
+        self.expected = expected
+        self.at = at
+        self.auto_release = auto_release
+        """False: keep them parked once all are (a benchmark measures them) until
+        :meth:`release`."""
+        self.parked = 0
+        self.all_parked = asyncio.Event()
+        self._released = asyncio.Event()
+        self.released_at = 0.0
+        """perf_counter() when the hang-up began."""
+
+    def release(self) -> None:
+        if not self._released.is_set():
+            self.released_at = time.perf_counter()
+            self._released.set()
+
+    def give_up_one(self) -> None:
+        """One call will never park (it failed, or ended before its prompt)."""
+        self.expected -= 1
+        self._check()
+
+    async def park(self) -> None:
+        self.parked += 1
+        self._check()
+        await self._released.wait()
+
+    def _check(self) -> None:
+        if self.parked >= self.expected:
+            self.all_parked.set()
+            if self.auto_release:
+                self.release()
+
+
 class ServerSilent(TimeoutError):
     """The FastAGI server sent nothing for too long (virtual time: it should not wait)."""
 
@@ -353,7 +426,8 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
                    missing_apps: frozenset[str] = frozenset(),
                    max_commands: int = MAX_COMMANDS, record: bool = True,
                    idle_timeout: float | None = IDLE_TIMEOUT,
-                   pace: float = 0.0, on_queue: QueueHook | None = None) -> CallTranscript:
+                   pace: float = 0.0, on_queue: QueueHook | None = None,
+                   hold: Hold | None = None) -> CallTranscript:
     """Place one call to the FastAGI server at ``host:port`` and return its transcript.
 
     Returns when the server closes the connection (the script ended), or after
@@ -365,6 +439,7 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
     command (prompts, waits for a key, applications) take that many real seconds, so a
     load test holds calls open as long as real ones (virtual time otherwise).
     ``on_queue`` is called with each Queue run as it happens (before EXEC's reply).
+    ``hold`` parks the call in a prompt until the others are parked, then hangs it up.
     """
     env = env_lines(script=script, callerid=callerid, calleridname=calleridname,
                     extension=extension, dnid=dnid, args=args, uniqueid=uniqueid,
@@ -372,8 +447,10 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
     call = FakeCall(caller or SilentCaller(), queue=queue, prompt_samples=prompt_samples,
                     missing_files=missing_files, missing_apps=missing_apps,
                     env=env_values(env), on_queue=on_queue)
-    transcript = CallTranscript(queue_runs=call.queue_runs)
+    transcript = CallTranscript(queue_runs=call.queue_runs,
+                                call_id=call.env.get("agi_uniqueid", ""))
     log_line = transcript.lines.append if record else _discard
+    began = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for text in env:
@@ -382,10 +459,12 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
         try:
             async with asyncio.timeout(None) as deadline:
                 await _converse(reader, writer, call, transcript, log_line, max_commands,
-                                idle_timeout, deadline, pace)
+                                idle_timeout, deadline, pace, hold)
         except TimeoutError:
             raise ServerSilent(idle_timeout, transcript) from None
     finally:
+        transcript.ended_at = time.perf_counter()
+        transcript.seconds = transcript.ended_at - began
         transcript.hung_up = call.dead
         writer.close()
         with contextlib.suppress(ConnectionError):
@@ -397,10 +476,11 @@ async def _converse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     call: FakeCall, transcript: CallTranscript,
                     log_line: Callable[[tuple[str, str]], None], max_commands: int,
                     idle_timeout: float | None, deadline: asyncio.Timeout,
-                    pace: float = 0.0) -> None:
+                    pace: float = 0.0, hold: Hold | None = None) -> None:
     loop = asyncio.get_running_loop()
     clock = time.perf_counter
     sent_at = clock()
+    media = 0  # media commands so far, for the hold
     while True:
         if idle_timeout is not None:
             deadline.reschedule(loop.time() + idle_timeout)
@@ -417,6 +497,21 @@ async def _converse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         log_line((">>", line))
         if call.count >= max_commands:
             return
+        if line.startswith("STREAM FILE "):
+            transcript.streamed.append(line[12:].split(" ", 1)[0])
+        if hold is not None and not call.dead and line.startswith(_PACED):
+            media += 1
+            if media == hold.at:
+                deadline.reschedule(None)  # parked on purpose: no idle deadline
+                await hold.park()
+                transcript.parked = True
+                hold = None
+                replies = call.hang_up_in(line)
+                for text in replies:
+                    log_line(("<<", text))
+                writer.write("".join(t + "\n" for t in replies).encode())
+                sent_at = clock()
+                continue
         replies = call.handle(line)
         if pace > 0 and line.startswith(_PACED):
             await asyncio.sleep(pace)
