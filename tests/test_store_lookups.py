@@ -64,6 +64,7 @@ def test_registry_names_inputs_and_timeouts() -> None:
         "balance",
         "meter_reading",
         "outage_for_account",
+        "phone_check",
         "report_outage",
         "service_request",
         "request_callback",
@@ -243,3 +244,14 @@ async def test_request_callback_makes_a_case_for_agents(store: Store) -> None:
     assert [c["intent"] for c in queued] == ["billing", "new_connection"]
     assert queued[0]["status"] == "callback" and queued[0]["account"] == PAID.code
     assert (await run(store, "request_callback", {"reason": ""})).status is NOT_FOUND
+
+
+async def test_phone_check_wants_the_last_digits_of_a_registered_phone(store: Store) -> None:
+    right = UNPAID.phones[0][-4:]
+    found = await run(store, "phone_check", {"account": UNPAID.code, "last_digits": right})
+    assert found.status is FOUND
+    wrong = f"{(int(right) + 1) % 10000:04d}"
+    for inputs in ({"account": UNPAID.code, "last_digits": wrong},
+                   {"account": "PE09999999999", "last_digits": right},
+                   {"account": UNPAID.code, "last_digits": right[1:]}):
+        assert (await run(store, "phone_check", inputs)).status is not FOUND, inputs

@@ -12,6 +12,7 @@ database).
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Mapping
 from typing import Any, cast
@@ -38,6 +39,9 @@ READ_TIMEOUT = 1.5
 WRITE_TIMEOUT = 4.0
 
 _DIGITS_11 = re.compile(r"\d{11}")
+#: How many trailing digits of a registered phone prove a web visitor knows the account.
+PHONE_CHECK_DIGITS = 4
+_CHECK_DIGITS = re.compile(rf"\d{{{PHONE_CHECK_DIGITS}}}")
 _PREFIX = re.compile(r"[A-Za-z]{2}")
 _CODE = re.compile(r"[A-Z]{2}[A-Z0-9]{11}")
 
@@ -105,6 +109,18 @@ class _Lookups:
         code = _account(inputs)
         found = None if code is None else await self.store.meter_reading(code)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
+
+    async def phone_check(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
+        code, digits = _account(inputs), _text(inputs, "last_digits")
+        if code is None or not _CHECK_DIGITS.fullmatch(digits):
+            return LookupResult.not_found()
+        phones = await self.store.phones_for_account(code)
+        # Compare every phone, in constant time: how long the answer takes must not
+        # tell which digits (or whether the account) matched.
+        matched = False
+        for phone in phones:
+            matched |= hmac.compare_digest(phone[-PHONE_CHECK_DIGITS:].encode(), digits.encode())
+        return LookupResult.found() if matched else LookupResult.not_found()
 
     async def outage_for_account(
         self, inputs: Mapping[str, Any], ctx: LookupContext
@@ -226,6 +242,15 @@ def build_lookups(
                 set(),
                 "last meter index, its date and the consumption since the one before",
                 returns={"index": None, "read_on": None, "kwh": None},
+            ),
+            read(
+                "phone_check",
+                a.phone_check,
+                {"account", "last_digits"},
+                set(),
+                "the last 4 digits given match a phone registered to the account "
+                "(a web visitor proves they know it before seeing the bill)",
+                returns=NO_FIELDS,
             ),
             read(
                 "outage_for_account",

@@ -66,6 +66,17 @@ async def account_by_code(conn: AsyncConnection, code: str) -> dict[str, Any] | 
     return dict(row._mapping)
 
 
+async def phones_for_account(conn: AsyncConnection, code: str) -> list[str]:
+    """The (normalised) phone numbers registered to an account."""
+    rows = await conn.execute(
+        select(account_phones.c.phone)
+        .join(accounts, accounts.c.id == account_phones.c.account_id)
+        .where(accounts.c.code == code)
+        .order_by(account_phones.c.phone)
+    )
+    return [str(r.phone) for r in rows]
+
+
 async def accounts_by_digits(conn: AsyncConnection, digits: str) -> list[str]:
     """Codes ``<prefix><digits>`` for every corporation's prefix (at most two: enough to
     tell one match from an ambiguous one). One indexed IN lookup."""

@@ -289,6 +289,10 @@ class Store:
             "corporation": found["corporation"],
         }
 
+    async def phones_for_account(self, code: str) -> list[str]:
+        async with self._read() as conn:
+            return await queries.phones_for_account(conn, code)
+
     async def accounts_by_digits(self, digits: str) -> list[str]:
         async with self._read() as conn:
             return await queries.accounts_by_digits(conn, digits)
