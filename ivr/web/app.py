@@ -25,7 +25,7 @@ from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
 from ivr.screenpop.contracts import WebStore
 from ivr.screenpop.dispatcher import Dispatcher
-from ivr.web import api, operations, sockets, views
+from ivr.web import api, operations, selfservice, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -112,6 +112,7 @@ def create_app(
     api.add_routes(app)
     sockets.add_routes(app)
     operations.add_routes(app)
+    selfservice.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     app.cleanup_ctx.append(_dispatcher_ctx)
