@@ -65,7 +65,9 @@ async def test_outage_status_by_customer_code(aiohttp_client: Any, make_app: Any
     status, body = await _post(client, token, "outage", code=OUTAGE.code.lower(), lang="en")
     assert status == 200 and body["ok"] is True
     assert body["message"].startswith("Power is out in ")
-    assert "Power back by" in [label for label, _ in body["fields"]]
+    fields = dict(body["fields"])
+    assert fields["Cause"] == "line fault" and fields["Planned"] == "no"
+    assert fields["Power back by"].endswith("/2026")
     status, body = await _post(client, token, "outage", code=PAID.code)
     assert (status, body["message"]) == (200, TEXTS["vi"]["no_outage"])
     status, body = await _post(client, token, "outage", code="12")

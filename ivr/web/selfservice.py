@@ -76,6 +76,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "unavailable": "Hệ thống đang bận. Vui lòng thử lại sau ít phút hoặc gọi tổng đài.",
         "bad_kind": "Vui lòng chọn loại yêu cầu.",
         "yes": "có", "no": "không",
+        "c_line_fault": "sự cố đường dây", "c_transformer_fault": "sự cố máy biến áp",
+        "c_storm": "mưa bão", "c_overload": "quá tải", "c_maintenance": "bảo trì",
+        "c_grid_upgrade": "nâng cấp lưới điện",
         "f_cause": "Nguyên nhân", "f_started_at": "Bắt đầu",
         "f_estimated_restore": "Dự kiến có điện lại", "f_planned": "Có kế hoạch",
         "f_amount_due": "Tổng tiền còn nợ", "f_amount": "Tiền kỳ này", "f_period": "Kỳ",
@@ -108,6 +111,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "unavailable": "The system is busy. Please try again in a few minutes or call us.",
         "bad_kind": "Please choose a request.",
         "yes": "yes", "no": "no",
+        "c_line_fault": "line fault", "c_transformer_fault": "transformer fault",
+        "c_storm": "storm", "c_overload": "overload", "c_maintenance": "maintenance",
+        "c_grid_upgrade": "grid upgrade",
         "f_cause": "Cause", "f_started_at": "Started", "f_estimated_restore": "Power back by",
         "f_planned": "Planned", "f_amount_due": "Total due", "f_amount": "This bill",
         "f_period": "Period", "f_due_date": "Due date", "f_kwh": "Consumption (kWh)",
@@ -199,6 +205,8 @@ def _show(key: str, value: Any, t: Mapping[str, str]) -> str:
         return value.strftime("%H:%M %d/%m/%Y")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
+    if key == "cause":  # stored as a code; a cause added later shows in plain words
+        return t.get(f"c_{value}", str(value).replace("_", " "))
     if isinstance(value, int) and key.startswith("amount"):
         return f"{value:,}".replace(",", ".") + " ₫"  # Vietnam groups thousands with dots
     return "—" if value is None or value == "" else str(value)
