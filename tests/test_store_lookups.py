@@ -65,6 +65,7 @@ def test_registry_names_inputs_and_timeouts() -> None:
         "meter_reading",
         "outage_for_account",
         "phone_check",
+        "outage_for_area",
         "report_outage",
         "service_request",
         "request_callback",
@@ -255,3 +256,11 @@ async def test_phone_check_wants_the_last_digits_of_a_registered_phone(store: St
                    {"account": "PE09999999999", "last_digits": right},
                    {"account": UNPAID.code, "last_digits": right[1:]}):
         assert (await run(store, "phone_check", inputs)).status is not FOUND, inputs
+
+
+async def test_outage_for_area_by_part_of_its_name(store: Store) -> None:
+    found = await run(store, "outage_for_area", {"area": "võ thị sáu, quận 3"})
+    assert found.status is FOUND and found.value["area"].startswith("Phường Võ Thị Sáu")
+    assert found.value["status"] == "active"
+    for text in ("xx", "100%", "Nowhere at all"):
+        assert (await run(store, "outage_for_area", {"area": text})).status is NOT_FOUND, text

@@ -42,6 +42,9 @@ _DIGITS_11 = re.compile(r"\d{11}")
 #: How many trailing digits of a registered phone prove a web visitor knows the account.
 PHONE_CHECK_DIGITS = 4
 _CHECK_DIGITS = re.compile(rf"\d{{{PHONE_CHECK_DIGITS}}}")
+#: An area search needs a few letters ("Q3" would match everything) and no essay.
+MIN_AREA_SEARCH = 3
+MAX_AREA_SEARCH = 100
 _PREFIX = re.compile(r"[A-Za-z]{2}")
 _CODE = re.compile(r"[A-Z]{2}[A-Z0-9]{11}")
 
@@ -121,6 +124,13 @@ class _Lookups:
         for phone in phones:
             matched |= hmac.compare_digest(phone[-PHONE_CHECK_DIGITS:].encode(), digits.encode())
         return LookupResult.found() if matched else LookupResult.not_found()
+
+    async def outage_for_area(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:
+        name = _text(inputs, "area")
+        if len(name) < MIN_AREA_SEARCH:
+            return LookupResult.not_found()
+        found = await self.store.outage_for_area(name[:MAX_AREA_SEARCH])
+        return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
     async def outage_for_account(
         self, inputs: Mapping[str, Any], ctx: LookupContext
@@ -242,6 +252,14 @@ def build_lookups(
                 set(),
                 "last meter index, its date and the consumption since the one before",
                 returns={"index": None, "read_on": None, "kwh": None},
+            ),
+            read(
+                "outage_for_area",
+                a.outage_for_area,
+                {"area"},
+                set(),
+                "active (else next planned) outage in the areas whose name contains `area`",
+                returns=_OUTAGE,
             ),
             read(
                 "phone_check",

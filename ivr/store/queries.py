@@ -166,6 +166,24 @@ async def area_ids_for_phone(conn: AsyncConnection, phone: str) -> list[int]:
     return sorted({int(r.area_id) for r in rows})
 
 
+#: Areas one name search may cover: "Quận 3" names a few dozen wards; a search that
+#: matches more than this says nothing useful about any one of them.
+MAX_AREAS_BY_NAME = 200
+
+
+async def area_ids_by_name(conn: AsyncConnection, text: str) -> list[int]:
+    """Areas whose name contains ``text`` (case-insensitive), at most MAX_AREAS_BY_NAME."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await conn.execute(
+        select(areas.c.id)
+        .where(func.lower(areas.c.name).like(f"%{escaped}%", escape="\\"))
+        .order_by(areas.c.id)
+        .limit(MAX_AREAS_BY_NAME + 1)
+    )
+    ids = [int(r.id) for r in rows]
+    return [] if len(ids) > MAX_AREAS_BY_NAME else ids
+
+
 async def outage_for_areas(
     conn: AsyncConnection,
     area_ids: Sequence[int],

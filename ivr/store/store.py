@@ -314,6 +314,15 @@ class Store:
             )
         return _public_outage(found)
 
+    async def outage_for_area(self, name: str) -> dict[str, Any] | None:
+        """The outage now (else next planned) in the areas whose name contains ``name``."""
+        async with self._read() as conn:
+            area_ids = await queries.area_ids_by_name(conn, name)
+            found = await queries.outage_for_areas(
+                conn, area_ids, self._clock.now(), self.tz, include_scheduled=True
+            )
+        return _public_outage(found)
+
     async def outage_for_account(self, code: str) -> dict[str, Any] | None:
         """The outage affecting the account's area now, else its next planned one."""
         async with self._read() as conn:
