@@ -1,7 +1,8 @@
 """A real browser on a phone-sized screen (Debian's chromium, driven by Playwright): a
-customer with no login checks an outage, switches to English, reads a bill with the
-right phone digits, is refused with wrong ones, reports an outage and gets its ticket,
-then keeps asking until the polite limit message. Screenshots go to ``tests/artifacts/``."""
+customer with no login checks an outage by area and by code, switches to English, reads
+a bill with the right phone digits, is refused with wrong ones, reports an outage and
+gets its ticket, then keeps asking until the polite limit message. Screenshots go to
+``tests/artifacts/``."""
 
 from __future__ import annotations
 
@@ -91,8 +92,11 @@ async def test_self_service_on_a_phone(site: tuple[str, Store]) -> None:
             await page.click("a[href='/self-service']")  # linked from the login page
             await page.wait_for_selector("h1")
             assert await page.inner_text("h1") == vi["heading"]
-            shown = await _ask(page, "#ss-outage", code=OUTAGE.code)
+            shown = await _ask(page, "#ss-outage", code="võ thị sáu")  # by area
+            assert shown.startswith("Đang mất điện tại Phường Võ Thị Sáu"), shown
+            shown = await _ask(page, "#ss-outage", code=OUTAGE.code)  # by customer code
             assert shown.startswith("Đang mất điện tại "), shown
+            assert "sự cố đường dây" in shown
             await _fits(page)
             await page.screenshot(path=str(ARTIFACTS / "selfservice-outage-vi.png"),
                                   full_page=True)
@@ -122,7 +126,7 @@ async def test_self_service_on_a_phone(site: tuple[str, Store]) -> None:
             await page.locator("#ss-report").scroll_into_view_if_needed()
             await page.screenshot(path=str(ARTIFACTS / "selfservice-ticket-en.png"))
 
-            # 5 of the minute's requests are used (a refused check counts two): ask on
+            # 6 of the minute's requests are used (a refused check counts two): ask on
             # until the limit answers, which must happen within the rest of the budget.
             for _ in range(MAX_REQUESTS):
                 shown = await _ask(page, "#ss-outage", code=OUTAGE.code)

@@ -71,7 +71,15 @@ async def test_outage_status_by_customer_code(aiohttp_client: Any, make_app: Any
     status, body = await _post(client, token, "outage", code=PAID.code)
     assert (status, body["message"]) == (200, TEXTS["vi"]["no_outage"])
     status, body = await _post(client, token, "outage", code="12")
-    assert (status, body) == (400, {"error": TEXTS["vi"]["bad_code"]})
+    assert (status, body) == (400, {"error": TEXTS["vi"]["bad_where"]})
+
+
+async def test_outage_status_by_area(aiohttp_client: Any, make_app: Any) -> None:
+    client, token = await _client(aiohttp_client, make_app)
+    status, body = await _post(client, token, "outage", code="Võ Thị Sáu", lang="en")
+    assert status == 200 and body["message"].startswith("Power is out in Phường Võ Thị Sáu")
+    status, body = await _post(client, token, "outage", code="Nowhere at all", lang="en")
+    assert (status, body["message"]) == (200, TEXTS["en"]["no_outage"])
 
 
 async def test_the_bill_needs_the_registered_phones_last_digits(
@@ -106,6 +114,9 @@ async def test_a_report_gets_a_ticket_that_is_in_the_database(
     again = await _post(client, token, "report", kind="outage", code=OUTAGE.code,
                         request_id="form-0001")
     assert again[1]["ticket"] == ticket  # a double click files one report
+    fresh = await _post(client, token, "report", kind="outage", code=OUTAGE.code,
+                        request_id=body["request_id"])
+    assert fresh[1]["ticket"] != ticket  # the page's next report is a new one
     status, body = await _post(client, token, "report", kind="meter_inspection",
                                code=UNPAID.code, request_id="form-0002")
     assert status == 200 and body["reference"]
@@ -113,6 +124,8 @@ async def test_a_report_gets_a_ticket_that_is_in_the_database(
         row = (await conn.execute(select(outage_reports).where(
             outage_reports.c.id == report_id(ticket)))).one()
         service = (await conn.execute(select(service_requests))).one()
+        reports = (await conn.execute(select(outage_reports))).all()
+    assert len(reports) == 2
     assert (row.call_id, row.caller) == ("web-form-0001", OUTAGE.phones[0])
     assert row.account_id is not None and row.outage_id is not None
     assert (service.call_id, service.kind) == ("web-form-0002", "meter_inspection")

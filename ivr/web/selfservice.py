@@ -27,7 +27,7 @@ from aiohttp import web
 from ivr.lookups import LookupContext, LookupRegistry, LookupResult, LookupStatus
 from ivr.store import Store
 from ivr.store.convert import normalise_phone
-from ivr.store.lookups import build_lookups
+from ivr.store.lookups import MIN_AREA_SEARCH, build_lookups
 from ivr.store.requests import SERVICE_KINDS
 from ivr.web.keys import STORE
 from ivr.web.middleware import client_address
@@ -63,6 +63,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "k_meter_relocation": "Di dời công tơ", "k_contract_change": "Thay đổi hợp đồng",
         "k_meter_inspection": "Kiểm tra công tơ",
         "staff": "Nhân viên: đăng nhập",
+        "where": "Mã khách hàng hoặc tên khu vực (phường, quận)",
+        "bad_where": "Nhập mã khách hàng (ví dụ PE01000123456) hoặc tên phường, quận.",
         "bad_code": "Mã khách hàng gồm 2 chữ cái và 11 chữ số, ví dụ PE01000123456.",
         "no_outage": "Không có mất điện nào đang diễn ra hay đã lên lịch tại khu vực này.",
         "outage_active": "Đang mất điện tại {area}.",
@@ -98,6 +100,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "k_meter_relocation": "Move the meter", "k_contract_change": "Change the contract",
         "k_meter_inspection": "Meter inspection",
         "staff": "Staff: log in",
+        "where": "Customer code or area (ward, district)",
+        "bad_where": "Enter a customer code (e.g. PE01000123456) or a ward or district name.",
         "bad_code": "A customer code is 2 letters and 11 digits, e.g. PE01000123456.",
         "no_outage": "No outage now or planned in this area.",
         "outage_active": "Power is out in {area}.",
@@ -232,9 +236,15 @@ async def _run(request: web.Request, name: str, inputs: Mapping[str, Any],
 
 async def outage(request: web.Request, body: dict[str, str], t: Mapping[str, str],
                  lang: str) -> dict[str, Any]:
-    code = _code(body, t)
-    result = await _run(request, "outage_for_account", {"account": code},
-                        _ctx(lang), t)
+    """By customer code when the text is one, else by part of an area's name."""
+    where = body.get("code", "").strip()
+    code = where.replace(" ", "").upper()
+    if _CODE.fullmatch(code):
+        result = await _run(request, "outage_for_account", {"account": code}, _ctx(lang), t)
+    elif len(where) >= MIN_AREA_SEARCH and not code.isdigit():
+        result = await _run(request, "outage_for_area", {"area": where}, _ctx(lang), t)
+    else:
+        raise _Refusal(t["bad_where"])
     if result.status is not LookupStatus.FOUND:
         return {"ok": True, "message": t["no_outage"], "fields": []}
     found = result.value
@@ -280,13 +290,13 @@ async def report(request: web.Request, body: dict[str, str], t: Mapping[str, str
     if kind == "outage":
         result = await _run(request, "report_outage", {"account": code}, ctx, t)
         return {"ok": True, "message": t["ticket"].format(ticket=result.value["ticket"]),
-                "ticket": result.value["ticket"], "fields": []}
+                "ticket": result.value["ticket"], "fields": [], "request_id": uuid.uuid4().hex}
     result = await _run(request, "service_request", {"kind": kind, "account": code}, ctx, t)
     if result.status is not LookupStatus.FOUND:
         raise _Refusal(t["bad_kind"])
     reference = result.value["reference"]
     return {"ok": True, "message": t["reference"].format(reference=reference),
-            "reference": reference, "fields": []}
+            "reference": reference, "fields": [], "request_id": uuid.uuid4().hex}
 
 
 _ACTIONS = {"outage": outage, "bill": bill, "report": report}

@@ -26,6 +26,9 @@
       try {
         const data = await ivr.api("POST", form.dataset.action, body);
         show(box, data.ok, data.message, data.fields);
+        // The next report from this page is a new request (a resend of this one is not).
+        const id = form.querySelector("input[name=request_id]");
+        if (id && data.request_id) id.value = data.request_id;
       } catch (err) {
         show(box, false, err.message, []);
       } finally {
