@@ -3,12 +3,14 @@ CSRF, the per-address limit, the phone check, and reports numbered like the phon
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from web_helpers import csrf_of
 
+from ivr.config.settings import Settings
 from ivr.store import Store
 from ivr.store.demo import OUTAGE, PAID, UNPAID
 from ivr.store.models import outage_reports, service_requests
@@ -156,3 +158,20 @@ async def test_wrong_phone_checks_count_double(aiohttp_client: Any, make_app: An
         assert status == 200 and body["ok"] is False
     status, body = await _post(client, token, "bill", code=UNPAID.code, last_digits=right)
     assert (status, body) == (429, {"error": TEXTS["vi"]["limited"]})
+
+
+async def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit(
+    aiohttp_client: Any, make_app: Any, web_settings: Settings
+) -> None:
+    settings = replace(web_settings, extra={"web": {"trusted_proxy": True}})
+    client: Client = await aiohttp_client(make_app(settings=settings))
+    token = await csrf_of(client, "/self-service")
+
+    async def ask(visitor: str) -> int:
+        resp = await client.post("/self-service/outage", json={"code": OUTAGE.code},
+                                 headers={"X-CSRF-Token": token,
+                                          "X-Forwarded-For": f"1.2.3.4, {visitor}"})
+        return resp.status
+
+    assert [await ask("203.0.113.7") for _ in range(MAX_REQUESTS + 1)][-2:] == [200, 429]
+    assert await ask("203.0.113.8") == 200  # another customer behind the same proxy
