@@ -113,6 +113,7 @@ async def test_a_report_gets_a_ticket_that_is_in_the_database(
     assert status == 200, body
     ticket = body["ticket"]
     assert body["message"] == f"Outage report received. Ticket number: {ticket}."
+    assert [label for label, _ in body["fields"]] == ["Power back by"]  # a known outage
     again = await _post(client, token, "report", kind="outage", code=OUTAGE.code,
                         request_id="form-0001")
     assert again[1]["ticket"] == ticket  # a double click files one report
@@ -175,3 +176,13 @@ async def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit(
 
     assert [await ask("203.0.113.7") for _ in range(MAX_REQUESTS + 1)][-2:] == [200, 429]
     assert await ask("203.0.113.8") == 200  # another customer behind the same proxy
+
+
+async def test_a_report_for_an_unknown_code_is_still_filed(
+    aiohttp_client: Any, make_app: Any, web_store: Store
+) -> None:
+    # As on the phone: a report is never lost because the code was mistyped; agents see it.
+    client, token = await _client(aiohttp_client, make_app)
+    status, body = await _post(client, token, "report", kind="outage", code="PE09999999999")
+    assert status == 200 and body["ticket"].isdigit(), body
+    assert (await web_store.stats())["outage_reports"] == 1

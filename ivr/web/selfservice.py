@@ -289,8 +289,11 @@ async def report(request: web.Request, body: dict[str, str], t: Mapping[str, str
                request_id=request_id if _REQUEST_ID.fullmatch(request_id) else "")
     if kind == "outage":
         result = await _run(request, "report_outage", {"account": code}, ctx, t)
+        # Linked to a known outage: say when power should be back, as the phone does.
+        restore = result.value if result.value.get("linked_outage") else {}
         return {"ok": True, "message": t["ticket"].format(ticket=result.value["ticket"]),
-                "ticket": result.value["ticket"], "fields": [], "request_id": uuid.uuid4().hex}
+                "ticket": result.value["ticket"], "request_id": uuid.uuid4().hex,
+                "fields": _fields(restore, ("estimated_restore",), t)}
     result = await _run(request, "service_request", {"kind": kind, "account": code}, ctx, t)
     if result.status is not LookupStatus.FOUND:
         raise _Refusal(t["bad_kind"])
