@@ -105,6 +105,7 @@ async def test_hold_ends_n_calls_with_n_abandoned_records(tmp_path: Path) -> Non
             "--per-call", "-", "--json", "--no-progress", "--db", settings.database_url,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 120)
+        await svc.agi.wait_idle()  # the sockets close first, the records are saved after
         records = await core.store.list_calls(limit=100)
     finally:
         await svc.stop(grace=2.0)

@@ -27,6 +27,7 @@ async def _billing_call(tmp_path: Path) -> tuple[str, bool, str, int]:
         transcript = await run_call("127.0.0.1", svc.agi_port, PatientCaller(BILLING_KEYS),
                                     extension=HCMC, callerid=ONE_ACCOUNT_PHONE,
                                     uniqueid="uvloop.billing")
+        await svc.agi.wait_idle()  # the socket closes first, the record is saved after
         calls = await core.store.list_calls(limit=10)
     finally:
         await svc.stop(grace=2.0)

@@ -94,6 +94,7 @@ async def test_metrics_count_a_real_call(service: Service) -> None:
                                 extension=HCMC, uniqueid="ops.billing",
                                 callerid=ONE_ACCOUNT_PHONE)
     assert transcript.closed_by_server
+    await service.agi.wait_idle()  # the socket closes first, the record is saved after
     record = next(r for r in await service.core.store.list_calls(limit=10)
                   if r["call_id"] == "ops.billing")
     assert record["outcome"] == "self_served"
