@@ -11,6 +11,10 @@ limit in a test fails without anything being wrong; the tests check the events).
 - locked write: ``report_outage`` while another connection holds SQLite's write lock
   (write timeout 0.2 s, busy timeout 0.5 s): the busy timeout bounds the overrun.
   Budget: answered within 1 s.
+- hostile flows: the slowest of rejecting a 20,000-level nesting and a "billion laughs"
+  alias bomb, each as the ratio to loading the shipped demo flows file (the same reader,
+  side by side). Budget: under 2 (before libyaml's own depth error was caught, 20,000
+  levels took ~1 s in the pure-Python scanner: ~200 times the demo file).
 - login refusal: a wrong password for a real user vs an unknown name (bcrypt at the
   demo cost), as the ratio unknown / known. Budget: under 4 (the same check: about 1).
 
@@ -73,6 +77,8 @@ LOCKED_WRITE_BUDGET_S = 1.0
 WRITE_TIMEOUT, BUSY_TIMEOUT = 0.2, 0.5
 #: Refusing an unknown name may not take notably longer (or shorter) than a real one.
 LOGIN_RATIO_BUDGET = 4.0
+#: A hostile flows file costs at most twice what the demo flows file costs to read.
+HOSTILE_RATIO_BUDGET = 2.0
 AGENT = "Local/1001@agents"
 CLIENT = TestClient[Any, Any]
 
@@ -226,10 +232,37 @@ async def bench_login(client: CLIENT, rounds: int) -> Result:
                   f"{rounds}, bcrypt cost {DEMO_BCRYPT_ROUNDS})")
 
 
+def bench_hostile_flows(rounds: int) -> Result:
+    from ivr.config.loader import load_yaml
+
+    demo = (ROOT / "config" / "flows.yaml").read_text(encoding="utf-8")
+    deep = "flows: " + "[" * 20_000 + "]" * 20_000 + "\n"
+    bomb = "a: &a [" + ",".join(['"lol"'] * 9) + "]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n"
+        for i in range(8))
+
+    def best(text: str, refused: bool) -> float:
+        took = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            _value, problems = load_yaml(text, "f.yaml")
+            took.append(time.perf_counter() - started)
+            if refused != bool(problems):
+                raise SystemExit(f"hostile flows: unexpected result {problems[:1]}")
+        return min(took)
+
+    good = best(demo, refused=False)
+    worst = max(best(deep, refused=True), best(bomb, refused=True))
+    return Result("hostile flows", worst / good, HOSTILE_RATIO_BUDGET, "x",
+                  f"demo flows read in {good * 1e3:.1f} ms, slowest refusal "
+                  f"{worst * 1e3:.1f} ms (best of {rounds})")
+
+
 async def run(rounds: int) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="ivr-budgets-") as raw:
         tmp = Path(raw)
-        results = [await bench_seed(tmp), await bench_locked_write(tmp)]
+        results = [bench_hostile_flows(max(3, rounds // 5)),
+                   await bench_seed(tmp), await bench_locked_write(tmp)]
         store, dispatcher, client = await web_stack(tmp)
         try:
             # Refusals first: the pops need the agent logged in on this client.

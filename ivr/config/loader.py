@@ -223,6 +223,26 @@ class _Builder:
             ) from None
 
 
+def _first_too_deep(text: str, path: str, libyaml_error: yaml.YAMLError) -> LimitExceeded:
+    """Where a file libyaml found nested past its own limit (1,000) first goes past ours.
+
+    libyaml's scanner reads a run of ``[`` to its end before the parser gives an event, so
+    it fails at level 1,000, not 64; and the pure-Python scanner, reading the same run
+    ahead, is quadratic in it (a second for 20,000 levels). Prefixes of growing length
+    find our limit's position in the pure parser at the cost of the prefix alone: the
+    events before a cut are those of the whole file."""
+    size = 256
+    while size < 2 * len(text):
+        try:
+            check_limits(text[:size], path, yaml.SafeLoader)
+        except LimitExceeded as exc:
+            return exc
+        except yaml.YAMLError:
+            pass  # the cut ended mid-structure: look further
+        size *= 4
+    return _too_deep(path, getattr(libyaml_error, "problem_mark", None))
+
+
 def _compose(text: str, path: str) -> yaml.Node | None:
     """libyaml's parser when present (about ten times faster); on any error parse again in
     pure Python, whose messages are the documented ones. Either way the limits are checked
@@ -232,8 +252,9 @@ def _compose(text: str, path: str) -> yaml.Node | None:
         try:
             check_limits(text, path, fast)
             return yaml.compose(text, Loader=fast)
-        except yaml.YAMLError:
-            pass
+        except yaml.YAMLError as exc:
+            if "maximum nesting depth" in str(exc):
+                raise _first_too_deep(text, path, exc) from None
     check_limits(text, path, yaml.SafeLoader)
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
