@@ -46,10 +46,10 @@ async def test_call_report_is_for_supervisors_over_a_window_in_hours(
     await login(client, "boss")
     page = await (await client.get("/supervisor")).text()
     assert 'id="report-tiles"' in page and "Where callers drop" in page
-    resp = await client.get("/api/reports/calls")
+    resp = await client.get("/api/reports/calls?hours=24")
     assert resp.status == 200
     day = await resp.json()
-    assert day["hours"] == 24 and day["total"] == 3
+    assert day["period"] == "last 24 hours" and day["total"] == 3
     assert day["outcomes"] == {"self_served": 1, "transferred": 1, "abandoned": 1, "failed": 0}
     assert day["containment_rate"] == 1 / 3
     assert day["drop_off"]["nodes"] == [{"flow": "hotline", "node": "enter_code", "calls": 1}]

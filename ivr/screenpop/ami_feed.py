@@ -25,6 +25,7 @@ async def run_ami_feed(client: AmiClient, dispatcher: Dispatcher) -> None:
     """
     async with client.subscribe() as events:
         async for event in events:
+            dispatcher.board.observe(event)
             pop = pop_from_ami(event)
             if pop is None:
                 continue

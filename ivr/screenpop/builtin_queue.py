@@ -163,6 +163,8 @@ class BuiltinQueue:
         if request.agent and named is None:
             return TransferResult(TransferStatus.FAILED, raw_status="NOSUCHAGENT")
         caller = _Waiting((-request.priority, next(self._arrivals)), request.queue, named)
+        board = self._dispatcher.board
+        board.joined(request.queue, request.case_id)  # in the queue until answered
         try:
             while True:
                 if hangup.is_set():
@@ -183,6 +185,7 @@ class BuiltinQueue:
                     return result
         finally:
             self._waiting.pop(caller.rank, None)
+            board.left(request.case_id)
             self._presence_changed()  # a caller behind this one may take an agent now
 
     async def _offer(
@@ -213,6 +216,7 @@ class BuiltinQueue:
             if not offer.answered.is_set():
                 await self._emit(PopState.MISSED, offer, "no answer")
                 return None
+            self._dispatcher.board.left(request.case_id)  # answered: no longer waiting
             await self._emit(PopState.CONNECTED, offer)
             started = time.monotonic()
             await _first(None, offer.ended.wait(), hangup.wait())

@@ -46,7 +46,12 @@ class WebStore(PopStore, Protocol):
 
     async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
 
-    async def call_report(self, *, since: datetime) -> dict[str, Any]: ...
+    async def call_report(self, *, since: datetime,
+                          until: datetime | None = None) -> dict[str, Any]: ...
+
+    async def report(self, name: str, *, since: datetime, until: datetime,
+                     survey_questions: frozenset[tuple[str, str]] = frozenset()
+                     ) -> dict[str, Any]: ...
 
     def database_health(self) -> dict[str, Any]:
         """``{"state": "ok"}``, or the state and why (``/healthz``)."""

@@ -29,6 +29,7 @@ from ivr.clock import Clock
 from ivr.config.settings import Settings, WebUser
 from ivr.masking import mask, mask_digit_runs
 from ivr.metrics import NO_METRICS, MetricsHooks
+from ivr.screenpop.board import QueueBoard
 from ivr.screenpop.card import load_card
 from ivr.screenpop.contracts import PopBus, PopStore
 from ivr.screenpop.directory import UserDirectory, agent_interface
@@ -106,6 +107,8 @@ class Dispatcher:
         self._queue: asyncio.Queue[Delivery] | None = None
         self._recent: dict[tuple[str, str, str], float] = {}
         self._worker: asyncio.Task[None] | None = None
+        self.board = QueueBoard(clock)
+        """Callers waiting per queue now, for the supervisor's live panel."""
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:

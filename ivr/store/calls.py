@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.calls import CallRecord, Outcome, jsonable
@@ -71,10 +71,14 @@ REPORT_ROW_LIMIT = 5000
 _FAILED_LOOKUP = ("error", "timeout")
 
 
-async def call_report(conn: AsyncConnection, *, since: datetime) -> dict[str, Any]:
+async def call_report(conn: AsyncConnection, *, since: datetime,
+                      until: datetime | None = None) -> dict[str, Any]:
     """Totals by outcome, containment, mean duration, where abandoned callers were and
-    which lookups failed, over calls that started at or after ``since``."""
+    which lookups failed, over calls that started at or after ``since`` (and before
+    ``until``, when given)."""
     in_window = call_records.c.started_at >= since
+    if until is not None:
+        in_window = and_(in_window, call_records.c.started_at < until)
     rows = await conn.execute(
         select(call_records.c.outcome, func.count(), func.sum(call_records.c.total_seconds))
         .where(in_window)

@@ -35,6 +35,10 @@ def ticket_number(row_id: int) -> str:
     return str(TICKET_BASE + int(row_id))
 
 
+#: The queue a callback's case waits in for agents to work (not a transfer).
+CALLBACK_QUEUE = "callbacks"
+
+
 def report_id(ticket: str) -> int | None:
     """The outage report row a ticket number names (None if it cannot be one)."""
     return int(ticket) - TICKET_BASE if ticket.isdigit() and int(ticket) > TICKET_BASE else None
@@ -167,7 +171,7 @@ async def request_callback(
             dialled=dialled,
             language=language,
             intent=reason,
-            queue="callbacks",
+            queue=CALLBACK_QUEUE,
             account=account,
             note=f"call back {phone}",
         ),

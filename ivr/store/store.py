@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ivr.calls import CallRecord, CaseDraft
 from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
-from ivr.store import calls, cases, queries, requests
+from ivr.store import calls, cases, queries, reports, requests
 from ivr.store.convert import normalise_phone
 from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine
 from ivr.store.health import (
@@ -264,10 +264,31 @@ class Store:
         async with self._read() as conn:
             return await calls.list_calls(conn, limit=limit)
 
-    async def call_report(self, *, since: datetime) -> dict[str, Any]:
-        """The supervisors' call report (JSON-ready) for calls started since ``since``."""
+    async def call_report(self, *, since: datetime,
+                          until: datetime | None = None) -> dict[str, Any]:
+        """The supervisors' call report (JSON-ready) for calls started in
+        ``[since, until)`` (``until`` None: up to now)."""
         async with self._read() as conn:
-            return await calls.call_report(conn, since=since)
+            return await calls.call_report(conn, since=since, until=until)
+
+    async def report(self, name: str, *, since: datetime, until: datetime,
+                     survey_questions: frozenset[tuple[str, str]] = frozenset()
+                     ) -> dict[str, Any]:
+        """One of the supervisor's period reports (:data:`REPORTS`), JSON-ready.
+        ``survey_questions``: the ``(flow, node)`` of the survey question, for
+        ``survey_calls``, whose rows the web layer reads against the flows."""
+        async with self._read() as conn:
+            if name == "transfers":
+                return {"by_reason": await reports.transfers_by_reason(conn, since, until)}
+            if name == "survey_calls":
+                return await reports.survey_calls(conn, since, until, survey_questions)
+            if name == "agents":
+                return await reports.agents(conn, since, until)
+            if name == "outages":
+                return await reports.outage_reports_by_outage(conn, since, until)
+            if name == "callbacks":
+                return await reports.callbacks(conn, since, until, self._clock.now())
+        raise ValueError(f"no report named {name!r}")
 
     # -- data behind the named lookups -------------------------------------------------
 

@@ -7,14 +7,13 @@ supervisors see everything. Writes need the session's CSRF token (``X-CSRF-Token
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from ivr.config.settings import WebUser
 from ivr.screenpop.directory import builtin_interface, serves_queue
-from ivr.web.keys import CLOCK, DIRECTORY, PRESENCE, QUEUE, STORE, current_session
+from ivr.web.keys import DIRECTORY, PRESENCE, QUEUE, STORE, current_session
 from ivr.web.middleware import require_api_user
 
 #: Dispositions an agent can close a case with (shown in the console's form).
@@ -31,10 +30,6 @@ DISPOSITIONS = (
 MAX_NOTES = 4000
 #: Most cases one list request returns.
 MAX_LIST = 200
-#: The call report's window: a day by default, at most 30 days (a wider window is a
-#: job for the data warehouse, not a page that refreshes every few seconds).
-REPORT_HOURS = 24
-MAX_REPORT_HOURS = 720
 _CASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _NUMBER = re.compile(r"^[0-9+]{1,20}$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9]{1,20}$")
@@ -137,17 +132,6 @@ async def list_calls(request: web.Request) -> web.Response:
     return web.json_response({"calls": await request.app[STORE].list_calls(limit=limit)})
 
 
-async def call_report(request: web.Request) -> web.Response:
-    require_api_user(request, role="supervisor")
-    raw = request.query.get("hours", str(REPORT_HOURS))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPORT_HOURS:
-        return _error(400, f"hours must be a whole number from 1 to {MAX_REPORT_HOURS}")
-    hours = int(raw)
-    since = request.app[CLOCK].now() - timedelta(hours=hours)
-    report = await request.app[STORE].call_report(since=since)
-    return web.json_response({"hours": hours, **report})
-
-
 async def agents(request: web.Request) -> web.Response:
     require_api_user(request, role="supervisor")
     online = request.app[PRESENCE].online()
@@ -175,4 +159,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/cases/{case_id}", update_case)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/agents", agents)
-    app.router.add_get("/api/reports/calls", call_report)
