@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ivr.channels.channel import TransferResult
+from ivr.phone import TransferResult
 
 
 class Outcome(enum.Enum):

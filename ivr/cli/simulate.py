@@ -122,11 +122,11 @@ async def simulate(args: argparse.Namespace) -> int:
         ScriptedKeys,
         SimulatorChannel,
         TerminalKeys,
-        not_phone_keys,
     )
     from ivr.cli.database import database_errors
     from ivr.cli.serve import require_files
     from ivr.config.settings import SettingsError, load_settings
+    from ivr.phone import not_phone_keys
     from ivr.service import StartupError, open_core
 
     for group in (args.keys or "").split():

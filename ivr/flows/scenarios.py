@@ -16,14 +16,13 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ivr.calls import Outcome
-from ivr.channels.channel import TransferStatus
-from ivr.channels.simulator import not_phone_keys
 from ivr.clock import DEFAULT_TZ
 from ivr.config.diagnostics import Diagnostic, Diagnostics, Mark, did_you_mean
 from ivr.config.loader import YMap, YScalar, YSeq, YValue, load_yaml
 from ivr.config.reader import Reader, describe
 from ivr.flows.model import FlowSet
 from ivr.lookups import LookupStatus
+from ivr.phone import TransferStatus, not_phone_keys
 
 #: What one scenario may say about the call it makes...
 SETUP_KEYS = ("name", "flow", "caller", "dialled", "language", "at", "seeded_at", "keys",

@@ -46,6 +46,9 @@ from ivr.store.seed_data import (
 )
 from ivr.store.store import Store
 
+#: Accounts ``seed_demo_if_empty`` creates: enough to feel real, seeded in about a second.
+DEMO_SIZE = 2_000
+
 #: Accounts per batch: about 25 rows each, so a batch is ~125k rows (tens of MB of
 #: tuples at most) and one commit.
 BATCH_ACCOUNTS = 5_000
@@ -226,6 +229,15 @@ class _Batch:
         self.totals[2] += len(readings)
         if self.progress is not None:
             self.progress(len(acc))
+
+
+async def seed_demo_if_empty(store: Store) -> bool:
+    """Seed the small demo set into an empty database; True if it did. (Here, not a
+    ``Store`` method: the store knows nothing of demo data, and seed imports the store.)"""
+    if not await store.is_empty():
+        return False
+    await seed(store, n_accounts=DEMO_SIZE, seed=1)
+    return True
 
 
 async def seed(

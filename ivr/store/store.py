@@ -35,9 +35,6 @@ from ivr.store.models import accounts
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-#: Accounts ``seed_demo_if_empty`` creates: enough to feel real, seeded in about a second.
-DEMO_ACCOUNTS = 2_000
-
 #: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations
 #: when several ``ivr serve`` instances start at once.
 MIGRATION_LOCK_ID = 0x1D7_5703
@@ -167,15 +164,6 @@ class Store:
     async def is_empty(self) -> bool:
         async with self._engine.connect() as conn:
             return await conn.scalar(select(accounts.c.id).limit(1)) is None
-
-    async def seed_demo_if_empty(self) -> bool:
-        """Seed the small demo set into an empty database; True if it did."""
-        if not await self.is_empty():
-            return False
-        from ivr.store.seed import seed
-
-        await seed(self, n_accounts=DEMO_ACCOUNTS, seed=1)
-        return True
 
     async def close(self) -> None:
         await self._engine.dispose()
