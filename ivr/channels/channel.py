@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from ivr.errors import IvrError
+
 # Re-exported: the keys and transfer outcomes are the phone's words (ivr/phone.py), which
 # the flow language shares without importing the channels.
 from ivr.phone import ALL_KEYS as ALL_KEYS
@@ -25,11 +27,11 @@ from ivr.phone import TransferResult as TransferResult
 from ivr.phone import TransferStatus as TransferStatus
 
 
-class CallerHungUp(Exception):
+class CallerHungUp(IvrError):
     """The caller hung up. An expected outcome of a call, not an error."""
 
 
-class ChannelError(Exception):
+class ChannelError(IvrError):
     """The channel broke in a way that is not a caller hang-up (peer garbage, I/O)."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from ivr.config.diagnostics import Diagnostic, Mark, Severity
+from ivr.errors import IvrError
 
 #: A flows file bigger than this is a mistake (a wrong path, a generated dump), not a
 #: hotline (the demo hotline is 14 KB): refuse it rather than spend seconds parsing it on
@@ -82,7 +83,7 @@ def _mark(path: str, m: yaml.Mark) -> Mark:
     return Mark(path, m.line + 1, m.column + 1)
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(IvrError):
     """The file goes past one of the limits above; ``diagnostic`` says which, where."""
 
     def __init__(self, diagnostic: Diagnostic) -> None:

@@ -15,8 +15,10 @@ from typing import Any
 
 import yaml
 
+from ivr.errors import IvrError
 
-class SettingsError(ValueError):
+
+class SettingsError(IvrError, ValueError):
     """A setting has a value we cannot use; the message names it."""
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from ivr.channels.channel import Prompt
 from ivr.clock import DEFAULT_TZ
+from ivr.errors import IvrError
 from ivr.prompts import speech
 from ivr.prompts.speech_vi import ViStyle, style_for
 
@@ -38,7 +39,7 @@ WORDS_RESOURCE = "words.yaml"
 NULL_TAG = "tag:yaml.org,2002:null"
 
 
-class CatalogError(ValueError):
+class CatalogError(IvrError, ValueError):
     """A prompts file we cannot use. One line per problem: ``PATH:LINE:COL: message``."""
 
     def __init__(self, errors: Sequence[str]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.calls import CaseDraft, jsonable
 from ivr.channels.channel import TransferResult, TransferStatus
+from ivr.errors import IvrError
 from ivr.store.convert import iso
 from ivr.store.models import case_events, cases
 
@@ -31,7 +32,7 @@ EVENT_STATUS = {
 }
 
 
-class UnknownCase(KeyError):
+class UnknownCase(IvrError, KeyError):
     """No case has this id."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from ivr.errors import IvrError
 from ivr.store import bulk
 from ivr.store.demo import DEMO_ACCOUNTS, DEMO_OUTAGES
 from ivr.store.models import (
@@ -60,7 +61,7 @@ RANDOM_SERIAL_BASE = 1_000_000
 DUE_DAYS = 20
 
 
-class SeedError(Exception):
+class SeedError(IvrError):
     """The database cannot be seeded as asked (already holds accounts)."""
 
 
