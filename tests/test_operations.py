@@ -277,7 +277,8 @@ def test_settings_mistakes_are_one_line(tmp_path: Path) -> None:
     config.write_text("metrics:\n  tokn: x\n")
     with pytest.raises(SettingsError) as err:
         load_settings({"IVR_CONFIG": str(config)})
-    assert str(err.value) == f"{config}: unknown key under metrics: 'tokn'; the key is 'token'"
+    assert str(err.value) == (f"{config}:2:3: error: unknown key under metrics: 'tokn'; the key "
+                              "is 'token'")
     with pytest.raises(SettingsError) as err:
         load_settings({"IVR_LOG_FORMAT": "xml"})
     assert str(err.value) == "log_format must be text or json, not 'xml'"

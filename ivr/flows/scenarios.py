@@ -124,7 +124,7 @@ def load_scenarios(
 ) -> tuple[ScenarioFile | None, list[Diagnostic]]:
     """Read a scenarios file, checked against the compiled flows, the prompt catalog and
     the lookup names. Returns the file (None on any error) and every problem found."""
-    root, problems = load_yaml(text, path)
+    root, problems = load_yaml(text, path, kind="scenarios file")
     if root is None:
         return None, problems
     parser = _Parser(path, flowset, catalog, frozenset(lookups))
