@@ -98,6 +98,7 @@ async def open_core(
     except FileNotFoundError:
         raise StartupError(f"{settings.prompts_path}: prompts file not found") from None
     store = await Store.open(settings.database_url, clock=clock)
+    store.health.watch_circuits(metrics.database_circuit)  # ivr_database_circuit_open
     try:
         if prepare:
             await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
