@@ -71,15 +71,19 @@ PROMPTS_CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), CONFIG_CASES,
-                         ids=[c[0] for c in CONFIG_CASES])
+def written(tmp_path: Path, case: tuple[str, str, list[str]]) -> tuple[Path, list[str]]:
+    """The case's file, written, and the lines expected for it."""
+    name, text, expected = case
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, [line.format(p=path) for line in expected]
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
 def test_broken_service_config_exact_diagnostics(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str,
-    expected: list[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: tuple[str, str, list[str]],
 ) -> None:
-    config = tmp_path / f"{name}.yaml"
-    config.write_text(text, encoding="utf-8")
-    want = [line.format(p=config) for line in expected]
+    config, want = written(tmp_path, case)
     assert [str(d) for d in read_config_file(config)[1]] == want
     with pytest.raises(SettingsError) as info:  # what ivr serve --config stops with
         load_settings({}, {"config_path": config})
@@ -90,18 +94,15 @@ def test_broken_service_config_exact_diagnostics(
     assert f"{config}: {len(want)} error(s)\n" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), PROMPTS_CASES,
-                         ids=[c[0] for c in PROMPTS_CASES])
+@pytest.mark.parametrize("case", PROMPTS_CASES, ids=[c[0] for c in PROMPTS_CASES])
 def test_broken_prompts_exact_diagnostics(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str,
-    expected: list[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: tuple[str, str, list[str]],
 ) -> None:
-    prompts = tmp_path / f"{name}.yaml"
-    prompts.write_text(text, encoding="utf-8")
+    prompts, want = written(tmp_path, case)
     assert main(["validate", FLOWS, "--prompts", str(prompts)]) == 1
     out, err = capsys.readouterr()
-    assert out.splitlines() == [line.format(p=prompts) for line in expected]
-    assert err.splitlines() == [f"{prompts}: {len(expected)} error(s)",
+    assert out.splitlines() == want
+    assert err.splitlines() == [f"{prompts}: {len(want)} error(s)",
                                 f"{FLOWS}: not checked: the prompts file has errors"]
 
 
