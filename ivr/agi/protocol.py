@@ -20,6 +20,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from ivr.agi.commands import AnyCommand, render
 from ivr.wire import NEED_DATA, LocalProtocolError, NeedData, RemoteProtocolError
@@ -72,16 +73,25 @@ class Environment:
     def request(self) -> str:
         return self.get("agi_request")
 
-    @property
-    def network_script(self) -> str:
-        """Path part of the FastAGI URL (``agi://host:4573/hotline?x`` -> ``hotline``)."""
+    def _script_and_query(self) -> str:
         script = self.values.get("agi_network_script")
         if script is None:
             request = self.request
             if "://" not in request:
                 return ""  # classic AGI: agi_request is the script's file path
             script = request.split("://", 1)[1].partition("/")[2]
-        return script.partition("?")[0].strip("/")
+        return script
+
+    @property
+    def network_script(self) -> str:
+        """Path part of the FastAGI URL (``agi://host:4573/hotline?x`` -> ``hotline``)."""
+        return self._script_and_query().partition("?")[0].strip("/")
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """The FastAGI URL's query (``agi://host/hotline?synthetic=1`` ->
+        ``{"synthetic": "1"}``); the line limit bounds it."""
+        return dict(parse_qsl(self._script_and_query().partition("?")[2]))
 
     @property
     def args(self) -> tuple[str, ...]:

@@ -51,6 +51,9 @@ class CallInfo:
     language: str | None = None
     caller_name: str = ""
     args: tuple[str, ...] = ()
+    synthetic: bool = False
+    """A load-test call (``ivr loadtest`` asks ``agi://host/flow?synthetic=1``): its
+    record and case are marked so that reports leave them out."""
 
 
 @dataclass(frozen=True, slots=True)

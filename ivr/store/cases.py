@@ -65,6 +65,7 @@ async def open_case(
             flow=draft.flow,
             flow_version=draft.flow_version,
             note=draft.note,
+            synthetic=draft.synthetic,
             created_at=now,
             updated_at=now,
         )
@@ -160,6 +161,7 @@ def _case_dict(row: Row[Any], events: Sequence[Row[Any]]) -> dict[str, Any]:
         "flow": m["flow"],
         "flow_version": m["flow_version"],
         "note": m["note"],
+        "synthetic": bool(m["synthetic"]),
         "events": [
             {"event": e.event, "agent": e.agent, "detail": e.detail, "at": iso(e.at)}
             for e in events
@@ -196,8 +198,11 @@ async def list_cases(
     account: str | None,
     queue: str | None,
     limit: int,
+    synthetic: bool = False,
 ) -> list[dict[str, Any]]:
     query = select(cases).order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(limit)
+    if not synthetic:
+        query = query.where(cases.c.synthetic.is_(False))
     if caller is not None:
         query = query.where(cases.c.caller == caller)
     if account is not None:

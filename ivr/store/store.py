@@ -216,10 +216,13 @@ class Store:
         account: str | None = None,
         queue: str | None = None,
         limit: int = 50,
+        synthetic: bool = False,
     ) -> list[dict[str, Any]]:
+        """The newest cases; load-test ones (``synthetic``) only when asked."""
         async with self._read() as conn:
             return await cases.list_cases(
-                conn, caller=caller, account=account, queue=queue, limit=limit
+                conn, caller=caller, account=account, queue=queue, limit=limit,
+                synthetic=synthetic,
             )
 
     async def update_case(
@@ -248,14 +251,18 @@ class Store:
         async with self._write() as conn:
             await cases.add_event(conn, case_id, event, agent, detail, self._clock.now())
 
-    async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]:
+    async def list_calls(self, *, limit: int = 50,
+                         synthetic: bool = False) -> list[dict[str, Any]]:
+        """The newest call records; load-test calls (``synthetic``) only when asked."""
         async with self._read() as conn:
-            return await calls.list_calls(conn, limit=limit)
+            return await calls.list_calls(conn, limit=limit, synthetic=synthetic)
 
-    async def call_report(self, *, since: datetime) -> dict[str, Any]:
-        """The supervisors' call report (JSON-ready) for calls started since ``since``."""
+    async def call_report(self, *, since: datetime,
+                          synthetic: bool = False) -> dict[str, Any]:
+        """The supervisors' call report (JSON-ready) for calls started since ``since``;
+        load-test calls count only with ``synthetic=True``."""
         async with self._read() as conn:
-            return await calls.call_report(conn, since=since)
+            return await calls.call_report(conn, since=since, synthetic=synthetic)
 
     # -- data behind the named lookups -------------------------------------------------
 
