@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ivr.channels.channel import TransferResult
+from ivr.phone import TransferResult
 
 
 class Outcome(enum.Enum):
@@ -84,6 +84,8 @@ class CallRecord:
     error: str = ""
     channel: str = ""
     """Which kind of channel carried the call: fastagi, agi, softphone, simulator."""
+    synthetic: bool = False
+    """A load-test call (``ivr loadtest``): kept, but left out of every report."""
 
     @property
     def total_seconds(self) -> float:
@@ -115,6 +117,8 @@ class CaseDraft:
     flow_version: str = ""
     note: str = ""
     """Why the IVR handed over, e.g. ``lookup balance failed: timeout``."""
+    synthetic: bool = False
+    """Opened by a load-test call: agents' lists and reports leave it out."""
 
 
 class CallStore(Protocol):
@@ -190,4 +194,5 @@ def record_from_json(data: Mapping[str, Any]) -> CallRecord:
         queue_seconds=float(data.get("queue_seconds", 0.0)),
         error=str(data.get("error", "")),
         channel=str(data.get("channel", "")),
+        synthetic=data.get("synthetic") is True,
     )

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from ivr.errors import IvrError
 from ivr.failures import describe
 from ivr.masking import mask_digit_runs
 from ivr.metrics import NO_METRICS, MetricsHooks
@@ -132,11 +133,11 @@ class LookupSpec:
     """The fields a ``not_found`` result still carries (``count: 0``), if any."""
 
 
-class UnknownLookup(KeyError):
+class UnknownLookup(IvrError, KeyError):
     pass
 
 
-class LookupUnavailable(Exception):
+class LookupUnavailable(IvrError):
     """Raised by what a lookup reads or writes when it knows it cannot answer now (a
     database whose circuit breaker is open): the flow takes its ``error`` branch at once,
     and the registry logs nothing more, since the break itself was logged once."""

@@ -9,9 +9,10 @@ Each of them takes ``metrics: MetricsHooks = NO_METRICS`` and calls one hook per
 without one injected the hooks do nothing, so classic AGI, ``ivr simulate`` and unit
 tests pay nothing (prometheus_client is imported only when a :class:`Metrics` is made).
 
-Database circuit breaker: the store's breaker (when the tree has one) must call
-``metrics.database_circuit(True)`` when it opens and ``database_circuit(False)`` when it
-closes again, where it changes state; until then the gauge stays 0.
+Database circuit breaker: ``open_core`` (``ivr/service.py``) hands
+``metrics.database_circuit`` to the store's ``DatabaseHealth.watch_circuits``, which
+calls it with True when the read or the write circuit opens and False once both are
+closed again (this module stays a leaf: the store never imports it).
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from ivr.lookups import LookupContext, LookupFn, LookupRegistry, LookupResult, L
 from ivr.prompts.catalog import PromptCatalog
 from ivr.store import Store
 from ivr.store.lookups import build_lookups
+from ivr.store.seed import seed_demo_if_empty
 
 
 class _Recorder:
@@ -100,7 +101,7 @@ async def _seed(path: Path, at: datetime) -> Path:
     store = await Store.open(_sqlite_url(path), clock=FixedClock(at))
     try:
         await store.migrate()
-        await store.seed_demo_if_empty()
+        await seed_demo_if_empty(store)
     finally:
         await store.close()  # closing the last connection folds the WAL into the file
     return path

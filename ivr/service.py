@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ivr.channels.channel import Channel
 from ivr.clock import Clock, clock_from_env
 from ivr.config.settings import Settings
+from ivr.errors import IvrError
 from ivr.lookups import LookupRegistry
 from ivr.metrics import NO_METRICS, MetricsHooks
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 CallHandler = Callable[[Channel], Awaitable[object]]
 
 
-class StartupError(Exception):
+class StartupError(IvrError):
     """The service cannot start; the message says why and what to fix."""
 
     def __init__(self, message: str, diagnostics: tuple[object, ...] = ()) -> None:
@@ -97,6 +98,7 @@ async def open_core(
     except FileNotFoundError:
         raise StartupError(f"{settings.prompts_path}: prompts file not found") from None
     store = await Store.open(settings.database_url, clock=clock)
+    store.health.watch_circuits(metrics.database_circuit)  # ivr_database_circuit_open
     try:
         if prepare:
             await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)

@@ -17,7 +17,6 @@ import pytest
 from fuzz_support import chunks, mutate, random_bytes
 
 from ivr.agi.commands import Noop
-from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
     MAX_NUMBER_DIGITS,
     AgiConnection,
@@ -29,6 +28,7 @@ from ivr.agi.protocol import (
 )
 from ivr.channels.fastagi import call_info
 from ivr.testing.transcripts import from_asterisk_bytes, read_transcript
+from ivr.wire import NEED_DATA, RemoteProtocolError
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 AGI_FILES = sorted(TRANSCRIPTS.glob("agi-*.txt"))
@@ -71,7 +71,7 @@ def drive(feed: Iterable[bytes], *, expect_environment: bool = True) -> Outcome:
     try:
         for chunk in feed:
             conn.receive_data(chunk)
-            while (event := conn.next_event()) is not None:
+            while (event := conn.next_event()) is not NEED_DATA:
                 touch(event)
                 events.append(event)
                 if isinstance(event, ConnectionClosed):
@@ -81,7 +81,7 @@ def drive(feed: Iterable[bytes], *, expect_environment: bool = True) -> Outcome:
     except RemoteProtocolError:
         # The connection is over: it says so, and says nothing more.
         assert conn.state is State.CLOSED
-        assert conn.next_event() in (None, ConnectionClosed())
+        assert conn.next_event() in (NEED_DATA, ConnectionClosed())
         return events, True
     raise AssertionError("end of stream gave neither ConnectionClosed nor an error")
 

@@ -19,10 +19,10 @@ import pytest
 from agi_fixtures import MiniHotline, serving
 
 from ivr.agi.commands import Noop
-from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import MAX_NUMBER_DIGITS, AgiConnection, Event, State, parse_response
 from ivr.testing.callers import SilentCaller
 from ivr.testing.fake_asterisk import FakeCall, env_lines, run_call
+from ivr.wire import NEED_DATA, NeedData, RemoteProtocolError
 
 ROOT = Path(__file__).resolve().parent.parent
 HUGE_ENDPOS = "200 result=0 endpos=" + "9" * 5000
@@ -85,7 +85,7 @@ def test_a_5000_digit_endpos_is_the_peers_error() -> None:
     with pytest.raises(RemoteProtocolError):
         conn.next_event()
     assert conn.state is State.CLOSED
-    assert conn.next_event() is None  # nothing more is read from a broken peer
+    assert conn.next_event() is NEED_DATA  # nothing more is read from a broken peer
 
 
 @pytest.mark.parametrize(("result", "number"), [
@@ -216,7 +216,7 @@ async def test_garbage_between_commands_is_logged_once_when_the_call_ends(
 class BuggyParser(AgiConnection):
     """A parser with a bug on one input: what any unexpected exception looks like."""
 
-    def next_event(self) -> Event | None:
+    def next_event(self) -> Event | NeedData:
         if b"BOOM" in self._buffer:
             raise IndexError("a parser bug")
         return super().next_event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,11 @@ async def test_hold_ends_n_calls_with_n_abandoned_records(tmp_path: Path) -> Non
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 120)
         await svc.agi.wait_idle()  # the sockets close first, the records are saved after
-        records = await core.store.list_calls(limit=100)
+        records = await core.store.list_calls(limit=100, synthetic=True)
+        real = await core.store.list_calls(limit=100)
+        since = core.clock.now() - timedelta(hours=1)
+        report = await core.store.call_report(since=since)
+        with_synthetic = await core.store.call_report(since=since, synthetic=True)
     finally:
         await svc.stop(grace=2.0)
     assert proc.returncode == 0, err.decode()
@@ -127,3 +132,12 @@ async def test_hold_ends_n_calls_with_n_abandoned_records(tmp_path: Path) -> Non
             assert lookup["status"] == "timeout" and c["path"][-1] == "welcome", c
     assert sorted(r["call_id"] for r in records) == sorted(c["call_id"] for c in calls)
     assert {r["outcome"] for r in records} == {"abandoned"}
+    # Load-test calls are marked, and the numbers a supervisor reads leave them out.
+    assert {r["synthetic"] for r in records} == {True}
+    assert real == [] and report["total"] == 0 and report["synthetic"] == "exclude"
+    assert with_synthetic["total"] == n and with_synthetic["outcomes"]["abandoned"] == n
+    assert err.decode().splitlines()[0] == (
+        f"loadtest: {n} calls to agi://127.0.0.1:{svc.agi_port}/hotline?synthetic=1: the "
+        "server keeps their call records and cases marked synthetic, left out of every report "
+        f"unless asked for (synthetic=include); their records are read back from "
+        f"{settings.database_url}")

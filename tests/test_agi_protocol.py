@@ -24,7 +24,6 @@ from ivr.agi.commands import (
     parse_command,
     render,
 )
-from ivr.agi.errors import LocalProtocolError, RemoteProtocolError
 from ivr.agi.protocol import (
     MAX_ENV_LINES,
     MAX_LINE_LENGTH,
@@ -41,6 +40,7 @@ from ivr.agi.protocol import (
     parse_response,
 )
 from ivr.testing.transcripts import WireLine, from_asterisk_bytes, read_transcript
+from ivr.wire import NEED_DATA, LocalProtocolError, RemoteProtocolError
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 AGI_FILES = sorted(p.name for p in TRANSCRIPTS.glob("agi-*.txt"))
@@ -111,7 +111,7 @@ def replay(name: str, mode: str) -> list[Event]:
             assert isinstance(what, str)
             assert conn.send(parse_command(what)) == what.encode() + b"\n"
             continue
-        while (event := conn.next_event()) is None:
+        while (event := conn.next_event()) is NEED_DATA:
             conn.receive_data(next(chunks))
         assert type(event) is what, (name, events[-3:], event)
         events.append(event)
@@ -288,7 +288,7 @@ def test_idle_hangup_and_eof() -> None:
     conn = ready()
     conn.receive_data(b"HANGUP\n")
     assert conn.next_event() == HangupNotice()
-    assert conn.next_event() is None
+    assert conn.next_event() is NEED_DATA
     conn.receive_data(b"")
     assert conn.next_event() == ConnectionClosed()
     with pytest.raises(LocalProtocolError):
@@ -311,7 +311,7 @@ def test_garbage_environment_is_the_peers_fault(garbage: bytes) -> None:
     conn = AgiConnection()
     conn.receive_data(garbage)
     with pytest.raises(RemoteProtocolError):
-        while conn.next_event() is None:
+        while conn.next_event() is NEED_DATA:
             conn.receive_data(b"")
     assert conn.state is State.CLOSED
 
@@ -326,7 +326,7 @@ def test_env_block_line_limit() -> None:
 def test_eof_inside_environment() -> None:
     conn = AgiConnection()
     conn.receive_data(b"agi_network: yes\nagi_netw")
-    assert conn.next_event() is None
+    assert conn.next_event() is NEED_DATA
     conn.receive_data(b"")
     with pytest.raises(RemoteProtocolError, match="ENVIRONMENT"):
         conn.next_event()

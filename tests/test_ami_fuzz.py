@@ -19,18 +19,16 @@ from fuzz_support import chunks, mutate, random_bytes
 
 from ivr.ami.client import AmiClient
 from ivr.ami.protocol import (
-    NEED_DATA,
     AmiConnection,
     Banner,
     ConnectionClosed,
     Event,
     Message,
-    RemoteProtocolError,
     Response,
-    _NeedData,
 )
 from ivr.testing.ami_transcripts import transcript_bytes
 from ivr.testing.fake_ami import FakeAmiServer
+from ivr.wire import NEED_DATA, NeedData, RemoteProtocolError
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 AMI_FILES = sorted(TRANSCRIPTS.glob("ami-*.txt"))
@@ -178,7 +176,7 @@ def test_the_fuzzer_reaches_deep_states() -> None:
 class BuggyParser(AmiConnection):
     """A parser with a bug on one input: what any unexpected exception looks like."""
 
-    def next_event(self) -> Message | _NeedData:
+    def next_event(self) -> Message | NeedData:
         if b"BOOM" in self._buffer:
             raise IndexError("a parser bug")
         return super().next_event()

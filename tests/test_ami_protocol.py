@@ -12,19 +12,17 @@ import pytest
 from ivr.ami.protocol import (
     MAX_HEADERS,
     MAX_LINE_BYTES,
-    NEED_DATA,
     Action,
     AmiConnection,
     Banner,
     ConnectionClosed,
     Event,
-    LocalProtocolError,
     Message,
-    RemoteProtocolError,
     Response,
     ResponseStatus,
 )
 from ivr.testing.ami_transcripts import transcript_bytes, transcript_messages
+from ivr.wire import NEED_DATA, LocalProtocolError, RemoteProtocolError
 
 TRANSCRIPTS = sorted(
     (Path(__file__).parent / "transcripts").glob("ami-*.txt"), key=lambda p: p.name

@@ -134,6 +134,8 @@ async def test_sqlite_locked_for_writes_opens_the_write_circuit_while_reads_go_o
     registry = build_lookups(store)
     survey = {"score": 4}
     statements = count_statements(store)
+    reported: list[bool] = []  # what the service's gauge is told (ivr_database_circuit_open)
+    store.health.watch_circuits(reported.append)
     try:
         with exclusive_lock(path):
             for _ in range(FAILURES_TO_OPEN):
@@ -141,6 +143,7 @@ async def test_sqlite_locked_for_writes_opens_the_write_circuit_while_reads_go_o
                 assert result.status is LookupStatus.ERROR
                 assert "database is locked" in result.error
             assert store.health.writes.state is Breaker.OPEN
+            assert reported == [False, True]
             reached = len(statements)
             for _ in range(10):
                 refused = await registry.run("record_survey", survey, CTX)
@@ -156,6 +159,7 @@ async def test_sqlite_locked_for_writes_opens_the_write_circuit_while_reads_go_o
         assert again.status is LookupStatus.FOUND, again.error
         assert store.health.writes.state is Breaker.CLOSED
         assert store.database_health() == {"state": "ok"}
+        assert reported == [False, True, False]  # once each way, not once per refusal
     finally:
         await store.close()
     levels = [lvl for lvl, _ in breaker_lines(caplog) if lvl >= logging.INFO]

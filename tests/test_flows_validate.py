@@ -90,7 +90,7 @@ CASES = [
         "{path}:6:9: error: node 'greet' has no way out: add 'next'",
     ]),
     ('python_tag.yaml', 1, [
-        "{path}:5:14: error: YAML syntax: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed (flows are plain YAML)",
+        "{path}:5:14: error: YAML syntax: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed (a flows file is plain YAML)",
     ]),
     ('reserved_and_start.yaml', 1, [
         "{path}:3:5: error: flow 'hotline' starts at unknown node 'welcom' (did you mean 'welcome'?)",

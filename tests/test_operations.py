@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -32,6 +33,7 @@ from ivr.screenpop.dispatcher import Dispatcher
 from ivr.screenpop.events import PopEvent, PopState
 from ivr.screenpop.presence import Presence
 from ivr.service import Service, open_core
+from ivr.store.health import FAILURES_TO_OPEN, Breaker
 from ivr.testing.callers import PatientCaller
 from ivr.testing.fake_asterisk import run_call
 from ivr.web.operations import is_loopback, metrics_allowed
@@ -250,6 +252,41 @@ def test_spilled_records_and_the_circuit_gauge() -> None:
     assert total(parse(metrics.render().decode()), "ivr_database_circuit_open") == 0
 
 
+async def circuit_gauge(svc: Service) -> float:
+    return total(parse((await get(svc, "/metrics"))[2]), "ivr_database_circuit_open")
+
+
+@pytest.mark.dates
+async def test_the_circuit_gauge_follows_the_database(service: Service) -> None:
+    # A real failure: the accounts table is taken away under the running service, so the
+    # balance lookup fails at once in SQLite (no such table), three times in a row.
+    db = service.core.settings.data_dir / "ivr.db"
+    ctx = LookupContext(call_id="ops.circuit", caller=ONE_ACCOUNT_PHONE, dialled=HCMC,
+                        language="vi")
+    balance = {"account": "PE01000123456"}
+    assert (await service.core.lookups.run("balance", balance, ctx)).status is LookupStatus.FOUND
+    assert await circuit_gauge(service) == 0
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("ALTER TABLE accounts RENAME TO accounts_away")
+        for _ in range(FAILURES_TO_OPEN):
+            failed = await service.core.lookups.run("balance", balance, ctx)
+            assert failed.status is LookupStatus.ERROR and "no such table" in failed.error
+        assert service.core.store.health.reads.state is Breaker.OPEN
+        assert await circuit_gauge(service) == 1
+        other.execute("ALTER TABLE accounts_away RENAME TO accounts")
+    finally:
+        other.close()
+    # The service's database watch probes after the break and the first answer closes
+    # the circuit; wait for that (bounded), then the gauge says so.
+    for _ in range(200):
+        if service.core.store.health.reads.state is Breaker.CLOSED:
+            break
+        await asyncio.sleep(0.05)
+    assert service.core.store.health.reads.state is Breaker.CLOSED
+    assert await circuit_gauge(service) == 0
+
+
 def test_two_services_in_one_process_count_apart() -> None:
     one, two = Metrics(), Metrics()
     one.call_started("hotline")
@@ -277,7 +314,8 @@ def test_settings_mistakes_are_one_line(tmp_path: Path) -> None:
     config.write_text("metrics:\n  tokn: x\n")
     with pytest.raises(SettingsError) as err:
         load_settings({"IVR_CONFIG": str(config)})
-    assert str(err.value) == f"{config}: unknown key under metrics: 'tokn'; the key is 'token'"
+    assert str(err.value) == (f"{config}:2:3: error: unknown key under metrics: 'tokn'; the key "
+                              "is 'token'")
     with pytest.raises(SettingsError) as err:
         load_settings({"IVR_LOG_FORMAT": "xml"})
     assert str(err.value) == "log_format must be text or json, not 'xml'"

@@ -44,38 +44,40 @@ def test_broken_file_names_position(tmp_path: Path) -> None:
     path.write_text("prompts:\n  welcome:\n    vi: [a]\n", encoding="utf-8")
     with pytest.raises(CatalogError) as info:
         PromptCatalog.load(path)
-    assert str(info.value) == f"{path}:3:9: welcome.vi: expected text"
+    assert str(info.value) == f"{path}:3:9: error: welcome.vi: expected text"
 
 
 @pytest.mark.parametrize(
     ("text", "errors"),
     [
         ("prompts:\n  welcome:\n    vi: 'a\n",
-         ["{p}:4:1: not valid YAML: found unexpected end of stream"]),
+         ["{p}:4:1: error: YAML syntax: found unexpected end of stream (while scanning a quoted "
+          "scalar)"]),
         ("prompts:\n  welcome:\n    en: Note: hello\n",
-         ["{p}:3:13: not valid YAML: mapping values are not allowed here (put a text that "
-          "contains ': ' in double quotes)"]),
-        ("", ["{p}:1:1: empty file, expected a mapping with 'prompts:'"]),
-        ("- a\n", ["{p}:1:1: expected a mapping with 'prompts:' at the top"]),
-        ("promts: {}\n", ["{p}:1:1: unknown top-level key (expected 'prompts')",
-                          "{p}:1:1: missing 'prompts:'"]),
-        ("prompts: [a]\n", ["{p}:1:10: 'prompts' must map prompt ids to texts"]),
+         ["{p}:3:13: error: YAML syntax: unexpected ':' here: check this line's indentation and "
+          "that the line above has its ':' (quote a value that contains ': ')"]),
+        ("", ["{p}:1:1: error: the file is empty"]),
+        ("- a\n", ["{p}:1:1: error: expected a mapping with 'prompts:' at the top"]),
+        ("promts: {}\n", ["{p}:1:1: error: unknown key 'promts' in the prompts file (did you "
+                          "mean 'prompts'?)", "{p}:1:1: error: missing 'prompts:'"]),
+        ("prompts: [a]\n", ["{p}:1:10: error: 'prompts' must map prompt ids to texts"]),
         ("prompts:\n  main-menu: {vi: a}\n",
-         ["{p}:2:3: prompt id 'main-menu' must be lower-case letters, digits and _"]),
+         ["{p}:2:3: error: prompt id 'main-menu' must be lower-case letters, digits and _"]),
         ("prompts:\n  w_hello: {vi: a}\n",
-         ["{p}:2:3: 'w_hello': ids starting with 'w_' (reserved for spoken values)"]),
-        ("prompts:\n  a: {vi: x}\n  a: {en: y}\n", ["{p}:3:3: duplicate prompt id 'a'"]),
-        ("prompts:\n  a: hello\n", ["{p}:2:6: a: expected a mapping of language to text"]),
+         ["{p}:2:3: error: 'w_hello': ids starting with 'w_' (reserved for spoken values)"]),
+        ("prompts:\n  a: {vi: x}\n  a: {en: y}\n",
+         ["{p}:3:3: error: duplicate prompt id 'a' (first defined at line 2)"]),
+        ("prompts:\n  a: hello\n", ["{p}:2:6: error: a: expected a mapping of language to text"]),
         ("prompts:\n  a: {fr: x}\n",
-         ["{p}:2:7: a: unknown language 'fr' (one of vi, en)"]),
-        ("prompts:\n  a: {vi: x, vi: y}\n", ["{p}:2:14: a: duplicate language 'vi'"]),
+         ["{p}:2:7: error: a: unknown language 'fr' (one of vi, en)"]),
+        ("prompts:\n  a: {vi: x, vi: y}\n", ["{p}:2:14: error: a: duplicate language 'vi'"]),
         ("prompts:\n  a: {vi: '  ', en: }\n",
-         ["{p}:2:11: a.vi: empty text", "{p}:2:20: a.en: empty text"]),
-        ("prompts:\n  a: {}\n", ["{p}:2:3: a: no text in any language"]),
+         ["{p}:2:11: error: a.vi: empty text", "{p}:2:21: error: a.en: empty text"]),
+        ("prompts:\n  a: {}\n", ["{p}:2:3: error: a: no text in any language"]),
         # every problem is reported at once, in file order
         ("prompts:\n  A: {vi: x}\n  b: {de: y}\n",
-         ["{p}:2:3: prompt id 'A' must be lower-case letters, digits and _",
-          "{p}:3:7: b: unknown language 'de' (one of vi, en)"]),
+         ["{p}:2:3: error: prompt id 'A' must be lower-case letters, digits and _",
+          "{p}:3:7: error: b: unknown language 'de' (one of vi, en)"]),
     ],
 )  # fmt: skip
 def test_catalog_errors(tmp_path: Path, text: str, errors: list[str]) -> None:
@@ -89,7 +91,8 @@ def test_catalog_errors(tmp_path: Path, text: str, errors: list[str]) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as info:
         PromptCatalog.load(tmp_path / "nope.yaml")
-    assert str(info.value) == f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory"
+    assert str(info.value) == (f"{tmp_path / 'nope.yaml'}:1:1: error: cannot read: No such file "
+                               "or directory")
 
 
 def test_empty_prompts_and_missing_translation_load(tmp_path: Path) -> None:

@@ -87,7 +87,8 @@ def test_prompts_bad_catalog_is_a_usage_error(
     broken.write_text("prompts:\n  Welcome: {vi: x}\n", encoding="utf-8")
     assert main(["prompts", "check", "--prompts", str(broken), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
-        f"ivr: error: {broken}:2:3: prompt id 'Welcome' must be lower-case letters, digits and _\n"
+        f"ivr: error: {broken}:2:3: error: prompt id 'Welcome' must be lower-case letters, "
+        "digits and _\n"
     )
 
 

@@ -50,10 +50,11 @@ def test_rejected_reload_logs_its_warnings_as_warnings(
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("ami:\n  hots: 127.0.0.1\n  username: ivr\n",
-     "{p}: unknown key under ami: 'hots' (did you mean 'host'?); the keys are host, port, "
+     "{p}:2:3: error: unknown key under ami: 'hots' (did you mean 'host'?); the keys are "
+     "host, port, "
      "secret, username"),
     ("ami:\n\thost: 127.0.0.1\n",
-     "{p}:2:1: not valid YAML: found character '\\t' that cannot start any token"),
+     "{p}:2:1: error: YAML syntax: a tab character: indent with spaces only"),
 ])
 def test_service_config_mistakes_name_the_key_and_line(
     tmp_path: Path, text: str, expected: str

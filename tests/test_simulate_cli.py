@@ -3,13 +3,18 @@ on the real store (SQLite in tmp_path, seeded with the documented demo accounts)
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ivr.cli import main
+from ivr.clock import FixedClock
+from ivr.store import Store
+from ivr.store.watch import prepare_database
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A Tuesday morning: the new-connections desk is open.
@@ -23,7 +28,18 @@ pytestmark = pytest.mark.dates
 
 @pytest.fixture(scope="module")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sim') / 'ivr.db'}"
+    """The demo database, seeded once: each call runs on a throwaway copy of it."""
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sim') / 'ivr.db'}"
+    asyncio.run(_seeded(url))
+    return url
+
+
+async def _seeded(url: str) -> None:
+    store = await Store.open(url, clock=FixedClock(datetime.fromisoformat(NOW)))
+    try:
+        await prepare_database(store, seed_demo=True)
+    finally:
+        await store.close()
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +158,9 @@ def test_human_output(capsys: Any, db_url: str) -> None:
 
 def test_unknown_flow_is_a_usage_error(capsys: Any, db_url: str) -> None:
     assert main(["simulate", "--db", db_url, "--flow", "nope", "--keys", "-"]) == 2
-    assert capsys.readouterr().err.startswith("ivr: error: no flow 'nope' in")
+    note, error = capsys.readouterr().err.splitlines()
+    assert note.startswith("simulate: on a throwaway copy of ")
+    assert error.startswith("ivr: error: no flow 'nope' in")
 
 
 def test_interactive_reads_keys_from_stdin(capsys: Any, db_url: str,
@@ -173,3 +191,61 @@ def test_broken_flows_file_prints_diagnostics(capsys: Any, db_url: str, tmp_path
         f"{broken}:5:10: error: node 'a' has no way out: add 'next'",
         f"{broken}:5:17: error: unknown prompt 'hi'",
     ]
+
+
+def rows(db_url: str) -> dict[str, int]:
+    import sqlite3
+
+    path = db_url.removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(path) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("call_records", "cases", "outage_reports")}
+
+
+def test_a_try_out_leaves_the_database_as_it_was(capsys: Any, db_url: str) -> None:
+    before = rows(db_url)
+    result = simulate(capsys, db_url, "- 1 1 1 2 -")  # files an outage report: a ticket
+    assert result["outcome"] == "self_served" and "your_ticket_is" in ids(result)
+    assert rows(db_url) == before
+    path = db_url.removeprefix("sqlite+aiosqlite:///")
+    code = main(["simulate", "--db", db_url, "--keys", "- 4 1", "--json"])  # a case
+    assert code == 0
+    assert capsys.readouterr().err == (f"simulate: on a throwaway copy of {path}; nothing is "
+                                       "written there (--record writes the call)\n")
+    assert rows(db_url) == before
+
+
+def test_record_writes_the_call_and_says_where(
+    capsys: Any, tmp_path: Path, db_url: str
+) -> None:
+    import shutil
+
+    mine = tmp_path / "mine.db"
+    shutil.copy(db_url.removeprefix("sqlite+aiosqlite:///"), mine)
+    url = f"sqlite+aiosqlite:///{mine}"
+    before = rows(url)
+    assert main(["simulate", "--db", url, "--keys", "- 4 1", "--json", "--record"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["case_id"]
+    assert captured.err == (f"simulate: the call's record, cases and tickets are written to "
+                            f"{url}\n")
+    after = rows(url)
+    assert (after["call_records"], after["cases"]) == (before["call_records"] + 1,
+                                                       before["cases"] + 1)
+
+
+def test_no_database_yet_is_a_throwaway_demo(capsys: Any, tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    result = simulate(capsys, f"sqlite+aiosqlite:///{missing}", "- 3 1 2 -")
+    assert result["outcome"] == "self_served"
+    assert not missing.exists()
+
+
+def test_postgres_needs_record(capsys: Any) -> None:
+    # Refused before any connection: no PostgreSQL needed to say so.
+    url = "postgresql+asyncpg://ivr:secret@127.0.0.1:1/ivr"
+    assert main(["simulate", "--db", url, "--keys", "-"]) == 2
+    assert capsys.readouterr().err == (
+        "ivr: error: simulate: postgresql+asyncpg://ivr:***@127.0.0.1:1/ivr is not an SQLite "
+        "file a throwaway copy can be made of: give --record to write the call into it, or "
+        "--db sqlite+aiosqlite:///PATH\n")

@@ -164,6 +164,16 @@ async def test_list_cases_filters_newest_first(store: Store) -> None:
     assert all(c["events"] for c in await store.list_cases())
 
 
+async def test_load_test_cases_are_marked_and_listed_only_when_asked(store: Store) -> None:
+    real = await store.open_case(draft("1"))
+    synthetic = await store.open_case(draft("2", synthetic=True))
+    assert [c["id"] for c in await store.list_cases()] == [real]
+    listed = await store.list_cases(synthetic=True)
+    assert [(c["id"], c["synthetic"]) for c in listed] == [(synthetic, True), (real, False)]
+    opened = await store.get_case(synthetic)  # an agent's link still opens it
+    assert opened is not None and opened["synthetic"] is True
+
+
 def record(call_id: str, **kw: object) -> CallRecord:
     fields: dict[str, object] = {
         "call_id": call_id,

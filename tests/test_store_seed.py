@@ -16,9 +16,8 @@ from ivr.store import Store
 from ivr.store.convert import normalise_phone
 from ivr.store.demo import DEMO_ACCOUNTS, NO_PHONE, TWO_ACCOUNTS_HOME, UNPAID
 from ivr.store.models import account_phones, accounts, bills, corporations, meter_readings
-from ivr.store.seed import SeedError, seed
+from ivr.store.seed import DEMO_SIZE, SeedError, seed, seed_demo_if_empty
 from ivr.store.seed_data import bill_amount
-from ivr.store.store import DEMO_ACCOUNTS as DEMO_SIZE
 
 pytest_plugins = ("store_fixtures",)
 
@@ -121,9 +120,9 @@ async def test_seed_demo_if_empty_seeds_only_once(tmp_path: Path) -> None:
     )
     try:
         await store.migrate()
-        assert await store.seed_demo_if_empty() is True
+        assert await seed_demo_if_empty(store) is True
         assert (await store.stats())["accounts"] == DEMO_SIZE
-        assert await store.seed_demo_if_empty() is False
+        assert await seed_demo_if_empty(store) is False
         with pytest.raises(SeedError):
             await seed(store, n_accounts=10)
     finally:

@@ -17,14 +17,14 @@ Client = TestClient[Any, Any]
 
 
 async def save(store: Store, n: int, outcome: Outcome, *, hours_ago: float,
-               last_node: str = "main_menu") -> None:
+               last_node: str = "main_menu", synthetic: bool = False) -> None:
     start = NOW - timedelta(hours=hours_ago)
     await store.save_call(CallRecord(
         call_id=f"web-{n}", flow="hotline", flow_version="v1", caller=CALLER,
         dialled="1900545454", language="vi", started_at=start,
         ended_at=start + timedelta(seconds=30), outcome=outcome,
         path=(PathStep("hotline", "greeting", start), PathStep("hotline", last_node, start)),
-        channel="fastagi"))
+        channel="fastagi", synthetic=synthetic))
 
 
 async def test_call_report_is_for_supervisors_over_a_window_in_hours(
@@ -61,3 +61,32 @@ async def test_call_report_is_for_supervisors_over_a_window_in_hours(
         resp = await client.get(f"/api/reports/calls?hours={bad}")
         assert resp.status == 400, bad
         assert "hours must be" in (await resp.json())["error"]
+
+
+async def test_load_test_calls_count_only_when_asked(
+    aiohttp_client: Any, make_app: Any, web_store: Store
+) -> None:
+    await save(web_store, 1, Outcome.SELF_SERVED, hours_ago=1)
+    for n in range(2, 6):  # ivr loadtest's calls: the caller hung up on each
+        await save(web_store, n, Outcome.ABANDONED, hours_ago=1, synthetic=True)
+    client: Client = await aiohttp_client(make_app())
+    await login(client, "boss")
+
+    real = await (await client.get("/api/reports/calls")).json()
+    assert (real["total"], real["containment_rate"], real["synthetic"]) == (1, 1.0, "exclude")
+    assert real["drop_off"]["nodes"] == []
+    every = await (await client.get("/api/reports/calls?synthetic=include")).json()
+    assert (every["total"], every["outcomes"]["abandoned"], every["synthetic"]) == (
+        5, 4, "include")
+    assert every["drop_off"]["nodes"] == [{"flow": "hotline", "node": "main_menu", "calls": 4}]
+
+    calls = (await (await client.get("/api/calls")).json())["calls"]
+    assert [(c["call_id"], c["synthetic"]) for c in calls] == [("web-1", False)]
+    calls = (await (await client.get("/api/calls?synthetic=include")).json())["calls"]
+    assert sorted(c["call_id"] for c in calls if c["synthetic"]) == [
+        "web-2", "web-3", "web-4", "web-5"]
+
+    for path in ("/api/reports/calls", "/api/calls", "/api/cases"):
+        resp = await client.get(f"{path}?synthetic=yes")
+        assert resp.status == 400
+        assert (await resp.json())["error"] == "synthetic must be include or exclude"

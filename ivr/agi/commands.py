@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ivr.agi.errors import LocalProtocolError
+from ivr.wire import LocalProtocolError
 
 
 @dataclass(frozen=True, slots=True)

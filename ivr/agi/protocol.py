@@ -7,11 +7,11 @@ drive the same :class:`AgiConnection`. Every rule here cites the recorded transc
 
     conn = AgiConnection()
     conn.receive_data(bytes_from_asterisk)     # b"" means the peer closed
-    event = conn.next_event()                  # None: feed more bytes
+    event = conn.next_event()                  # NEED_DATA: feed more bytes
     wire = conn.send(StreamFile("ivr/vi/welcome", "0123456789*#"))
 
-Typed commands and quoting live in :mod:`ivr.agi.commands`, the two error families in
-:mod:`ivr.agi.errors`.
+Typed commands and quoting live in :mod:`ivr.agi.commands`; the two error families and
+``NEED_DATA``, shared with the AMI core, in :mod:`ivr.wire`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from ivr.agi.commands import AnyCommand, render
-from ivr.agi.errors import LocalProtocolError, RemoteProtocolError
+from ivr.wire import NEED_DATA, LocalProtocolError, NeedData, RemoteProtocolError
 
 #: Longest line we accept from Asterisk. Its own replies are short (a 520 usage line is
 #: ~600 bytes); the long ones carry a variable's value, which Asterisk caps well below
@@ -72,16 +73,25 @@ class Environment:
     def request(self) -> str:
         return self.get("agi_request")
 
-    @property
-    def network_script(self) -> str:
-        """Path part of the FastAGI URL (``agi://host:4573/hotline?x`` -> ``hotline``)."""
+    def _script_and_query(self) -> str:
         script = self.values.get("agi_network_script")
         if script is None:
             request = self.request
             if "://" not in request:
                 return ""  # classic AGI: agi_request is the script's file path
             script = request.split("://", 1)[1].partition("/")[2]
-        return script.partition("?")[0].strip("/")
+        return script
+
+    @property
+    def network_script(self) -> str:
+        """Path part of the FastAGI URL (``agi://host:4573/hotline?x`` -> ``hotline``)."""
+        return self._script_and_query().partition("?")[0].strip("/")
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """The FastAGI URL's query (``agi://host/hotline?synthetic=1`` ->
+        ``{"synthetic": "1"}``); the line limit bounds it."""
+        return dict(parse_qsl(self._script_and_query().partition("?")[2]))
 
     @property
     def args(self) -> tuple[str, ...]:
@@ -250,17 +260,18 @@ class AgiConnection:
         self.state = State.AWAITING_REPLY
         return data
 
-    def next_event(self) -> Event | None:
-        """The next event, or None when more bytes are needed.
+    def next_event(self) -> Event | NeedData:
+        """The next event, or ``NEED_DATA`` when more bytes are needed.
 
         Raises :class:`RemoteProtocolError` for anything Asterisk never sends; the
         connection is then CLOSED for good (as h11 does: no half-trusted state after).
         """
         try:
-            return self._next_event()
+            event = self._next_event()
         except RemoteProtocolError:
             self.state = State.CLOSED
             raise
+        return NEED_DATA if event is None else event
 
     def _next_event(self) -> Event | None:
         if self.state is State.ENVIRONMENT and not self._env_bytes:

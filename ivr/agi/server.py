@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from ivr.agi.commands import AnyCommand, Hangup
-from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import (
     AgiConnection,
     ConnectionClosed,
@@ -32,6 +31,7 @@ from ivr.agi.protocol import (
 from ivr.channels.channel import CallerHungUp, Channel, ChannelError
 from ivr.channels.fastagi import COMMAND_TIMEOUT, PROMPT_TIMEOUT, AgiChannel
 from ivr.metrics import NO_METRICS, MetricsHooks
+from ivr.wire import NEED_DATA, RemoteProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class _CallConnection(asyncio.Protocol):
 
     def _pump(self) -> None:
         conn = self._conn
-        while (event := conn.next_event()) is not None:
+        while (event := conn.next_event()) is not NEED_DATA:
             kind = type(event)
             if kind is HangupNotice:
                 self.hangup_seen = True

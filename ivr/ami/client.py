@@ -32,12 +32,12 @@ from ivr.ami.protocol import (
     Banner,
     ConnectionClosed,
     Event,
-    ProtocolError,
     Response,
     ResponseStatus,
 )
 from ivr.ami.subscription import Subscription
 from ivr.config.settings import Settings
+from ivr.wire import ProtocolError
 
 __all__ = [
     "AmiClient",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ivr.errors import IvrError
 
-class AmiError(Exception):
+
+class AmiError(IvrError):
     """Base of the AMI client's errors."""
 
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
+from ivr.wire import NEED_DATA, LocalProtocolError, NeedData, RemoteProtocolError
+
 #: Longest single line we accept. ``Command`` output and ``RequestType`` echo whole lines;
 #: 64 KiB is far beyond anything Asterisk sends and stops a peer streaming bytes with no
 #: line end from filling our memory.
@@ -28,18 +30,6 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_HEADERS = 4096
 
 BANNER_PREFIX = "Asterisk Call Manager/"
-
-
-class ProtocolError(Exception):
-    """Base of the AMI protocol errors."""
-
-
-class LocalProtocolError(ProtocolError):
-    """We tried to do something the protocol forbids (our bug), e.g. CR/LF in a header."""
-
-
-class RemoteProtocolError(ProtocolError):
-    """The peer sent something we cannot read (its bug or not an AMI server)."""
 
 
 class Headers(Sequence[tuple[str, str]]):
@@ -208,13 +198,6 @@ class ConnectionClosed:
     """The peer closed the stream after a complete message."""
 
 
-class _NeedData(Enum):
-    NEED_DATA = "NEED_DATA"
-
-
-NEED_DATA = _NeedData.NEED_DATA
-"""Returned by :meth:`AmiConnection.next_event` when more bytes are needed."""
-
 Message = Banner | Response | Event | ConnectionClosed
 
 
@@ -297,7 +280,7 @@ class AmiConnection:
             if isinstance(event, ConnectionClosed):
                 return
 
-    def next_event(self) -> Message | _NeedData:
+    def next_event(self) -> Message | NeedData:
         if self._state is _State.ERROR:
             raise RemoteProtocolError("connection is unusable after an earlier protocol error")
         if self._state is _State.CLOSED:
@@ -327,7 +310,7 @@ class AmiConnection:
         # Caller names may be Latin-1 from old trunks: never fail on encoding.
         return raw.decode("utf-8", errors="replace")
 
-    def _next(self) -> Message | _NeedData:
+    def _next(self) -> Message | NeedData:
         while True:
             line = self._read_line()
             if line is None:

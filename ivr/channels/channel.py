@@ -18,15 +18,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-#: Every key a telephone keypad can send as DTMF.
-ALL_KEYS = "0123456789*#"
+from ivr.errors import IvrError
+
+# Re-exported: the keys and transfer outcomes are the phone's words (ivr/phone.py), which
+# the flow language shares without importing the channels.
+from ivr.phone import ALL_KEYS as ALL_KEYS
+from ivr.phone import TransferResult as TransferResult
+from ivr.phone import TransferStatus as TransferStatus
 
 
-class CallerHungUp(Exception):
+class CallerHungUp(IvrError):
     """The caller hung up. An expected outcome of a call, not an error."""
 
 
-class ChannelError(Exception):
+class ChannelError(IvrError):
     """The channel broke in a way that is not a caller hang-up (peer garbage, I/O)."""
 
 
@@ -46,6 +51,9 @@ class CallInfo:
     language: str | None = None
     caller_name: str = ""
     args: tuple[str, ...] = ()
+    synthetic: bool = False
+    """A load-test call (``ivr loadtest`` asks ``agi://host/flow?synthetic=1``): its
+    record and case are marked so that reports leave them out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,36 +116,6 @@ class TransferRequest:
     """Dial this agent interface directly instead of a queue (e.g. ``PJSIP/1001``)."""
     variables: Mapping[str, str] = field(default_factory=dict)
     """Channel variables to set before the transfer (beyond the case id)."""
-
-
-class TransferStatus(enum.Enum):
-    """How a transfer ended, from Asterisk's ``QUEUESTATUS`` (or the built-in queue)."""
-
-    COMPLETED = "completed"
-    """An agent answered; the agent has since hung up (``QUEUESTATUS=CONTINUE``)."""
-    TIMEOUT = "timeout"
-    FULL = "full"
-    NO_AGENTS = "no_agents"
-    """JOINEMPTY / LEAVEEMPTY / JOINUNAVAIL / LEAVEUNAVAIL: nobody to answer."""
-    FAILED = "failed"
-    """The queue application could not run (unknown queue, error)."""
-    ABANDONED = "abandoned"
-    """The caller hung up before any agent talked to them: while waiting, while the
-    agent's phone rang, or before the queue ran (Asterisk may still connect an agent
-    to the dead channel for a moment; that is no conversation)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TransferResult:
-    status: TransferStatus
-    raw_status: str = ""
-    """The telephony side's own word for it (``QUEUESTATUS`` value), for the case."""
-    agent: str | None = None
-    """Who answered, when known (``MEMBERINTERFACE``, set only by a queue with
-    ``setinterfacevar=yes``; the screen-pop knows the agent from AMI either way)."""
-    talk_seconds: float | None = None
-    """How long the agent and caller talked (``ANSWEREDTIME``); None when nobody
-    answered. Queue sets ``ANSWEREDTIME=0`` on an abandon: 0 is not an answer."""
 
 
 @runtime_checkable

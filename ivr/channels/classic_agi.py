@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 from ivr.agi.commands import AnyCommand
-from ivr.agi.errors import RemoteProtocolError
 from ivr.agi.protocol import AgiConnection, ConnectionClosed, Environment, HangupNotice, Reply
 from ivr.channels.channel import CallerHungUp, Channel, ChannelError
 from ivr.channels.fastagi import AgiChannel
+from ivr.wire import NEED_DATA, RemoteProtocolError
 
 Handler = Callable[[Channel], Awaitable[object]]
 
@@ -64,7 +64,7 @@ class PystLink:
             raise CallerHungUp() from exc
         while True:
             event = self._conn.next_event()
-            if event is None:
+            if event is NEED_DATA:
                 text = agi.stdin.readline()
                 raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
                 try:

@@ -139,6 +139,10 @@ def _seconds(value: str | None) -> float | None:
     return float(value) if plain.isascii() and plain.isdigit() else None
 
 
+#: ``agi://host/hotline?synthetic=1``: a load-test call (``ivr loadtest`` asks so).
+SYNTHETIC_QUERY = "synthetic"
+
+
 def call_info(env: Environment, flow: str | None = None) -> CallInfo:
     """What the engine needs to know about the call, from the environment block."""
     args = env.args
@@ -156,6 +160,7 @@ def call_info(env: Environment, flow: str | None = None) -> CallInfo:
         language=None if env.language in ("", ASTERISK_DEFAULT_LANGUAGE) else env.language,
         caller_name="" if name == "unknown" else name,
         args=args,
+        synthetic=env.query.get(SYNTHETIC_QUERY, "") in ("1", "yes", "true"),
     )
 
 

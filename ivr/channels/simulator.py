@@ -26,21 +26,7 @@ from ivr.channels.channel import (
     TransferStatus,
     ask_with_keys,
 )
-
-HANGUP_KEY = "h"
-SILENCE = "-"
-PHONE_KEYS = frozenset("0123456789*#")
-
-
-def not_phone_keys(group: str) -> str | None:
-    """Why ``group`` cannot be pressed on a phone keypad (None when it can)."""
-    if group in (HANGUP_KEY, SILENCE):
-        return None
-    bad = sorted(set(group) - PHONE_KEYS)
-    if not bad:
-        return None
-    return (f"{''.join(bad)!r} is not on a phone keypad: keys are 0-9, * and #; "
-            f"{SILENCE} is silence, {HANGUP_KEY} hangs up")
+from ivr.phone import HANGUP_KEY, SILENCE, not_phone_keys
 
 Event = dict[str, Any]
 

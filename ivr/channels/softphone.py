@@ -38,6 +38,7 @@ from ivr.channels.channel import (
     TransferResult,
     ask_with_keys,
 )
+from ivr.errors import IvrError
 from ivr.screenpop.builtin_queue import BuiltinQueue
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class CallRunner(Protocol):
     async def run(self, channel: Channel) -> CallRecord: ...
 
 
-class SoftphoneInputError(ValueError):
+class SoftphoneInputError(IvrError, ValueError):
     """The browser's start message is not usable; the message says why."""
 
 

@@ -13,12 +13,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ivr.errors import IvrError
+
 #: Subcommand modules in the order ``--help`` lists them.
 COMMANDS = ("serve", "validate", "simulate", "test-flows", "agi", "say", "prompts", "db", "web",
             "loadtest")
 
 
-class CliError(Exception):
+class CliError(IvrError):
     """A problem outside the program (a database that does not answer, a missing file)
     whose message is enough on its own: one line, no traceback, exit 1."""
 

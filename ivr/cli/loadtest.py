@@ -116,8 +116,31 @@ def _check(args: argparse.Namespace) -> None:
     args.keys = keys
 
 
+def marked(script: str) -> str:
+    """The FastAGI URL path with the mark that makes the server record the calls as
+    synthetic (``ivr/channels/fastagi.py``), so they stay out of the reports."""
+    return script if "synthetic=" in script else \
+        f"{script}{'&' if '?' in script else '?'}synthetic=1"
+
+
+def what_it_writes(args: argparse.Namespace) -> str:
+    """One line for standard error: where the calls go and what they leave behind."""
+    if args.in_process:
+        return (f"loadtest: {args.calls} calls to an in-process FastAGI server with a minimal "
+                "flow; nothing is written to any database")
+    line = (f"loadtest: {args.calls} calls to agi://{args.host}:{args.port}/"
+            f"{marked(args.script)}: the server keeps their call records and cases marked "
+            "synthetic, left out of every report unless asked for (synthetic=include)")
+    if args.db_url:
+        from ivr.cli.database import shown
+
+        line += f"; their records are read back from {shown(args.db_url)}"
+    return line
+
+
 def run(args: argparse.Namespace) -> int:
     _check(args)
+    print(what_it_writes(args), file=sys.stderr)
     load, records = event_loop.run(_main(args), args.loop)
     summary = load.summary
     if args.transcript:
@@ -209,7 +232,8 @@ async def _drive(args: argparse.Namespace) -> LoadRun:
             args.host, port, args.calls, concurrency=args.concurrency,
             caller_factory=factory, on_done=lambda _t: bar.update(), ramp=args.ramp,
             hold=Hold(args.calls, args.hold_at) if args.hold else None,
-            record_first=bool(args.transcript), script=args.script, callerid=args.callerid,
+            record_first=bool(args.transcript), script=marked(args.script),
+            callerid=args.callerid,
             extension=args.extension, pace=args.pace)
     finally:
         bar.close()

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 import stat
 import sys
+import tempfile
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ivr.cli import UsageError
+
+if TYPE_CHECKING:
+    from ivr.config.settings import Settings
 
 #: The documented demo caller (docs/demo-data.md): one account, unpaid bill, HCMC.
 DEFAULT_CALLER = "0901234567"
@@ -40,6 +49,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--patient", action="store_true",
                         help="key only after each prompt ends (default: barge in)")
     parser.add_argument("--db", default=None, help="database URL (default: settings)")
+    parser.add_argument("--record", action="store_true",
+                        help="write the call's record, cases and tickets into the database "
+                        "(default: the call runs on a throwaway copy of an SQLite database "
+                        "and leaves it as it was)")
     parser.add_argument("--flows", default=None, help="flows file (default: settings)")
     parser.add_argument("--prompts", default=None, help="prompts file (default: settings)")
     parser.set_defaults(func=run)
@@ -104,6 +117,57 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
+@contextlib.asynccontextmanager
+async def database_for(settings: Settings, *,
+                       record: bool) -> AsyncIterator[tuple[Settings, str]]:
+    """The settings a simulated call runs with, and the line that says where it writes:
+    the database itself with ``--record``, else a throwaway copy of it (an SQLite file;
+    one that is not there yet is a fresh demo database), so a try-out never counts in
+    the reports nor files a ticket on a customer. The copy's data directory is
+    throwaway too: the real spill file is neither written nor replayed. PostgreSQL has
+    no cheap copy: it takes ``--record``."""
+    from ivr.cli.database import shown
+    from ivr.store.engine import normalise_url, sqlite_file
+
+    url = settings.database_url
+    try:
+        backend = normalise_url(url).get_backend_name()
+    except ValueError:  # not a URL: said as the store opens it
+        backend = ""
+    if record or backend not in ("sqlite", "postgresql"):  # another driver: said at open
+        yield settings, f"simulate: the call's record, cases and tickets are written to " \
+            f"{shown(url)}"
+        return
+    if backend == "postgresql":
+        raise UsageError(f"simulate: {shown(url)} is not an SQLite file a throwaway copy "
+                         "can be made of: give --record to write the call into it, or "
+                         "--db sqlite+aiosqlite:///PATH")
+    source = sqlite_file(url)
+    with tempfile.TemporaryDirectory(prefix="ivr-simulate-") as scratch:
+        copy = Path(scratch) / "ivr.db"
+        if source is not None and source.is_file():
+            await asyncio.to_thread(_copy_sqlite, source, copy)
+            note = (f"simulate: on a throwaway copy of {source}; nothing is written there "
+                    "(--record writes the call)")
+        else:
+            note = (f"simulate: on a throwaway demo database ({source or url} is not a file "
+                    "there); nothing is kept (--record keeps the call)")
+        yield replace(settings, db_url=f"sqlite+aiosqlite:///{copy}",
+                      data_dir=Path(scratch)), note
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy (SQLite's backup API: the WAL included, a writer not in the
+    way), read through a read-only connection so the source is never changed."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro",
+                                                uri=True)) as src, \
+                contextlib.closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+    except sqlite3.Error as exc:  # not a database, locked for good, unreadable
+        raise UsageError(f"simulate: cannot copy {source}: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from ivr.channels.simulator import quiet_broken_pipe
 
@@ -115,19 +179,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def simulate(args: argparse.Namespace) -> int:
-    from ivr.calls import Outcome
-    from ivr.channels.channel import CallInfo
-    from ivr.channels.simulator import (
-        EventPrinter,
-        ScriptedKeys,
-        SimulatorChannel,
-        TerminalKeys,
-        not_phone_keys,
-    )
     from ivr.cli.database import database_errors
     from ivr.cli.serve import require_files
     from ivr.config.settings import SettingsError, load_settings
-    from ivr.service import StartupError, open_core
+    from ivr.phone import not_phone_keys
 
     for group in (args.keys or "").split():
         problem = not_phone_keys(group)
@@ -137,6 +192,27 @@ async def simulate(args: argparse.Namespace) -> int:
         settings = load_settings(os.environ, {"db_url": args.db, "flows_path": args.flows,
                                               "prompts_path": args.prompts})
         require_files(settings)
+    except (SettingsError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    with database_errors(settings.database_url):
+        async with database_for(settings, record=args.record) as (used, note):
+            return await _call(args, used, note)
+
+
+async def _call(args: argparse.Namespace, settings: Settings, note: str) -> int:
+    from ivr.calls import Outcome
+    from ivr.channels.channel import CallInfo
+    from ivr.channels.simulator import (
+        EventPrinter,
+        ScriptedKeys,
+        SimulatorChannel,
+        TerminalKeys,
+    )
+    from ivr.cli.database import database_errors
+    from ivr.config.settings import SettingsError
+    from ivr.service import StartupError, open_core
+
+    try:
         with database_errors(settings.database_url):
             core = await open_core(settings, os.environ, degraded_ok=False)
     except StartupError as exc:
@@ -147,6 +223,7 @@ async def simulate(args: argparse.Namespace) -> int:
         return 1
     except (SettingsError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    print(note, file=sys.stderr)  # once the database is open: where the call writes
     try:
         flows = core.flows
         if args.flow not in flows.current.flows:

@@ -7,6 +7,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ivr.errors import IvrError
+
 
 class Severity(enum.Enum):
     ERROR = "error"
@@ -42,7 +44,7 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
 
-class FlowError(Exception):
+class FlowError(IvrError):
     """A flows file did not compile; ``diagnostics`` holds every problem found."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:

@@ -9,18 +9,22 @@ Only the safe loader is used: tags that name Python objects are a syntax error.
 A flows file is edited by people and reloaded by a running server, so it must not be
 able to hurt it: its size, its nesting and what its aliases copy are bounded (the
 constants below), checked in one pass over the parser's events before anything is
-built, and every problem is a diagnostic, never an exception.
+built, and every problem is a diagnostic, never an exception. Every YAML file the
+product reads (flows, prompts, scenarios, the service config file) comes through here,
+with the same limits and the same ``PATH:LINE:COL: severity: message`` problems;
+``kind`` names the file in the messages.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ivr.config.diagnostics import Diagnostic, Mark, Severity
+from ivr.errors import IvrError
 
 #: A flows file bigger than this is a mistake (a wrong path, a generated dump), not a
 #: hotline (the demo hotline is 14 KB): refuse it rather than spend seconds parsing it on
@@ -41,6 +45,9 @@ class YScalar:
     mark: Mark
     quoted: bool = False
     """Written in quotes: always literal text, never a variable reference."""
+    text: str = field(default="", compare=False)
+    """The scalar as written, before YAML typing (``yes``, ``12:30``): for files whose
+    values are always texts, such as prompts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +89,7 @@ def _mark(path: str, m: yaml.Mark) -> Mark:
     return Mark(path, m.line + 1, m.column + 1)
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(IvrError):
     """The file goes past one of the limits above; ``diagnostic`` says which, where."""
 
     def __init__(self, diagnostic: Diagnostic) -> None:
@@ -96,13 +103,57 @@ def _limit(path: str, where: Any, message: str) -> LimitExceeded:
     return LimitExceeded(Diagnostic(mark, Severity.ERROR, message))
 
 
-def size_problem(size: int, path: str) -> Diagnostic | None:
+FLOWS_FILE = "flows file"
+EMPTY_FILE = "the file is empty"
+
+
+def size_problem(size: int, path: str, kind: str = FLOWS_FILE) -> Diagnostic | None:
     """The diagnostic for a file of ``size`` bytes, if that is too big."""
     if size <= MAX_FLOWS_FILE_BYTES:
         return None
     return Diagnostic(Mark(path, 1, 1), Severity.ERROR,
                       f"the file is larger than {MAX_FLOWS_FILE_BYTES} bytes, the limit for a "
-                      "flows file (is this a flows file?)")
+                      f"{kind} (is this a {kind}?)")
+
+
+def decode(data: bytes, path: str) -> tuple[str | None, list[Diagnostic]]:
+    """The file's text, or None and the diagnostic for bytes that are not UTF-8."""
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        # Line and column (in characters) of the first byte that is not UTF-8.
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
+        mark = Mark(path, data.count(b"\n", 0, exc.start) + 1, col)
+        return None, [Diagnostic(mark, Severity.ERROR, "the file is not UTF-8 text")]
+
+
+def read_yaml_file(path: Path, kind: str) -> tuple[YValue | None, list[Diagnostic]]:
+    """Read and parse a YAML file the product reads (prompts, service config,
+    scenarios): the value with positions, or None and the problems, never an exception."""
+    where = str(path)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FLOWS_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, [Diagnostic(Mark(where, 1, 1), Severity.ERROR,
+                                 f"cannot read: {exc.strerror or exc}")]
+    too_big = size_problem(len(data), where, kind)
+    if too_big is not None:
+        return None, [too_big]
+    text, problems = decode(data, where)
+    if text is None:
+        return None, problems
+    return load_yaml(text, where, kind=kind)
+
+
+def plain(value: YValue) -> Any:
+    """The value as plain Python data (lists, dicts, scalars), positions dropped."""
+    if isinstance(value, YMap):
+        return {k.value: plain(v) for k, v in value.items}
+    if isinstance(value, YSeq):
+        return [plain(v) for v in value.items]
+    return value.value
 
 
 def read_flows_file(path: Path) -> bytes:
@@ -126,7 +177,8 @@ class _Open:
     """Its own level and the deepest below it."""
 
 
-def check_limits(text: str, path: str, loader: type[Any] = yaml.SafeLoader) -> None:
+def check_limits(text: str, path: str, loader: type[Any] = yaml.SafeLoader,
+                 kind: str = FLOWS_FILE) -> None:
     """Raise :class:`LimitExceeded` at the first event past a limit (and PyYAML's own
     error at a syntax error). One loop over the parser's events, which is not recursive;
     an alias counts for the size and depth of what it names, never expanded: the check
@@ -137,7 +189,7 @@ def check_limits(text: str, path: str, loader: type[Any] = yaml.SafeLoader) -> N
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, _COLLECTION_START):
             if len(stack) >= MAX_NESTING_DEPTH:
-                raise _too_deep(path, event.start_mark)
+                raise _too_deep(path, event.start_mark, kind)
             stack.append(_Open(event.anchor))
             continue
         if isinstance(event, _COLLECTION_END):
@@ -158,10 +210,10 @@ def check_limits(text: str, path: str, loader: type[Any] = yaml.SafeLoader) -> N
             copied += values
             if copied > MAX_ALIAS_VALUES:
                 raise _limit(path, event.start_mark, f"alias '*{name}' copies too much: "
-                             f"aliases may copy at most {MAX_ALIAS_VALUES} values in a flows "
-                             "file (write the repeated part out instead)")
+                             f"aliases may copy at most {MAX_ALIAS_VALUES} values in a {kind} "
+                             "(write the repeated part out instead)")
             if len(stack) + levels > MAX_NESTING_DEPTH:  # what it copies nests it deeper
-                raise _too_deep(path, event.start_mark)
+                raise _too_deep(path, event.start_mark, kind)
         else:
             continue  # stream and document events hold no values
         if stack:
@@ -169,24 +221,26 @@ def check_limits(text: str, path: str, loader: type[Any] = yaml.SafeLoader) -> N
             stack[-1].levels = max(stack[-1].levels, levels + 1)
 
 
-def _too_deep(path: str, where: Any) -> LimitExceeded:
-    return _limit(path, where, "nested too deep: a flows file may nest lists and mappings "
+def _too_deep(path: str, where: Any, kind: str) -> LimitExceeded:
+    return _limit(path, where, f"nested too deep: a {kind} may nest lists and mappings "
                   f"at most {MAX_NESTING_DEPTH} levels")
 
 
 class _Builder:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, kind: str) -> None:
         self.path = path
+        self.kind = kind
         # A throwaway SafeLoader gives us YAML 1.1 scalar resolution (ints, bools, null).
         self._constructor = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node) -> YValue:
         mark = _mark(self.path, node.start_mark)
         if isinstance(node, yaml.ScalarNode):
-            return YScalar(self._scalar(node), mark, quoted=node.style in ("'", '"'))
+            return YScalar(self._scalar(node), mark, quoted=node.style in ("'", '"'),
+                           text=node.value)
         if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
             raise yaml.MarkedYAMLError(
-                problem=f"tag {node.tag!r} is not allowed (flows are plain YAML)",
+                problem=f"tag {node.tag!r} is not allowed (a {self.kind} is plain YAML)",
                 problem_mark=node.start_mark,
             )
         if isinstance(node, yaml.SequenceNode):
@@ -223,7 +277,8 @@ class _Builder:
             ) from None
 
 
-def _first_too_deep(text: str, path: str, libyaml_error: yaml.YAMLError) -> LimitExceeded:
+def _first_too_deep(text: str, path: str, kind: str,
+                    libyaml_error: yaml.YAMLError) -> LimitExceeded:
     """Where a file libyaml found nested past its own limit (1,000) first goes past ours.
 
     libyaml's scanner reads a run of ``[`` to its end before the parser gives an event, so
@@ -234,28 +289,28 @@ def _first_too_deep(text: str, path: str, libyaml_error: yaml.YAMLError) -> Limi
     size = 256
     while size < 2 * len(text):
         try:
-            check_limits(text[:size], path, yaml.SafeLoader)
+            check_limits(text[:size], path, yaml.SafeLoader, kind)
         except LimitExceeded as exc:
             return exc
         except yaml.YAMLError:
             pass  # the cut ended mid-structure: look further
         size *= 4
-    return _too_deep(path, getattr(libyaml_error, "problem_mark", None))
+    return _too_deep(path, getattr(libyaml_error, "problem_mark", None), kind)
 
 
-def _compose(text: str, path: str) -> yaml.Node | None:
+def _compose(text: str, path: str, kind: str) -> yaml.Node | None:
     """libyaml's parser when present (about ten times faster); on any error parse again in
     pure Python, whose messages are the documented ones. Either way the limits are checked
     first with the same parser, so what is composed has passed them."""
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
-            check_limits(text, path, fast)
+            check_limits(text, path, fast, kind)
             return yaml.compose(text, Loader=fast)
         except yaml.YAMLError as exc:
             if "maximum nesting depth" in str(exc):
-                raise _first_too_deep(text, path, exc) from None
-    check_limits(text, path, yaml.SafeLoader)
+                raise _first_too_deep(text, path, kind, exc) from None
+    check_limits(text, path, yaml.SafeLoader, kind)
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
@@ -282,16 +337,17 @@ def _plain_syntax_error(problem: str, context: str) -> tuple[str, bool] | None:
     return None
 
 
-def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Diagnostic]]:
+def load_yaml(text: str, path: str, *,
+              kind: str = FLOWS_FILE) -> tuple[YValue | None, list[Diagnostic]]:
     """Parse ``text``; on a syntax error or a limit return ``None`` and one diagnostic."""
-    too_big = size_problem(len(text.encode("utf-8", "surrogatepass")), path)
+    too_big = size_problem(len(text.encode("utf-8", "surrogatepass")), path, kind)
     if too_big is not None:
         return None, [too_big]
     try:
-        node = _compose(text, path)
+        node = _compose(text, path, kind)
         if node is None:
-            return None, [Diagnostic(Mark(path, 1, 1), Severity.ERROR, "the file is empty")]
-        return _Builder(path).build(node), []
+            return None, [Diagnostic(Mark(path, 1, 1), Severity.ERROR, EMPTY_FILE)]
+        return _Builder(path, kind).build(node), []
     except LimitExceeded as exc:
         return None, [exc.diagnostic]
     except yaml.MarkedYAMLError as exc:

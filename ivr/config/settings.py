@@ -7,17 +7,24 @@ supervisors edit. Everything binds to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ivr.config.diagnostics import Diagnostic, Diagnostics, did_you_mean, has_errors
+from ivr.config.loader import EMPTY_FILE, YMap, YScalar, YValue, plain, read_yaml_file
+from ivr.config.reader import Reader
+from ivr.errors import IvrError
 
 
-class SettingsError(ValueError):
-    """A setting has a value we cannot use; the message names it."""
+class SettingsError(IvrError, ValueError):
+    """A setting has a value we cannot use; the message names it. From the service
+    config file, ``diagnostics`` holds every problem with its position."""
+
+    def __init__(self, message: str, diagnostics: Sequence[Diagnostic] = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = tuple(diagnostics)
 
 
 #: The demo hotline's flows and prompts ship inside the package, so ``ivr serve`` runs
@@ -154,84 +161,156 @@ def _coerce(name: str, raw: Any) -> Any:
         raise SettingsError(f"setting {name}: cannot use {raw!r}") from None
 
 
-def _users(raw: Any, source: str) -> tuple[WebUser, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise SettingsError(f"{source}: web.users must be a list")
-    users = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, Mapping) or not {"name", "role", "password_hash"} <= set(item):
-            raise SettingsError(f"{source}: web.users[{i}] needs name, role and password_hash")
-        role = str(item["role"])
-        if role not in {"agent", "supervisor"}:
-            raise SettingsError(f"{source}: web.users[{i}].role must be agent or supervisor")
-        users.append(
-            WebUser(
-                name=str(item["name"]),
-                role=role,
-                password_hash=str(item["password_hash"]),
-                queues=tuple(str(q) for q in item.get("queues", ()) or ()),
-                interfaces=tuple(str(q) for q in item.get("interfaces", ()) or ()),
-            )
-        )
-    return tuple(users)
+#: The file's name in messages, the YAML limits' among them.
+CONFIG_FILE = "service config file"
+#: Settings the file may not set by their field name.
+_NOT_FROM_FILE = frozenset({"users", "extra", "config_path"})
+_USER_KEYS = ("name", "role", "password_hash", "queues", "interfaces")
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read the service config file (YAML, safe loader) into settings fields."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        # One line with the position, as `ivr validate` says it (not PyYAML's four).
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SettingsError(f"{where}: not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a mapping at the top")
-    values: dict[str, Any] = {"config_path": path}
-    known = {f.name for f in fields(Settings)}
-    extra: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "ami" and isinstance(value, Mapping):
-            for k, v in value.items():
-                values[f"ami_{k}"] = _coerce(f"ami_{k}", v) if f"ami_{k}" in known else v
-        elif key == "web" and isinstance(value, Mapping):
-            if "port" in value:
-                values["web_port"] = _coerce("web_port", value["port"])
-            values["users"] = _users(value.get("users"), str(path))
-            extra["web"] = dict(value)
-        elif key == "metrics" and isinstance(value, Mapping):
-            unknown = sorted(str(k) for k in value if k != "token")
-            if unknown:
-                raise SettingsError(f"{path}: unknown key under metrics: "
-                                    f"{', '.join(map(repr, unknown))}; the key is 'token'")
-            if value.get("token") is not None:
-                values["metrics_token"] = _coerce("metrics_token", value["token"])
-        elif key in known and key not in {"users", "extra", "config_path"}:
-            values[key] = _coerce(key, value)
-        else:
-            extra[key] = value
-    unknown_ami = [k for k in values if k.startswith("ami_") and k not in known]
-    if unknown_ami:
-        ami_keys = sorted(k[4:] for k in known if k.startswith("ami_"))
-        words = []
-        for name in sorted(k[4:] for k in unknown_ami):
-            close = difflib.get_close_matches(name, ami_keys, n=1)
-            words.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise SettingsError(f"{path}: unknown key under ami: {', '.join(words)}; the keys "
-                            f"are {', '.join(ami_keys)}")
-    values["extra"] = extra
-    base = path.parent
-    for name in PATH_FIELDS:
-        if name in values and not values[name].expanduser().is_absolute():
-            values[name] = base / values[name]
-    if "db_url" in values:
-        values["db_url"] = _sqlite_beside(values["db_url"], base)
+    """Read the service config file into settings fields; SettingsError with every
+    problem (``PATH:LINE:COL: error: message``, one a line) if it has any."""
+    values, problems = read_config_file(path)
+    if has_errors(problems):
+        raise SettingsError("\n".join(str(d) for d in problems), problems)
     return values
+
+
+def read_config_file(path: Path) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The settings fields the file sets and every problem in it, never an exception:
+    read by the loader every YAML file goes through (positions, limits, safe tags)."""
+    root, problems = read_yaml_file(path, CONFIG_FILE)
+    if root is None:
+        if [d.message for d in problems] == [EMPTY_FILE]:
+            return {"config_path": path, "extra": {}}, []  # an empty file sets nothing
+        return {}, problems
+    return _ConfigFile(path).read(root)
+
+
+class _ConfigFile:
+    """One read of the service config file's positioned values into settings fields."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.diags = Diagnostics()
+        self.reader = Reader(self.diags)
+        self.known = {f.name for f in fields(Settings)}
+        self.values: dict[str, Any] = {"config_path": path}
+        self.extra: dict[str, Any] = {}
+
+    def read_all(self, top: YMap) -> None:
+        for key, value in top.items:
+            name = str(key.value)
+            if name == "ami":
+                self.ami(value)
+            elif name == "web":
+                self.web(value)
+            elif name == "metrics":
+                self.metrics(value)
+            elif name in self.known and name not in _NOT_FROM_FILE:
+                self.setting(name, value)
+            else:
+                self.extra[name] = plain(value)  # a section for the subsystem that reads it
+
+    def read(self, root: YValue) -> tuple[dict[str, Any], list[Diagnostic]]:
+        top = self.reader.mapping(root, f"the {CONFIG_FILE}")
+        if top is not None:
+            self.read_all(top)
+        values = self.values
+        values["extra"] = self.extra
+        base = self.path.parent
+        for name in PATH_FIELDS:
+            if name in values and not values[name].expanduser().is_absolute():
+                values[name] = base / values[name]
+        if "db_url" in values:
+            values["db_url"] = _sqlite_beside(values["db_url"], base)
+        return values, self.diags.sorted()
+
+    def setting(self, name: str, value: YValue, field_name: str | None = None) -> None:
+        scalar = self.reader.scalar(value, name)
+        if scalar is None:
+            return
+        try:
+            self.values[field_name or name] = _coerce(field_name or name, scalar.value)
+        except SettingsError as exc:
+            self.diags.error(value.mark, str(exc))
+
+    def section(self, value: YValue, name: str) -> YMap | None:
+        return self.reader.mapping(value, name)
+
+    def ami(self, value: YValue) -> None:
+        section = self.section(value, "ami")
+        if section is None:
+            return
+        ami_keys = sorted(k[4:] for k in self.known if k.startswith("ami_"))
+        for key, item in section.items:
+            name = str(key.value)
+            if name in ami_keys:
+                self.setting(f"ami_{name}", item)
+            else:
+                self.diags.error(key.mark, f"unknown key under ami: {name!r}"
+                                 f"{did_you_mean(name, ami_keys)}; the keys are "
+                                 f"{', '.join(ami_keys)}")
+
+    def web(self, value: YValue) -> None:
+        section = self.section(value, "web")
+        if section is None:
+            return
+        port = section.get("port")
+        if port is not None:
+            self.setting("web.port", port, "web_port")
+        users = section.get("users")
+        self.values["users"] = () if users is None else self.users(users)
+        self.extra["web"] = plain(section)
+
+    def users(self, value: YValue) -> tuple[WebUser, ...]:
+        items = self.reader.seq(value, "web.users")
+        out = []
+        for i, item in enumerate(items or ()):
+            what = f"web.users[{i}]"
+            user = self.reader.mapping(item, what)
+            if user is None:
+                continue
+            self.reader.keys(user, _USER_KEYS, what)
+            texts = {k: self.reader.text(user.get(k), f"{what}.{k}")
+                     for k in ("name", "role", "password_hash")}
+            if any(user.get(k) is None for k in texts):
+                self.diags.error(user.mark, f"{what} needs name, role and password_hash")
+                continue
+            role = texts["role"]
+            if role is not None and role not in {"agent", "supervisor"}:
+                self.diags.error(user.key_mark("role"),
+                                 f"{what}.role must be agent or supervisor, not {role!r}")
+                continue
+            lists = {k: self.words(user.get(k), f"{what}.{k}") for k in ("queues", "interfaces")}
+            if None in texts.values() or None in lists.values():
+                continue
+            out.append(WebUser(name=str(texts["name"]), role=str(role),
+                               password_hash=str(texts["password_hash"]),
+                               queues=lists["queues"] or (), interfaces=lists["interfaces"] or ()))
+        return tuple(out)
+
+    def words(self, value: YValue | None, what: str) -> tuple[str, ...] | None:
+        if value is None or (isinstance(value, YScalar) and value.value is None):
+            return ()
+        items = self.reader.seq(value, what)
+        if items is None:
+            return None
+        texts = [self.reader.text(item, f"{what} entry") for item in items]
+        return None if None in texts else tuple(str(t) for t in texts)
+
+    def metrics(self, value: YValue) -> None:
+        section = self.section(value, "metrics")
+        if section is None:
+            return
+        for key, _ in section.items:
+            if key.value != "token":
+                self.diags.error(key.mark, f"unknown key under metrics: {str(key.value)!r}; "
+                                 "the key is 'token'")
+        token = section.get("token")
+        if token is not None and not (isinstance(token, YScalar) and token.value is None):
+            self.setting("metrics.token", token, "metrics_token")
 
 
 def _sqlite_beside(url: str, base: Path) -> str:

@@ -17,6 +17,7 @@ from ivr.engine.hours import hours_state
 from ivr.engine.questions import ask_input, ask_menu
 from ivr.engine.transfer import apology, transfer
 from ivr.engine.turn import Turn
+from ivr.errors import IvrError
 from ivr.flows.model import (
     HANGUP,
     BranchNode,
@@ -41,7 +42,7 @@ from ivr.lookups import LookupStatus
 MAX_CALL_DEPTH = 8
 
 
-class FlowBug(RuntimeError):
+class FlowBug(IvrError, RuntimeError):
     """The flow did something the compiler cannot rule out (a loop, runaway recursion)."""
 
 

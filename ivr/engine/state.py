@@ -118,4 +118,5 @@ class CallState:
             queue_seconds=self.queue_seconds,
             error=self.error,
             channel=self.kind,
+            synthetic=self.info.synthetic,
         )

@@ -130,6 +130,7 @@ async def _open_case(turn: Turn, queue: Queue, priority: int | None, intent: str
         flow=str(st.vars["call"]["flow"]),
         flow_version=st.flowset.version,
         note=st.note,
+        synthetic=st.info.synthetic,
     )
     try:
         async with asyncio.timeout(turn.case_write_timeout):

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ivr.errors import IvrError
+
 #: Conditions are one-liners for supervisors; anything longer belongs in a lookup.
 MAX_CONDITION_LENGTH = 300
 
@@ -33,7 +35,7 @@ _KEYWORDS = {"and", "or", "not", "is", "set", "true", "false", "none"}
 _COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 
 
-class ConditionError(ValueError):
+class ConditionError(IvrError, ValueError):
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(message)
         self.offset = offset

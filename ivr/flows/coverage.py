@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ivr.channels.channel import TransferStatus
 from ivr.config.diagnostics import Mark
 from ivr.flows.model import (
     AnyNode,
@@ -25,6 +24,7 @@ from ivr.flows.model import (
 )
 from ivr.flows.scenario_report import Heard
 from ivr.lookups import LookupStatus
+from ivr.phone import TransferStatus
 
 
 @dataclass(frozen=True, slots=True, order=True)

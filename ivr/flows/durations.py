@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ivr.errors import IvrError
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -11,7 +13,7 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_DURATION_SECONDS = 24 * 3600.0
 
 
-class DurationError(ValueError):
+class DurationError(IvrError, ValueError):
     pass
 
 

@@ -16,14 +16,13 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ivr.calls import Outcome
-from ivr.channels.channel import TransferStatus
-from ivr.channels.simulator import not_phone_keys
 from ivr.clock import DEFAULT_TZ
 from ivr.config.diagnostics import Diagnostic, Diagnostics, Mark, did_you_mean
 from ivr.config.loader import YMap, YScalar, YSeq, YValue, load_yaml
 from ivr.config.reader import Reader, describe
 from ivr.flows.model import FlowSet
 from ivr.lookups import LookupStatus
+from ivr.phone import TransferStatus, not_phone_keys
 
 #: What one scenario may say about the call it makes...
 SETUP_KEYS = ("name", "flow", "caller", "dialled", "language", "at", "seeded_at", "keys",
@@ -125,7 +124,7 @@ def load_scenarios(
 ) -> tuple[ScenarioFile | None, list[Diagnostic]]:
     """Read a scenarios file, checked against the compiled flows, the prompt catalog and
     the lookup names. Returns the file (None on any error) and every problem found."""
-    root, problems = load_yaml(text, path)
+    root, problems = load_yaml(text, path, kind="scenarios file")
     if root is None:
         return None, problems
     parser = _Parser(path, flowset, catalog, frozenset(lookups))

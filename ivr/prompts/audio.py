@@ -25,6 +25,8 @@ from pydub import AudioSegment
 from pydub.exceptions import CouldntDecodeError
 from pydub.silence import detect_leading_silence
 
+from ivr.errors import IvrError
+
 SAMPLE_RATE = 8000
 """Asterisk's native narrowband rate (``slin``/``ulaw``)."""
 SAMPLE_WIDTH = 2
@@ -43,7 +45,7 @@ RECORDED_SUFFIXES = (".wav", ".m4a", ".mp3")
 """Recordings we accept, in the order we prefer when one id has several."""
 
 
-class AudioError(Exception):
+class AudioError(IvrError):
     """A prompt could not be rendered or converted; the message says why."""
 
 

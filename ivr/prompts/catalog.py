@@ -23,6 +23,10 @@ import yaml
 
 from ivr.channels.channel import Prompt
 from ivr.clock import DEFAULT_TZ
+from ivr.config.diagnostics import Diagnostic, Diagnostics
+from ivr.config.loader import YMap, YScalar, YValue, load_yaml, read_yaml_file
+from ivr.config.reader import Reader
+from ivr.errors import IvrError
 from ivr.prompts import speech
 from ivr.prompts.speech_vi import ViStyle, style_for
 
@@ -35,14 +39,17 @@ WORD_PREFIX = "w_"
 #: A prompt text longer than this is a paste accident, not something to read to a caller.
 MAX_TEXT_CHARS = 2000
 WORDS_RESOURCE = "words.yaml"
-NULL_TAG = "tag:yaml.org,2002:null"
+#: The file's name in messages, the YAML limits' among them.
+PROMPTS_FILE = "prompts file"
 
 
-class CatalogError(ValueError):
-    """A prompts file we cannot use. One line per problem: ``PATH:LINE:COL: message``."""
+class CatalogError(IvrError, ValueError):
+    """A prompts file we cannot use: ``diagnostics`` holds every problem, printed one a
+    line as ``PATH:LINE:COL: error: message`` (as the flows file's)."""
 
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors = tuple(errors)
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        self.errors = tuple(str(d) for d in self.diagnostics)
         super().__init__("\n".join(self.errors))
 
 
@@ -57,106 +64,86 @@ class PromptEntry:
     """``PATH:LINE:COL`` of the id in its YAML file."""
 
 
-def _mark(path: str, node: yaml.Node) -> str:
-    return f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
-
-
 def _parse(
     text: str, path: str, section: str, *, words: bool
-) -> tuple[list[PromptEntry], list[str]]:
-    """YAML text -> entries, errors (every problem found, each with its position)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        problem = exc.problem or exc.context
-        if problem == "mapping values are not allowed here":
-            # Prompt texts are sentences: a ': ' inside unquoted text is the usual cause.
-            problem += " (put a text that contains ': ' in double quotes)"
-        return [], [f"{where}: not valid YAML: {problem}"]
-    except yaml.YAMLError as exc:
-        return [], [f"{path}: not valid YAML: {exc}"]
+) -> tuple[list[PromptEntry], list[Diagnostic]]:
+    """YAML text -> entries, diagnostics (every problem found, each with its position)."""
+    root, problems = load_yaml(text, path, kind=PROMPTS_FILE)
     if root is None:
-        return [], [f"{path}:1:1: empty file, expected a mapping with '{section}:'"]
-    if not isinstance(root, yaml.MappingNode):
-        return [], [f"{_mark(path, root)}: expected a mapping with '{section}:' at the top"]
-    body: yaml.Node | None = None
-    errors: list[str] = []
-    for key, value in root.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == section:
-            body = value
-        else:
-            errors.append(f"{_mark(path, key)}: unknown top-level key (expected '{section}')")
+        return [], problems
+    return _entries(root, section, words=words)
+
+
+def _entries(root: YValue, section: str, *, words: bool) -> tuple[list[PromptEntry],
+                                                                   list[Diagnostic]]:
+    diags = Diagnostics()
+    if not isinstance(root, YMap):
+        diags.error(root.mark, f"expected a mapping with '{section}:' at the top")
+        return [], diags.sorted()
+    Reader(diags).keys(root, (section,), f"the {PROMPTS_FILE}")
+    body = root.get(section)
     if body is None:
-        return [], [*errors, f"{_mark(path, root)}: missing '{section}:'"]
-    if isinstance(body, yaml.ScalarNode) and body.value in ("", "~", "null"):
-        return [], errors  # "prompts:" with nothing under it is an empty catalog
-    if not isinstance(body, yaml.MappingNode):
-        return [], [*errors, f"{_mark(path, body)}: '{section}' must map prompt ids to texts"]
-    entries: list[PromptEntry] = []
-    seen: set[str] = set()
-    for key, value in body.value:
-        entry = _entry(key, value, path, words, seen, errors)
-        if entry is not None:
-            entries.append(entry)
-    return entries, errors
+        diags.error(root.mark, f"missing '{section}:'")
+        return [], diags.sorted()
+    if isinstance(body, YScalar) and body.value is None:
+        return [], diags.sorted()  # "prompts:" with nothing under it is an empty catalog
+    if not isinstance(body, YMap):
+        diags.error(body.mark, f"'{section}' must map prompt ids to texts")
+        return [], diags.sorted()
+    for first, again in body.duplicates:
+        diags.error(again.mark, f"duplicate prompt id {again.text!r} (first defined at line "
+                    f"{first.mark.line})")
+    entries = [e for key, value in body.items
+               if (e := _entry(key, value, words, diags)) is not None]
+    return entries, diags.sorted()
 
 
-def _entry(
-    key: yaml.Node, value: yaml.Node, path: str, words: bool, seen: set[str], errors: list[str]
-) -> PromptEntry | None:
-    where = _mark(path, key)
-    pid = key.value if isinstance(key, yaml.ScalarNode) else None
-    if not isinstance(pid, str) or not PROMPT_ID.match(pid):
-        errors.append(f"{where}: prompt id {pid!r} must be lower-case letters, digits and _")
+def _entry(key: YScalar, value: YValue, words: bool, diags: Diagnostics) -> PromptEntry | None:
+    pid = key.text
+    if not PROMPT_ID.match(pid):
+        diags.error(key.mark, f"prompt id {pid!r} must be lower-case letters, digits and _")
         return None
-    if pid in seen:
-        errors.append(f"{where}: duplicate prompt id {pid!r}")
-        return None
-    seen.add(pid)
     if words != pid.startswith(WORD_PREFIX):
         rule = "word ids start with" if words else "ids starting with"
-        errors.append(f"{where}: {pid!r}: {rule} '{WORD_PREFIX}' (reserved for spoken values)")
+        diags.error(key.mark, f"{pid!r}: {rule} '{WORD_PREFIX}' (reserved for spoken values)")
         return None
-    if not isinstance(value, yaml.MappingNode):
-        errors.append(f"{_mark(path, value)}: {pid}: expected a mapping of language to text")
+    if not isinstance(value, YMap):
+        diags.error(value.mark, f"{pid}: expected a mapping of language to text")
         return None
+    before = len(diags.items)
+    for _, again in value.duplicates:
+        diags.error(again.mark, f"{pid}: duplicate language {again.text!r}")
     texts: dict[str, str] = {}
-    errors_before = len(errors)
-    for lang_node, text_node in value.value:
-        lang = lang_node.value if isinstance(lang_node, yaml.ScalarNode) else None
-        at = _mark(path, lang_node)
+    for lang_key, text_value in value.items:
+        lang = lang_key.text
         if lang not in LANGUAGES:
-            errors.append(f"{at}: {pid}: unknown language {lang!r} (one of {', '.join(LANGUAGES)})")
-        elif lang in texts:
-            errors.append(f"{at}: {pid}: duplicate language {lang!r}")
-        elif not isinstance(text_node, yaml.ScalarNode):
-            errors.append(f"{_mark(path, text_node)}: {pid}.{lang}: expected text")
-        elif text_node.tag == NULL_TAG or not text_node.value.strip():
-            errors.append(f"{_mark(path, text_node)}: {pid}.{lang}: empty text")
-        elif len(text_node.value) > MAX_TEXT_CHARS:
-            errors.append(
-                f"{_mark(path, text_node)}: {pid}.{lang}: longer than {MAX_TEXT_CHARS} characters"
-            )
+            diags.error(lang_key.mark,
+                        f"{pid}: unknown language {lang!r} (one of {', '.join(LANGUAGES)})")
+        elif not isinstance(text_value, YScalar):
+            diags.error(text_value.mark, f"{pid}.{lang}: expected text")
+        elif text_value.value is None or not text_value.text.strip():
+            diags.error(text_value.mark, f"{pid}.{lang}: empty text")
+        elif len(text_value.text) > MAX_TEXT_CHARS:
+            diags.error(text_value.mark,
+                        f"{pid}.{lang}: longer than {MAX_TEXT_CHARS} characters")
         else:
-            texts[lang] = " ".join(text_node.value.split())
-    if len(errors) > errors_before:
+            texts[lang] = " ".join(text_value.text.split())
+    if len(diags.items) > before:
         return None
     if not texts:
-        errors.append(f"{where}: {pid}: no text in any language")
+        diags.error(key.mark, f"{pid}: no text in any language")
         return None
-    return PromptEntry(pid, texts, words, where)
+    return PromptEntry(pid, texts, words, str(key.mark))
 
 
 def builtin_words() -> list[PromptEntry]:
     """The word vocabulary shipped with the package."""
     source = resources.files("ivr.prompts").joinpath(WORDS_RESOURCE)
-    entries, errors = _parse(
+    entries, problems = _parse(
         source.read_text(encoding="utf-8"), f"ivr/prompts/{WORDS_RESOURCE}", "words", words=True
     )
-    if errors:
-        raise CatalogError(errors)
+    if problems:
+        raise CatalogError(problems)
     return entries
 
 
@@ -191,15 +178,10 @@ class PromptCatalog:
         cls, path: Path, *, prefix: str = "ivr", variant: str = "north", zone: tzinfo = DEFAULT_TZ
     ) -> PromptCatalog:
         """Read ``config/prompts.yaml``; CatalogError (``PATH:LINE:COL: ...``) if broken."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CatalogError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-        except UnicodeDecodeError as exc:
-            raise CatalogError([f"{path}: not UTF-8 text: {exc.reason}"]) from None
-        entries, errors = _parse(text, str(path), "prompts", words=False)
-        if errors:
-            raise CatalogError(errors)
+        root, problems = read_yaml_file(path, PROMPTS_FILE)
+        entries, problems = _entries(root, "prompts", words=False) if root else ([], problems)
+        if problems:
+            raise CatalogError(problems)
         return cls(entries, builtin_words(), prefix=prefix, variant=variant, zone=zone, source=path)
 
     @classmethod
@@ -215,9 +197,9 @@ class PromptCatalog:
         text = yaml.safe_dump(
             {"prompts": {k: dict(v) for k, v in prompts.items()}}, allow_unicode=True
         )
-        entries, errors = _parse(text, "<prompts>", "prompts", words=False)
-        if errors:
-            raise CatalogError(errors)
+        entries, problems = _parse(text, "<prompts>", "prompts", words=False)
+        if problems:
+            raise CatalogError(problems)
         return cls(entries, builtin_words(), prefix=prefix, variant=variant, zone=zone)
 
     def has(self, prompt_id: str) -> bool:

@@ -29,7 +29,7 @@ async def load_card(store: PopStore, case_id: str) -> dict[str, Any] | None:
     registered = await store.accounts_for_phone(caller) if caller else []
     accounts = {str(case.get("account") or "")} | {str(a.get("code")) for a in registered}
     earlier: dict[str, dict[str, Any]] = {}
-    searches: list[dict[str, str]] = [{"caller": caller}] if caller else []
+    searches: list[dict[str, Any]] = [{"caller": caller}] if caller else []
     searches += [{"account": code} for code in sorted(accounts) if code]
     for search in searches:
         for other in await store.list_cases(limit=EARLIER_CASES + 1, **search):

@@ -20,6 +20,7 @@ class PopStore(Protocol):
         account: str | None = None,
         queue: str | None = None,
         limit: int = 50,
+        synthetic: bool = False,
     ) -> list[dict[str, Any]]: ...
 
     async def update_case(
@@ -44,14 +45,16 @@ class PopStore(Protocol):
 class WebStore(PopStore, Protocol):
     """What the web app needs from :class:`ivr.store.Store` beyond the dispatcher's part."""
 
-    async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
+    async def list_calls(self, *, limit: int = 50,
+                         synthetic: bool = False) -> list[dict[str, Any]]: ...
 
     async def call_report(self, *, since: datetime,
-                          until: datetime | None = None) -> dict[str, Any]: ...
+                          until: datetime | None = None,
+                          synthetic: bool = False) -> dict[str, Any]: ...
 
     async def report(self, name: str, *, since: datetime, until: datetime,
-                     survey_questions: frozenset[tuple[str, str]] = frozenset()
-                     ) -> dict[str, Any]: ...
+                     survey_questions: frozenset[tuple[str, str]] = frozenset(),
+                     synthetic: bool = False) -> dict[str, Any]: ...
 
     def database_health(self) -> dict[str, Any]:
         """``{"state": "ok"}``, or the state and why (``/healthz``)."""

@@ -6,7 +6,18 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, delete, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.calls import CallRecord, Outcome, jsonable
@@ -39,13 +50,21 @@ async def save_call(conn: AsyncConnection, record: CallRecord) -> None:
             total_seconds=record.total_seconds,
             error=record.error,
             channel=record.channel,
+            synthetic=record.synthetic,
         )
     )
 
 
-async def list_calls(conn: AsyncConnection, *, limit: int) -> list[dict[str, Any]]:
+def counted(synthetic: bool) -> ColumnElement[bool]:
+    """Which call records a report counts: load-test calls only when asked."""
+    return true() if synthetic else call_records.c.synthetic.is_(False)
+
+
+async def list_calls(conn: AsyncConnection, *, limit: int,
+                     synthetic: bool = False) -> list[dict[str, Any]]:
     rows = await conn.execute(
         select(call_records)
+        .where(counted(synthetic))
         .order_by(call_records.c.started_at.desc(), call_records.c.id.desc())
         .limit(limit)
     )
@@ -72,11 +91,12 @@ _FAILED_LOOKUP = ("error", "timeout")
 
 
 async def call_report(conn: AsyncConnection, *, since: datetime,
-                      until: datetime | None = None) -> dict[str, Any]:
+                      until: datetime | None = None,
+                      synthetic: bool = False) -> dict[str, Any]:
     """Totals by outcome, containment, mean duration, where abandoned callers were and
     which lookups failed, over calls that started at or after ``since`` (and before
-    ``until``, when given)."""
-    in_window = call_records.c.started_at >= since
+    ``until``, when given; load-test calls only with ``synthetic``)."""
+    in_window = and_(call_records.c.started_at >= since, counted(synthetic))
     if until is not None:
         in_window = and_(in_window, call_records.c.started_at < until)
     rows = await conn.execute(
@@ -92,6 +112,7 @@ async def call_report(conn: AsyncConnection, *, since: datetime,
         seconds += float(summed or 0.0)
     return {
         "since": iso(since),
+        "synthetic": "include" if synthetic else "exclude",
         "total": total,
         "outcomes": outcomes,
         "containment_rate": outcomes["self_served"] / total if total else None,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.calls import CaseDraft, jsonable
 from ivr.channels.channel import TransferResult, TransferStatus
+from ivr.errors import IvrError
 from ivr.store.convert import iso
 from ivr.store.models import case_events, cases
 
@@ -31,7 +32,7 @@ EVENT_STATUS = {
 }
 
 
-class UnknownCase(KeyError):
+class UnknownCase(IvrError, KeyError):
     """No case has this id."""
 
 
@@ -64,6 +65,7 @@ async def open_case(
             flow=draft.flow,
             flow_version=draft.flow_version,
             note=draft.note,
+            synthetic=draft.synthetic,
             created_at=now,
             updated_at=now,
         )
@@ -159,6 +161,7 @@ def _case_dict(row: Row[Any], events: Sequence[Row[Any]]) -> dict[str, Any]:
         "flow": m["flow"],
         "flow_version": m["flow_version"],
         "note": m["note"],
+        "synthetic": bool(m["synthetic"]),
         "events": [
             {"event": e.event, "agent": e.agent, "detail": e.detail, "at": iso(e.at)}
             for e in events
@@ -195,8 +198,11 @@ async def list_cases(
     account: str | None,
     queue: str | None,
     limit: int,
+    synthetic: bool = False,
 ) -> list[dict[str, Any]]:
     query = select(cases).order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(limit)
+    if not synthetic:
+        query = query.where(cases.c.synthetic.is_(False))
     if caller is not None:
         query = query.where(cases.c.caller == caller)
     if account is not None:

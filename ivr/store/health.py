@@ -112,6 +112,8 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self.opened = 0
         """How many times the circuit has opened (tests, /healthz)."""
+        self.on_change: Callable[[], None] | None = None
+        """Called after the circuit opens and after it closes (not on each probe)."""
 
     def allow(self) -> bool:
         """May an operation go to the database now? (In a break: no; after it: one.)"""
@@ -133,12 +135,15 @@ class CircuitBreaker:
 
     def answered(self) -> None:
         """The database answered an operation (even one admitted before a break)."""
-        if self.state is not Breaker.CLOSED:
+        was_open = self.state is not Breaker.CLOSED
+        if was_open:
             log.info("database %s answers again: circuit closed after %.1f s",
                      self.name, self._now() - self._opened_at)
         self.state = Breaker.CLOSED
         self.failures = 0
         self._break = self.first_break
+        if was_open and self.on_change is not None:
+            self.on_change()
 
     def failed(self, why: str) -> None:
         """An operation failed or timed out; ``why`` names the failure."""
@@ -166,6 +171,8 @@ class CircuitBreaker:
                     "answer error at once, call records go to the spill file, probing "
                     "every %g-%g s", self.name, self.failures, self.last_failure,
                     self.first_break, self.max_break)
+        if self.on_change is not None:
+            self.on_change()
 
     def report(self) -> dict[str, Any]:
         return {"circuit": self.state.value, "last_failure": self.last_failure,
@@ -220,6 +227,21 @@ class DatabaseHealth:
         watch task has migrated it."""
         self.replaced: str | None = None
         """Why writes are refused for good (the SQLite file was deleted or replaced)."""
+
+    @property
+    def circuit_open(self) -> bool:
+        """Is either circuit open (or half open, a probe out)?"""
+        return Breaker.CLOSED is not self.reads.state or Breaker.CLOSED is not self.writes.state
+
+    def watch_circuits(self, report: Callable[[bool], None]) -> None:
+        """Call ``report(circuit_open)`` now and whenever a circuit opens or closes. The
+        service passes ``metrics.database_circuit`` (the gauge
+        ``ivr_database_circuit_open``): this module stays sans-IO and imports no metrics."""
+        def changed() -> None:
+            report(self.circuit_open)
+
+        self.reads.on_change = self.writes.on_change = changed
+        changed()
 
     @property
     def ok(self) -> bool:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -190,6 +191,7 @@ cases = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("synthetic", Boolean, nullable=False, server_default=false()),  # migration 0008
     Index("ix_cases_caller", "caller"),
     Index("ix_cases_account", "account"),
     Index("ix_cases_queue", "queue"),
@@ -268,5 +270,7 @@ call_records = Table(
     Column("total_seconds", Float, nullable=False),
     Column("error", Text, nullable=False, server_default=""),
     Column("channel", String(20), nullable=False, server_default=""),
+    # A load-test call (ivr loadtest): reports leave it out unless asked (migration 0008).
+    Column("synthetic", Boolean, nullable=False, server_default=false()),
     Index("ix_call_records_started_at", "started_at"),
 )

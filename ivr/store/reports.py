@@ -14,9 +14,10 @@ from collections import Counter, defaultdict
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ivr.store.calls import counted
 from ivr.store.convert import iso
 from ivr.store.models import (
     areas,
@@ -39,14 +40,15 @@ TRANSFER_RESULTS = ("completed", "abandoned", "timeout", "no_agents", "full", "f
                     "callback", "waiting")
 
 
-async def transfers_by_reason(conn: AsyncConnection, since: datetime,
-                              until: datetime) -> list[dict[str, Any]]:
+async def transfers_by_reason(conn: AsyncConnection, since: datetime, until: datetime,
+                              synthetic: bool = False) -> list[dict[str, Any]]:
     """Cases opened for an agent in the period, by the caller's reason (the case's intent),
     with how each transfer ended (a callback's own case is not a transfer)."""
     rows = await conn.execute(
         select(cases.c.intent, cases.c.transfer_status, func.count())
         .where(cases.c.created_at >= since, cases.c.created_at < until,
-               cases.c.queue.not_in(("", CALLBACK_QUEUE)))
+               cases.c.queue.not_in(("", CALLBACK_QUEUE)),
+               true() if synthetic else cases.c.synthetic.is_(False))
         .group_by(cases.c.intent, cases.c.transfer_status)
     )
     by_reason: dict[str, Counter[str]] = defaultdict(Counter)
@@ -63,7 +65,8 @@ async def transfers_by_reason(conn: AsyncConnection, since: datetime,
 
 
 async def survey_calls(conn: AsyncConnection, since: datetime, until: datetime,
-                       question_nodes: frozenset[tuple[str, str]]) -> dict[str, Any]:
+                       question_nodes: frozenset[tuple[str, str]],
+                       synthetic: bool = False) -> dict[str, Any]:
     """The calls of the period that reached a survey question (``(flow, node)`` pairs),
     with their path, their case's intent and the score if they answered.
 
@@ -81,7 +84,8 @@ async def survey_calls(conn: AsyncConnection, since: datetime, until: datetime,
             call_records
             .outerjoin(cases, cases.c.code == call_records.c.case_id)
             .outerjoin(survey_answers, survey_answers.c.call_id == call_records.c.call_id))
-        .where(call_records.c.started_at >= since, call_records.c.started_at < until, maybe)
+        .where(call_records.c.started_at >= since, call_records.c.started_at < until, maybe,
+               counted(synthetic))
         .order_by(call_records.c.started_at.desc())
         .limit(ROW_LIMIT)
     )).all()

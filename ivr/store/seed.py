@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from ivr.errors import IvrError
 from ivr.store import bulk
 from ivr.store.demo import DEMO_ACCOUNTS, DEMO_OUTAGES
 from ivr.store.models import (
@@ -46,6 +47,9 @@ from ivr.store.seed_data import (
 )
 from ivr.store.store import Store
 
+#: Accounts ``seed_demo_if_empty`` creates: enough to feel real, seeded in about a second.
+DEMO_SIZE = 2_000
+
 #: Accounts per batch: about 25 rows each, so a batch is ~125k rows (tens of MB of
 #: tuples at most) and one commit.
 BATCH_ACCOUNTS = 5_000
@@ -57,7 +61,7 @@ RANDOM_SERIAL_BASE = 1_000_000
 DUE_DAYS = 20
 
 
-class SeedError(Exception):
+class SeedError(IvrError):
     """The database cannot be seeded as asked (already holds accounts)."""
 
 
@@ -226,6 +230,15 @@ class _Batch:
         self.totals[2] += len(readings)
         if self.progress is not None:
             self.progress(len(acc))
+
+
+async def seed_demo_if_empty(store: Store) -> bool:
+    """Seed the small demo set into an empty database; True if it did. (Here, not a
+    ``Store`` method: the store knows nothing of demo data, and seed imports the store.)"""
+    if not await store.is_empty():
+        return False
+    await seed(store, n_accounts=DEMO_SIZE, seed=1)
+    return True
 
 
 async def seed(

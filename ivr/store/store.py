@@ -35,9 +35,6 @@ from ivr.store.models import accounts
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-#: Accounts ``seed_demo_if_empty`` creates: enough to feel real, seeded in about a second.
-DEMO_ACCOUNTS = 2_000
-
 #: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations
 #: when several ``ivr serve`` instances start at once.
 MIGRATION_LOCK_ID = 0x1D7_5703
@@ -168,15 +165,6 @@ class Store:
         async with self._engine.connect() as conn:
             return await conn.scalar(select(accounts.c.id).limit(1)) is None
 
-    async def seed_demo_if_empty(self) -> bool:
-        """Seed the small demo set into an empty database; True if it did."""
-        if not await self.is_empty():
-            return False
-        from ivr.store.seed import seed
-
-        await seed(self, n_accounts=DEMO_ACCOUNTS, seed=1)
-        return True
-
     async def close(self) -> None:
         await self._engine.dispose()
 
@@ -228,10 +216,13 @@ class Store:
         account: str | None = None,
         queue: str | None = None,
         limit: int = 50,
+        synthetic: bool = False,
     ) -> list[dict[str, Any]]:
+        """The newest cases; load-test ones (``synthetic``) only when asked."""
         async with self._read() as conn:
             return await cases.list_cases(
-                conn, caller=caller, account=account, queue=queue, limit=limit
+                conn, caller=caller, account=account, queue=queue, limit=limit,
+                synthetic=synthetic,
             )
 
     async def update_case(
@@ -260,28 +251,36 @@ class Store:
         async with self._write() as conn:
             await cases.add_event(conn, case_id, event, agent, detail, self._clock.now())
 
-    async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]:
+    async def list_calls(self, *, limit: int = 50,
+                         synthetic: bool = False) -> list[dict[str, Any]]:
+        """The newest call records; load-test calls (``synthetic``) only when asked."""
         async with self._read() as conn:
-            return await calls.list_calls(conn, limit=limit)
+            return await calls.list_calls(conn, limit=limit, synthetic=synthetic)
 
     async def call_report(self, *, since: datetime,
-                          until: datetime | None = None) -> dict[str, Any]:
+                          until: datetime | None = None,
+                          synthetic: bool = False) -> dict[str, Any]:
         """The supervisors' call report (JSON-ready) for calls started in
-        ``[since, until)`` (``until`` None: up to now)."""
+        ``[since, until)`` (``until`` None: up to now); load-test calls count only with
+        ``synthetic=True``."""
         async with self._read() as conn:
-            return await calls.call_report(conn, since=since, until=until)
+            return await calls.call_report(conn, since=since, until=until,
+                                           synthetic=synthetic)
 
     async def report(self, name: str, *, since: datetime, until: datetime,
-                     survey_questions: frozenset[tuple[str, str]] = frozenset()
-                     ) -> dict[str, Any]:
+                     survey_questions: frozenset[tuple[str, str]] = frozenset(),
+                     synthetic: bool = False) -> dict[str, Any]:
         """One of the supervisor's period reports (:data:`REPORTS`), JSON-ready.
         ``survey_questions``: the ``(flow, node)`` of the survey question, for
-        ``survey_calls``, whose rows the web layer reads against the flows."""
+        ``survey_calls``, whose rows the web layer reads against the flows; load-test
+        calls and cases count only with ``synthetic=True``."""
         async with self._read() as conn:
             if name == "transfers":
-                return {"by_reason": await reports.transfers_by_reason(conn, since, until)}
+                return {"by_reason": await reports.transfers_by_reason(conn, since, until,
+                                                                          synthetic)}
             if name == "survey_calls":
-                return await reports.survey_calls(conn, since, until, survey_questions)
+                return await reports.survey_calls(conn, since, until, survey_questions,
+                                                  synthetic)
             if name == "agents":
                 return await reports.agents(conn, since, until)
             if name == "outages":

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.spill import SpillFile
 from ivr.store.health import FIRST_BREAK, MAX_BREAK, describe_db_error, is_database_failure
+from ivr.store.seed import seed_demo_if_empty
 from ivr.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def prepare_database(store: Store, *, seed_demo: bool) -> None:
     """What a normal start does to the database: migrate, then seed an empty one."""
     await store.migrate()
     if seed_demo:
-        await store.seed_demo_if_empty()
+        await seed_demo_if_empty(store)
 
 
 def what_to_check(url: str) -> str:

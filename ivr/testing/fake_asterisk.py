@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from ivr import channel_vars as cv
 from ivr.agi.commands import ParsedCommand, parse_command
+from ivr.errors import IvrError
 from ivr.testing.callers import Caller, QueueOutcome, SilentCaller
 from ivr.testing.fake_queue import (
     JOIN_STATUSES,
@@ -399,7 +400,7 @@ class Hold:
                 self.release()
 
 
-class ServerSilent(TimeoutError):
+class ServerSilent(IvrError, TimeoutError):
     """The FastAGI server sent nothing for too long (virtual time: it should not wait)."""
 
     def __init__(self, seconds: float | None, transcript: CallTranscript) -> None:

@@ -216,7 +216,8 @@ async def fetch_records(db_url: str, call_ids: Sequence[str]) -> dict[str, dict[
     store = await Store.open(db_url)
     try:
         # The newest records first; other traffic during the run may sit between ours.
-        rows = await store.list_calls(limit=max(2 * len(wanted), len(wanted) + 1000))
+        rows = await store.list_calls(limit=max(2 * len(wanted), len(wanted) + 1000),
+                                      synthetic=True)  # ours are marked so
     finally:
         await store.close()
     return {str(r["call_id"]): r for r in rows if r["call_id"] in wanted}

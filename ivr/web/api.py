@@ -75,8 +75,20 @@ async def get_case(request: web.Request) -> web.Response:
     return web.json_response(case)
 
 
+def synthetic_choice(request: web.Request) -> bool | None:
+    """``synthetic=include`` counts load-test calls (``ivr loadtest``), ``exclude`` (the
+    default) leaves them out; None for anything else."""
+    return {"include": True, "exclude": False}.get(request.query.get("synthetic", "exclude"))
+
+
+SYNTHETIC_CHOICES = "synthetic must be include or exclude"
+
+
 async def list_cases(request: web.Request) -> web.Response:
     user = require_api_user(request)
+    synthetic = synthetic_choice(request)
+    if synthetic is None:
+        return _error(400, SYNTHETIC_CHOICES)
     caller = request.query.get("caller") or None
     account = request.query.get("account") or None
     queue = request.query.get("queue") or None
@@ -89,7 +101,7 @@ async def list_cases(request: web.Request) -> web.Response:
     except ValueError:
         return _error(400, "limit must be a number")
     found = await request.app[STORE].list_cases(caller=caller, account=account, queue=queue,
-                                                limit=limit)
+                                                limit=limit, synthetic=synthetic)
     return web.json_response({"cases": [c for c in found if can_read(user, c)]})
 
 
@@ -129,7 +141,11 @@ async def list_calls(request: web.Request) -> web.Response:
         limit = min(MAX_LIST, max(1, int(request.query.get("limit", "50"))))
     except ValueError:
         return _error(400, "limit must be a number")
-    return web.json_response({"calls": await request.app[STORE].list_calls(limit=limit)})
+    synthetic = synthetic_choice(request)
+    if synthetic is None:
+        return _error(400, SYNTHETIC_CHOICES)
+    calls = await request.app[STORE].list_calls(limit=limit, synthetic=synthetic)
+    return web.json_response({"calls": calls})
 
 
 async def agents(request: web.Request) -> web.Response:

@@ -4,7 +4,8 @@
 ``range=today`` (the default), ``7d`` or ``30d`` in the hotline's time zone, or
 ``from=YYYY-MM-DD&to=YYYY-MM-DD`` (both days included), or ``hours=N`` (the last N
 hours, as before). ``format=csv`` sends one of the report's tables as CSV (``table=``
-names it; the first by default). ``GET /api/queue/live``: callers waiting per queue
+names it; the first by default); ``synthetic=include`` counts load-test calls, left out
+otherwise. ``GET /api/queue/live``: callers waiting per queue
 now, the longest wait, and the agents free, on a call or away.
 """
 
@@ -19,9 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from ivr.clock import DEFAULT_TZ
+from ivr.errors import IvrError
 from ivr.flows.model import FlowSet
 from ivr.flows.paths import first_choice, questions_recorded_by, reached
 from ivr.store.reports import satisfaction
+from ivr.web.api import SYNTHETIC_CHOICES, synthetic_choice
 from ivr.web.keys import CLOCK, DIRECTORY, DISPATCHER, FLOWSET, PRESENCE, QUEUE, STORE
 from ivr.web.middleware import require_api_user
 
@@ -38,8 +41,8 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-class PeriodError(ValueError):
-    pass
+class PeriodError(IvrError, ValueError):
+    """A report's period that cannot be read; the message says why, for the supervisor."""
 
 
 def period(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime, str]:
@@ -77,7 +80,8 @@ async def _satisfaction(request: web.Request, since: datetime, until: datetime
     flows = request.app[FLOWSET]()
     questions = questions_recorded_by(flows, SURVEY_LOOKUP) if flows else frozenset()
     data = await request.app[STORE].report("survey_calls", since=since, until=until,
-                                           survey_questions=questions)
+                                           survey_questions=questions,
+                                           synthetic=synthetic_choice(request) or False)
     calls = [c for c in data["calls"] if reached(c["path"], questions)]
     for call in calls:
         call["reason"] = call["intent"] or (_choice(flows, call["path"]) or "general")
@@ -90,7 +94,8 @@ def _choice(flows: FlowSet | None, path: list[dict[str, Any]]) -> str:
 
 
 async def _calls(request: web.Request, since: datetime, until: datetime) -> dict[str, Any]:
-    report = await request.app[STORE].call_report(since=since, until=until)
+    report = await request.app[STORE].call_report(
+        since=since, until=until, synthetic=synthetic_choice(request) or False)
     # The outcome counts as a table too, for the CSV.
     report["by_outcome"] = [{"outcome": k, "calls": v} for k, v in report["outcomes"].items()]
     return report
@@ -98,7 +103,8 @@ async def _calls(request: web.Request, since: datetime, until: datetime) -> dict
 
 def _stored(name: str) -> Callable[[web.Request, datetime, datetime], Any]:
     async def read(request: web.Request, since: datetime, until: datetime) -> dict[str, Any]:
-        return await request.app[STORE].report(name, since=since, until=until)
+        return await request.app[STORE].report(
+            name, since=since, until=until, synthetic=synthetic_choice(request) or False)
     return read
 
 
@@ -154,6 +160,8 @@ async def get_report(request: web.Request) -> web.Response:
         since, until, label = period(request.query, request.app[CLOCK].now())
     except PeriodError as exc:
         return _error(400, str(exc))
+    if synthetic_choice(request) is None:
+        return _error(400, SYNTHETIC_CHOICES)
     read, tables = REPORTS[name]
     data = await read(request, since, until)
     if request.query.get("format", "json") == "csv":

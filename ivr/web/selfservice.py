@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from ivr.errors import IvrError
 from ivr.lookups import LookupContext, LookupRegistry, LookupResult, LookupStatus
 from ivr.store import Store
 from ivr.store.convert import normalise_phone
@@ -174,7 +175,7 @@ async def page(request: web.Request) -> web.Response:
     return response
 
 
-class _Refusal(Exception):
+class _Refusal(IvrError):
     """One line for the visitor and the status to send it with."""
 
     def __init__(self, message: str, status: int = 400) -> None:

@@ -22,6 +22,7 @@ from ivr.config.loader import (
     YScalar,
     YSeq,
     YValue,
+    decode,
     load_yaml,
     size_problem,
 )
@@ -208,11 +209,9 @@ def compile_flows(
 def _compile(data: bytes, path: str, catalog: PromptIds,
              lookups: Mapping[str, LookupSignature]) -> tuple[FlowSet | None, list[Diagnostic]]:
     version = hashlib.sha256(data).hexdigest()[:12]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Diagnostics.single(Mark(path, 1, exc.start + 1),
-                                         "the file is not UTF-8 text")]
+    text, problems = decode(data, path)
+    if text is None:
+        return None, problems
     root, problems = load_yaml(text, path)
     if root is None:
         return None, problems

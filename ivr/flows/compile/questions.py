@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from types import MappingProxyType
 
-from ivr.channels.channel import ALL_KEYS
 from ivr.config.diagnostics import did_you_mean
 from ivr.config.loader import YMap, YScalar, YValue
 from ivr.flows.compile.context import READ_BACK_PROMPTS, NodeContext
 from ivr.flows.model import AnyNode, Exit, InputNode, MenuNode, Question
+from ivr.phone import ALL_KEYS
 
 #: Named input checks, so supervisors never write regular expressions for the usual ones.
 CHECKS = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from ivr.channels.channel import ALL_KEYS
 from ivr.config.diagnostics import did_you_mean
 from ivr.config.loader import YValue
 from ivr.flows.compile.context import Compiler
 from ivr.flows.model import Defaults, Hotline, Queue
+from ivr.phone import ALL_KEYS
 
 #: Prompts the engine plays itself when a queue offers a callback.
 CALLBACK_PROMPTS = ("offer_callback", "callback_confirmed", "goodbye")
