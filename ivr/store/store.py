@@ -1,7 +1,8 @@
 """The store: the one object in ``ivr`` that talks to the database.
 
-Every method opens a connection from the pool for just its own work; every write
-commits before it returns (a ticket or case id the caller hears survives a crash).
+Every method hands all its statements to the backend in one piece (one hop to the
+SQLite database thread, one greenlet hop over asyncpg: :mod:`ivr.store.backend`); every
+write commits before it returns (a ticket or case id the caller hears survives a crash).
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event, select, text
+from sqlalchemy import Connection, Engine, event, select, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls import CallRecord, CaseDraft
 from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
 from ivr.store import calls, cases, queries, requests
+from ivr.store.backend import AsyncBackend, Backend, SqliteBackend, T, Work
 from ivr.store.convert import normalise_phone
-from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine
+from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine, make_sqlite_sync_engine
 from ivr.store.health import (
     DatabaseFileReplaced,
     DatabaseHealth,
@@ -65,17 +67,21 @@ class Store:
         *,
         schema: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self.schema = schema
-        # SQLite has one writer at a time. Left to SQLite's busy handler, concurrent
-        # writers poll with growing sleeps and, under a burst of calls, some give up with
-        # "database is locked"; queueing them here in arrival order keeps every write
-        # short and fair. PostgreSQL needs no such gate.
-        self._write_gate: asyncio.Lock | None = (
-            asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        )
+        self._db: Backend
+        if engine.dialect.name == "sqlite":
+            # The store's own methods run on a synchronous engine in its database
+            # threads; the async engine is left to migrations, the seeder and tests.
+            sync = make_sqlite_sync_engine(engine.url, busy_timeout=busy_timeout)
+            self._db = SqliteBackend(sync)
+            self._db_engine: Engine = sync
+        else:
+            self._db = AsyncBackend(engine)
+            self._db_engine = engine.sync_engine
         path = sqlite_file(engine.url)
         self.health = DatabaseHealth(
             engine.url.render_as_string(hide_password=True),
@@ -83,7 +89,8 @@ class Store:
             file=FileIdentity(path) if path else None,
         )
         if path:
-            _follow_file_identity(engine, self.health)
+            _follow_file_identity(engine.sync_engine, self.health)
+            _follow_file_identity(self._db_engine, self.health)
 
     @classmethod
     async def open(
@@ -97,7 +104,8 @@ class Store:
     ) -> Store:
         """Connect lazily to ``url`` (SQLite file created on first use)."""
         engine = make_engine(url, schema=schema, busy_timeout=busy_timeout)
-        return cls(engine, clock or SystemClock(), schema=schema, monotonic=monotonic)
+        return cls(engine, clock or SystemClock(), schema=schema, monotonic=monotonic,
+                   busy_timeout=busy_timeout)
 
     @contextlib.asynccontextmanager
     async def _watched(self, *, write: bool) -> AsyncIterator[None]:
@@ -118,32 +126,31 @@ class Store:
             raise
         breaker.answered()
 
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reading; refused at once while the database is known down."""
+    async def _read(self, work: Work[T]) -> T:
+        """Run a read (one hop); refused at once while the database is known down."""
         self.health.admit()
-        async with self._watched(write=False), self._engine.connect() as conn:
-            yield conn
+        async with self._watched(write=False):
+            return await self._db.read(work)
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that writes, committed when the block ends, unless the SQLite
-        file is not the one we opened any more (then rolled back: a ticket number the
-        caller is about to hear must be in the database they will find)."""
+    async def _write(self, work: Work[T]) -> T:
+        """Run a write in one transaction (one hop), committed before this returns,
+        unless the SQLite file is not the one we opened any more (then rolled back: a
+        ticket number the caller is about to hear must be in the database they will
+        find)."""
         self.health.admit(write=True)
         async with self._watched(write=True):
-            if self._write_gate is None:
-                async with self._engine.begin() as conn:
-                    yield conn
-                    self.health.refuse_if_replaced()
-                return
-            async with self._write_gate, self._engine.begin() as conn:
-                yield conn
-                self.health.refuse_if_replaced()
+            return await self._db.write(work, self.health.refuse_if_replaced)
 
     @property
     def engine(self) -> AsyncEngine:
+        """The async engine: migrations, the seeder, ad-hoc reads (``ivr db``, tests)."""
         return self._engine
+
+    @property
+    def sync_engine(self) -> Engine:
+        """The engine the store's own methods run their statements on (for event hooks:
+        tests count statements and connection attempts here)."""
+        return self._db_engine
 
     @property
     def dialect(self) -> str:
@@ -165,8 +172,7 @@ class Store:
             await conn.run_sync(_upgrade)
 
     async def is_empty(self) -> bool:
-        async with self._engine.connect() as conn:
-            return await conn.scalar(select(accounts.c.id).limit(1)) is None
+        return await self._db.read(_no_accounts)
 
     async def seed_demo_if_empty(self) -> bool:
         """Seed the small demo set into an empty database; True if it did."""
@@ -178,48 +184,48 @@ class Store:
         return True
 
     async def close(self) -> None:
+        await self._db.close()
         await self._engine.dispose()
 
     async def ping(self, *, write: bool = False) -> None:
         """One round trip: the breaker's probe when no call is making one. The write
         probe takes SQLite's write lock (and gives it back): what writes wait for."""
         if not write:
-            async with self._read() as conn:
-                await conn.execute(text("SELECT 1"))
+            await self._read(_select_one)
             return
-        async with self._write() as conn:
-            if self.dialect == "sqlite":
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            await conn.execute(text("SELECT 1"))
+        await self._write(_select_one)
 
     def database_health(self) -> dict[str, Any]:
         """``/healthz``'s view of the database: ``{"state": "ok"}`` or what is wrong."""
         return self.health.report()
 
     async def stats(self) -> dict[str, int]:
-        async with self._engine.connect() as conn:
-            return await queries.counts(conn)
+        return await self._db.read(queries.counts)
+
+    async def drop_connections(self) -> None:
+        """Close the open connections (the next operation opens a new one, which the
+        file identity check may refuse)."""
+        await self._db.drop_connections()
+        await self._engine.dispose()
 
     # -- CallStore -------------------------------------------------------------------
 
     async def save_call(self, record: CallRecord) -> None:
-        async with self._write() as conn:
-            await calls.save_call(conn, record)
+        await self._write(lambda conn: calls.save_call(conn, record))
 
     async def open_case(self, draft: CaseDraft) -> str:
-        async with self._write() as conn:
-            _row, code = await cases.open_case(conn, draft, self._clock.now())
+        now = self._clock.now()
+        _row, code = await self._write(lambda conn: cases.open_case(conn, draft, now))
         return code
 
     async def finish_transfer(self, case_id: str, result: TransferResult) -> None:
-        async with self._write() as conn:
-            await cases.finish_transfer(conn, case_id, result, self._clock.now())
+        now = self._clock.now()
+        await self._write(lambda conn: cases.finish_transfer(conn, case_id, result, now))
 
     # -- cases for the web app and the dispatcher ------------------------------------
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:
-        async with self._read() as conn:
-            return await cases.get_case(conn, case_id)
+        return await self._read(lambda conn: cases.get_case(conn, case_id))
 
     async def list_cases(
         self,
@@ -229,10 +235,11 @@ class Store:
         queue: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        async with self._read() as conn:
-            return await cases.list_cases(
+        return await self._read(
+            lambda conn: cases.list_cases(
                 conn, caller=caller, account=account, queue=queue, limit=limit
             )
+        )
 
     async def update_case(
         self,
@@ -247,37 +254,37 @@ class Store:
         given = {"notes": notes, "disposition": disposition, "agent": agent, "status": status}
         values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         values["updated_at"] = self._clock.now()
-        async with self._write() as conn:
-            if not await cases.update_case(conn, case_id, values):
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            if not cases.update_case(conn, case_id, values):
                 return None
-            return await cases.get_case(conn, case_id)
+            return cases.get_case(conn, case_id)
+
+        return await self._write(work)
 
     async def add_case_event(
         self, case_id: str, event: str, *, agent: str | None = None, detail: str = ""
     ) -> None:
         """Append an event; ``ringing``/``connected``/``completed``/``caller_gone`` also
         move the case's status (and who has it). Raises ``UnknownCase`` for a bad id."""
-        async with self._write() as conn:
-            await cases.add_event(conn, case_id, event, agent, detail, self._clock.now())
+        now = self._clock.now()
+        await self._write(lambda conn: cases.add_event(conn, case_id, event, agent, detail, now))
 
     async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]:
-        async with self._read() as conn:
-            return await calls.list_calls(conn, limit=limit)
+        return await self._read(lambda conn: calls.list_calls(conn, limit=limit))
 
     async def call_report(self, *, since: datetime) -> dict[str, Any]:
         """The supervisors' call report (JSON-ready) for calls started since ``since``."""
-        async with self._read() as conn:
-            return await calls.call_report(conn, since=since)
+        return await self._read(lambda conn: calls.call_report(conn, since=since))
 
     # -- data behind the named lookups -------------------------------------------------
 
     async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]:
-        async with self._read() as conn:
-            return await queries.accounts_for_phone(conn, normalise_phone(phone))
+        number = normalise_phone(phone)
+        return await self._read(lambda conn: queries.accounts_for_phone(conn, number))
 
     async def account_by_code(self, code: str) -> dict[str, Any] | None:
-        async with self._read() as conn:
-            found = await queries.account_by_code(conn, code)
+        found = await self._read(lambda conn: queries.account_by_code(conn, code))
         if found is None:
             return None
         return {
@@ -290,79 +297,70 @@ class Store:
         }
 
     async def phones_for_account(self, code: str) -> list[str]:
-        async with self._read() as conn:
-            return await queries.phones_for_account(conn, code)
+        return await self._read(lambda conn: queries.phones_for_account(conn, code))
 
     async def accounts_by_digits(self, digits: str) -> list[str]:
-        async with self._read() as conn:
-            return await queries.accounts_by_digits(conn, digits)
+        return await self._read(lambda conn: queries.accounts_by_digits(conn, digits))
 
     async def balance(self, code: str) -> dict[str, Any] | None:
-        async with self._read() as conn:
-            return await queries.balance(conn, code)
+        return await self._read(lambda conn: queries.balance(conn, code))
 
     async def meter_reading(self, code: str) -> dict[str, Any] | None:
-        async with self._read() as conn:
-            return await queries.meter_reading(conn, code)
+        return await self._read(lambda conn: queries.meter_reading(conn, code))
 
     async def outage_for_phone(self, phone: str) -> dict[str, Any] | None:
         """The outage now affecting any area where this number has an account."""
-        async with self._read() as conn:
-            area_ids = await queries.area_ids_for_phone(conn, normalise_phone(phone))
-            found = await queries.outage_for_areas(
-                conn, area_ids, self._clock.now(), self.tz, include_scheduled=False
-            )
-        return _public_outage(found)
+        number, now, tz = normalise_phone(phone), self._clock.now(), self.tz
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            area_ids = queries.area_ids_for_phone(conn, number)
+            return queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=False)
+
+        return _public_outage(await self._read(work))
 
     async def outage_for_area(self, name: str) -> dict[str, Any] | None:
         """The outage now (else next planned) in the areas whose name contains ``name``."""
-        async with self._read() as conn:
-            area_ids = await queries.area_ids_by_name(conn, name)
-            found = await queries.outage_for_areas(
-                conn, area_ids, self._clock.now(), self.tz, include_scheduled=True
-            )
-        return _public_outage(found)
+        now, tz = self._clock.now(), self.tz
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            area_ids = queries.area_ids_by_name(conn, name)
+            return queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=True)
+
+        return _public_outage(await self._read(work))
 
     async def outage_for_account(self, code: str) -> dict[str, Any] | None:
         """The outage affecting the account's area now, else its next planned one."""
-        async with self._read() as conn:
-            found_account = await queries.account_by_code(conn, code)
+        now, tz = self._clock.now(), self.tz
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            found_account = queries.account_by_code(conn, code)
             if found_account is None:
                 return None
-            found = await queries.outage_for_areas(
-                conn,
-                [found_account["area_id"]],
-                self._clock.now(),
-                self.tz,
-                include_scheduled=True,
+            return queries.outage_for_areas(
+                conn, [found_account["area_id"]], now, tz, include_scheduled=True
             )
-        return _public_outage(found)
+
+        return _public_outage(await self._read(work))
 
     async def report_outage(
         self, *, call_id: str, caller: str, account: str | None = None
     ) -> dict[str, Any]:
-        async with self._write() as conn:
-            return await requests.report_outage(
-                conn,
-                call_id=call_id,
-                caller=normalise_phone(caller),
-                account=account,
-                now=self._clock.now(),
-                tz=self.tz,
+        number, now, tz = normalise_phone(caller), self._clock.now(), self.tz
+        return await self._write(
+            lambda conn: requests.report_outage(
+                conn, call_id=call_id, caller=number, account=account, now=now, tz=tz
             )
+        )
 
     async def service_request(
         self, *, call_id: str, caller: str, kind: str, account: str | None = None
     ) -> str:
-        async with self._write() as conn:
-            return await requests.service_request(
-                conn,
-                call_id=call_id,
-                caller=caller,
-                kind=kind,
-                account=account,
-                now=self._clock.now(),
+        now = self._clock.now()
+        return await self._write(
+            lambda conn: requests.service_request(
+                conn, call_id=call_id, caller=caller, kind=kind, account=account, now=now
             )
+        )
 
     async def request_callback(
         self,
@@ -375,8 +373,9 @@ class Store:
         reason: str,
         account: str | None = None,
     ) -> str:
-        async with self._write() as conn:
-            return await requests.request_callback(
+        now = self._clock.now()
+        return await self._write(
+            lambda conn: requests.request_callback(
                 conn,
                 call_id=call_id,
                 caller=caller,
@@ -385,14 +384,25 @@ class Store:
                 phone=phone,
                 reason=reason,
                 account=account,
-                now=self._clock.now(),
+                now=now,
             )
+        )
 
     async def record_survey(self, *, call_id: str, caller: str, score: int) -> None:
-        async with self._write() as conn:
-            await requests.record_survey(
-                conn, call_id=call_id, caller=caller, score=score, now=self._clock.now()
+        now = self._clock.now()
+        await self._write(
+            lambda conn: requests.record_survey(
+                conn, call_id=call_id, caller=caller, score=score, now=now
             )
+        )
+
+
+def _no_accounts(conn: Connection) -> bool:
+    return conn.scalar(select(accounts.c.id).limit(1)) is None
+
+
+def _select_one(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
 
 
 def sqlite_file(url: URL) -> str | None:
@@ -405,19 +415,19 @@ def sqlite_file(url: URL) -> str | None:
     return str(Path(database).expanduser())
 
 
-def _follow_file_identity(engine: AsyncEngine, health: DatabaseHealth) -> None:
+def _follow_file_identity(engine: Engine, health: DatabaseHealth) -> None:
     """Remember the SQLite file the first connection opens; refuse a new connection
     once the path names another file or none (SQLite would create an empty database
     there, and the next start would seed it as a new site)."""
     identity = health.file
     assert identity is not None
 
-    @event.listens_for(engine.sync_engine, "do_connect")
+    @event.listens_for(engine, "do_connect")
     def _check(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
         if not health.file_is_ours():
             raise DatabaseFileReplaced(f"{health.replaced}: no new connection")
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _remember(_dbapi_conn: Any, _record: Any) -> None:
         identity.remember()
 
