@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, select, text
+from sqlalchemy import Connection, Engine, event, insert, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,8 +25,14 @@ from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
 from ivr.store import calls, cases, queries, requests
 from ivr.store.backend import AsyncBackend, Backend, SqliteBackend, T, Work
+from ivr.store.cache import ReadMostly, ReadMostlyCache
 from ivr.store.convert import normalise_phone
-from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine, make_sqlite_sync_engine
+from ivr.store.engine import (
+    DEFAULT_BUSY_TIMEOUT,
+    asyncpg_dsn,
+    make_engine,
+    make_sqlite_sync_engine,
+)
 from ivr.store.health import (
     DatabaseFileReplaced,
     DatabaseHealth,
@@ -33,12 +40,16 @@ from ivr.store.health import (
     describe_db_error,
     is_database_failure,
 )
-from ivr.store.models import accounts
+from ivr.store.models import accounts, areas, outages
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 #: Accounts ``seed_demo_if_empty`` creates: enough to feel real, seeded in about a second.
 DEMO_ACCOUNTS = 2_000
+
+#: Calls whose caller's accounts are remembered (one query per call): more than the
+#: calls one process holds at once; the oldest is forgotten first (asked again if needed).
+CALLERS_REMEMBERED = 20_000
 
 #: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations
 #: when several ``ivr serve`` instances start at once.
@@ -91,6 +102,13 @@ class Store:
         if path:
             _follow_file_identity(engine.sync_engine, self.health)
             _follow_file_identity(self._db_engine, self.health)
+        self._callers: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+        self._cache = ReadMostlyCache(
+            self._read,
+            monotonic=monotonic,
+            listen_dsn=asyncpg_dsn(engine.url.render_as_string(hide_password=False)),
+            schema=schema,
+        )
 
     @classmethod
     async def open(
@@ -184,6 +202,7 @@ class Store:
         return True
 
     async def close(self) -> None:
+        await self._cache.close()
         await self._db.close()
         await self._engine.dispose()
 
@@ -279,9 +298,43 @@ class Store:
 
     # -- data behind the named lookups -------------------------------------------------
 
-    async def accounts_for_phone(self, phone: str) -> list[dict[str, Any]]:
+    async def _caller_accounts(self, phone: str, call_id: str | None) -> list[dict[str, Any]]:
+        """The caller's accounts (with their areas), asked once per call: the greeting's
+        outage check and the account choice after it share one query."""
         number = normalise_phone(phone)
-        return await self._read(lambda conn: queries.accounts_for_phone(conn, number))
+        if not call_id:
+            return await self._read(lambda conn: queries.caller_accounts(conn, number))
+        key = (call_id, number)
+        found = self._callers.get(key)
+        if found is None:
+            found = await self._read(lambda conn: queries.caller_accounts(conn, number))
+            self._callers[key] = found
+            if len(self._callers) > CALLERS_REMEMBERED:
+                self._callers.popitem(last=False)
+        return found
+
+    async def read_mostly(self) -> ReadMostly:
+        """The cached outages, area names and prefixes (:mod:`ivr.store.cache`)."""
+        self.health.admit()
+        return await self._cache.get()
+
+    @property
+    def cache_loads(self) -> int:
+        """Snapshots of the read-mostly data loaded so far (tests, benchmarks)."""
+        return self._cache.loads
+
+    @property
+    def cache_listening(self) -> bool:
+        """True while PostgreSQL notifies this store of changes to the cached tables."""
+        return self._cache.listening
+
+    async def accounts_for_phone(
+        self, phone: str, *, call_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [
+            queries.account_summary(a["code"], a["name"], a["area"])
+            for a in await self._caller_accounts(phone, call_id)
+        ]
 
     async def account_by_code(self, code: str) -> dict[str, Any] | None:
         found = await self._read(lambda conn: queries.account_by_code(conn, code))
@@ -300,7 +353,8 @@ class Store:
         return await self._read(lambda conn: queries.phones_for_account(conn, code))
 
     async def accounts_by_digits(self, digits: str) -> list[str]:
-        return await self._read(lambda conn: queries.accounts_by_digits(conn, digits))
+        prefixes = (await self.read_mostly()).prefixes
+        return await self._read(lambda conn: queries.accounts_by_digits(conn, digits, prefixes))
 
     async def balance(self, code: str) -> dict[str, Any] | None:
         return await self._read(lambda conn: queries.balance(conn, code))
@@ -308,39 +362,83 @@ class Store:
     async def meter_reading(self, code: str) -> dict[str, Any] | None:
         return await self._read(lambda conn: queries.meter_reading(conn, code))
 
-    async def outage_for_phone(self, phone: str) -> dict[str, Any] | None:
+    async def outage_for_phone(
+        self, phone: str, *, call_id: str | None = None
+    ) -> dict[str, Any] | None:
         """The outage now affecting any area where this number has an account."""
-        number, now, tz = normalise_phone(phone), self._clock.now(), self.tz
-
-        def work(conn: Connection) -> dict[str, Any] | None:
-            area_ids = queries.area_ids_for_phone(conn, number)
-            return queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=False)
-
-        return _public_outage(await self._read(work))
+        area_ids = sorted({a["area_id"] for a in await self._caller_accounts(phone, call_id)})
+        if not area_ids:
+            return None
+        snap = await self.read_mostly()
+        return _public_outage(
+            snap.outage_for_areas(area_ids, self._clock.now(), self.tz, include_scheduled=False)
+        )
 
     async def outage_for_area(self, name: str) -> dict[str, Any] | None:
         """The outage now (else next planned) in the areas whose name contains ``name``."""
-        now, tz = self._clock.now(), self.tz
-
-        def work(conn: Connection) -> dict[str, Any] | None:
-            area_ids = queries.area_ids_by_name(conn, name)
-            return queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=True)
-
-        return _public_outage(await self._read(work))
+        snap = await self.read_mostly()
+        area_ids = snap.area_ids_by_name(name)
+        return _public_outage(
+            snap.outage_for_areas(area_ids, self._clock.now(), self.tz, include_scheduled=True)
+        )
 
     async def outage_for_account(self, code: str) -> dict[str, Any] | None:
         """The outage affecting the account's area now, else its next planned one."""
-        now, tz = self._clock.now(), self.tz
+        area_id = await self._read(lambda conn: queries.area_of_account(conn, code))
+        if area_id is None:
+            return None
+        snap = await self.read_mostly()
+        return _public_outage(
+            snap.outage_for_areas([area_id], self._clock.now(), self.tz, include_scheduled=True)
+        )
 
-        def work(conn: Connection) -> dict[str, Any] | None:
-            found_account = queries.account_by_code(conn, code)
-            if found_account is None:
-                return None
-            return queries.outage_for_areas(
-                conn, [found_account["area_id"]], now, tz, include_scheduled=True
+    # -- outages declared and restored (the cache follows at once) --------------------
+
+    async def declare_outage(
+        self,
+        *,
+        area_code: str,
+        cause: str,
+        started_at: datetime,
+        estimated_restore: datetime | None = None,
+        planned: bool = False,
+    ) -> int:
+        """Record an outage (active from ``started_at``, or planned ahead); its id. The
+        next caller from the area hears it. Raises ``KeyError`` for an unknown area."""
+
+        def work(conn: Connection) -> int:
+            area_id = conn.scalar(select(areas.c.id).where(areas.c.code == area_code))
+            if area_id is None:
+                raise KeyError(f"no area {area_code!r}")
+            row_id = conn.scalar(
+                insert(outages)
+                .values(area_id=area_id, planned=planned, cause=cause, started_at=started_at,
+                        estimated_restore=estimated_restore, status=queries.OPEN)
+                .returning(outages.c.id)
             )
+            assert row_id is not None
+            return int(row_id)
 
-        return _public_outage(await self._read(work))
+        try:
+            return await self._write(work)
+        finally:
+            self._cache.invalidate()  # even after a failure: the commit may have happened
+
+    async def restore_outage(self, outage_id: int, *, status: str = "restored") -> bool:
+        """Mark an open outage restored (or ``cancelled``); False if none was open."""
+
+        def work(conn: Connection) -> bool:
+            changed = conn.execute(
+                update(outages)
+                .where(outages.c.id == outage_id, outages.c.status == queries.OPEN)
+                .values(status=status)
+            )
+            return bool(changed.rowcount)
+
+        try:
+            return await self._write(work)
+        finally:
+            self._cache.invalidate()
 
     async def report_outage(
         self, *, call_id: str, caller: str, account: str | None = None
