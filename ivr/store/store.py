@@ -25,6 +25,7 @@ from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
 from ivr.store import calls, cases, queries, requests
 from ivr.store.backend import AsyncBackend, Backend, SqliteBackend, T, Work
+from ivr.store.batch import GroupCommit
 from ivr.store.cache import ReadMostly, ReadMostlyCache
 from ivr.store.convert import normalise_phone
 from ivr.store.engine import (
@@ -102,6 +103,7 @@ class Store:
         if path:
             _follow_file_identity(engine.sync_engine, self.health)
             _follow_file_identity(self._db_engine, self.health)
+        self._records: GroupCommit[CallRecord] = GroupCommit(self._save_calls)
         self._callers: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
         self._cache = ReadMostlyCache(
             self._read,
@@ -202,6 +204,7 @@ class Store:
         return True
 
     async def close(self) -> None:
+        await self._records.close()
         await self._cache.close()
         await self._db.close()
         await self._engine.dispose()
@@ -230,7 +233,17 @@ class Store:
     # -- CallStore -------------------------------------------------------------------
 
     async def save_call(self, record: CallRecord) -> None:
-        await self._write(lambda conn: calls.save_call(conn, record))
+        """Returns once the record is committed: in a batch with the records of the
+        calls that ended meanwhile (:mod:`ivr.store.batch`), one transaction for all."""
+        await self._records.submit(record)
+
+    async def _save_calls(self, records: list[CallRecord]) -> None:
+        await self._write(lambda conn: calls.save_calls(conn, records))
+
+    @property
+    def record_batches(self) -> int:
+        """Transactions that wrote call records so far (tests, benchmarks)."""
+        return self._records.batches
 
     async def open_case(self, draft: CaseDraft) -> str:
         now = self._clock.now()
