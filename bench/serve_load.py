@@ -166,7 +166,7 @@ async def serve_null(data_dir: Path) -> None:
                     NullStore(), core.clock)
 
     async def handler(channel: Any) -> object:
-        return await engine.run(channel, kind="fastagi")
+        return await engine.run(channel)
 
     agi = FastAgiServer(handler, port=0)
     await agi.start()
