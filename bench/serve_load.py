@@ -131,7 +131,7 @@ class NullStore:
         return None
 
 
-def cached_lookups(lookups: Any) -> Any:
+def cached_lookups(lookups: Any, metrics: Any) -> Any:
     """The same lookups, each answered from memory once it has run for those inputs."""
     from dataclasses import replace
 
@@ -149,26 +149,30 @@ def cached_lookups(lookups: Any) -> Any:
         return run
 
     return LookupRegistry([replace(lookups.spec(n), fn=memo(lookups.spec(n).fn))
-                           for n in sorted(lookups.names())])
+                           for n in sorted(lookups.names())], metrics=metrics)
 
 
 async def serve_null(data_dir: Path) -> None:
     from ivr.agi.server import FastAgiServer
     from ivr.config.settings import Settings
     from ivr.engine.engine import Engine
+    from ivr.metrics import Metrics
     from ivr.service import open_core
 
     settings = Settings(data_dir=data_dir, agi_port=0, web_port=0,
                         flows_path=ROOT / "config/flows.yaml",
                         prompts_path=ROOT / "config/prompts.yaml")
-    core = await open_core(settings, os.environ)
-    engine = Engine(core.flows, cached_lookups(core.lookups), core.catalog,
-                    NullStore(), core.clock)
+    # The same metrics as ivr serve counts (every AGI command, lookup and call): (a)
+    # and (b) differ by the database only.
+    metrics = Metrics()
+    core = await open_core(settings, os.environ, metrics=metrics)
+    engine = Engine(core.flows, cached_lookups(core.lookups, metrics), core.catalog,
+                    NullStore(), core.clock, metrics=metrics)
 
     async def handler(channel: Any) -> object:
         return await engine.run(channel)
 
-    agi = FastAgiServer(handler, port=0)
+    agi = FastAgiServer(handler, port=0, metrics=metrics)
     await agi.start()
     print(f"FastAGI listening on 127.0.0.1:{agi.port}", flush=True)
     stop = asyncio.Event()
