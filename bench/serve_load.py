@@ -325,8 +325,16 @@ async def play_storm(server: ServerProcess, n: int, ramp: float, hold_at: int,
             hold.release()
     loads = [await first_run] + ([await rest_run] if rest_run is not None else [])
     transcripts = [t for load in loads for t in load.transcripts]
-    records = await fetch_records(db_url, [t.call_id for t in transcripts])
-    spilled = spilled_records(spill)
+    ids = [t.call_id for t in transcripts]
+    # The server releases a call's socket before it writes the record: give the records
+    # of the last hang-ups a moment (up to the engine's 10 s save timeout and then some).
+    deadline = time.monotonic() + 15.0
+    while True:
+        records = await fetch_records(db_url, ids)
+        spilled = spilled_records(spill)
+        if len(records) + len(spilled) >= len(ids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
     results = [call_result(t, records.get(t.call_id) or spilled.get(t.call_id))
                for t in transcripts]
     latencies = sorted(x for t in transcripts for x in t.latencies)
