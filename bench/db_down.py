@@ -81,7 +81,7 @@ async def open_circuit(refused: int) -> None:
     await store.migrate()
     await seed(store, n_accounts=20, seed=1)
     statements: list[str] = []
-    event.listen(store.engine.sync_engine, "before_cursor_execute",
+    event.listen(store.sync_engine, "before_cursor_execute",
                  lambda *a: statements.append(a[2]))
     lookups = build_lookups(store)
     ctx = LookupContext("bench", "0901234567", "1900545454", "vi")

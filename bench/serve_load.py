@@ -131,7 +131,7 @@ class NullStore:
         return None
 
 
-def cached_lookups(lookups: Any) -> Any:
+def cached_lookups(lookups: Any, metrics: Any) -> Any:
     """The same lookups, each answered from memory once it has run for those inputs."""
     from dataclasses import replace
 
@@ -149,26 +149,30 @@ def cached_lookups(lookups: Any) -> Any:
         return run
 
     return LookupRegistry([replace(lookups.spec(n), fn=memo(lookups.spec(n).fn))
-                           for n in sorted(lookups.names())])
+                           for n in sorted(lookups.names())], metrics=metrics)
 
 
 async def serve_null(data_dir: Path) -> None:
     from ivr.agi.server import FastAgiServer
     from ivr.config.settings import Settings
     from ivr.engine.engine import Engine
+    from ivr.metrics import Metrics
     from ivr.service import open_core
 
     settings = Settings(data_dir=data_dir, agi_port=0, web_port=0,
                         flows_path=ROOT / "config/flows.yaml",
                         prompts_path=ROOT / "config/prompts.yaml")
-    core = await open_core(settings, os.environ)
-    engine = Engine(core.flows, cached_lookups(core.lookups), core.catalog,
-                    NullStore(), core.clock)
+    # The same metrics as ivr serve counts (every AGI command, lookup and call): (a)
+    # and (b) differ by the database only.
+    metrics = Metrics()
+    core = await open_core(settings, os.environ, metrics=metrics)
+    engine = Engine(core.flows, cached_lookups(core.lookups, metrics), core.catalog,
+                    NullStore(), core.clock, metrics=metrics)
 
     async def handler(channel: Any) -> object:
-        return await engine.run(channel, kind="fastagi")
+        return await engine.run(channel)
 
-    agi = FastAgiServer(handler, port=0)
+    agi = FastAgiServer(handler, port=0, metrics=metrics)
     await agi.start()
     print(f"FastAGI listening on 127.0.0.1:{agi.port}", flush=True)
     stop = asyncio.Event()
@@ -321,8 +325,16 @@ async def play_storm(server: ServerProcess, n: int, ramp: float, hold_at: int,
             hold.release()
     loads = [await first_run] + ([await rest_run] if rest_run is not None else [])
     transcripts = [t for load in loads for t in load.transcripts]
-    records = await fetch_records(db_url, [t.call_id for t in transcripts])
-    spilled = spilled_records(spill)
+    ids = [t.call_id for t in transcripts]
+    # The server releases a call's socket before it writes the record: give the records
+    # of the last hang-ups a moment (up to the engine's 10 s save timeout and then some).
+    deadline = time.monotonic() + 15.0
+    while True:
+        records = await fetch_records(db_url, ids)
+        spilled = spilled_records(spill)
+        if len(records) + len(spilled) >= len(ids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
     results = [call_result(t, records.get(t.call_id) or spilled.get(t.call_id))
                for t in transcripts]
     latencies = sorted(x for t in transcripts for x in t.latencies)

@@ -114,7 +114,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
 def count_statements(store: Store) -> list[str]:
     seen: list[str] = []
 
-    @event.listens_for(store.engine.sync_engine, "before_cursor_execute")
+    @event.listens_for(store.sync_engine, "before_cursor_execute")
     def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
@@ -252,7 +252,7 @@ async def test_postgres_that_never_answers_is_refused_at_once_until_it_returns(
         store = await Store.open(url, clock=FixedClock(NOW), schema=db_target.schema,
                                  monotonic=now)
         attempts: list[int] = []
-        event.listen(store.engine.sync_engine, "do_connect",
+        event.listen(store.sync_engine, "do_connect",
                      lambda *_a: attempts.append(1))
         registry: LookupRegistry = build_lookups(store, read_timeout=0.3)
         try:

@@ -189,7 +189,7 @@ async def test_sqlite_file_deleted_or_replaced_refuses_writes_and_says_so_once(
             await store.open_case(_draft())
         # A new connection never opens whatever the path names now (a deleted file
         # would come back empty, and the next start would seed it as a new site).
-        await store.engine.dispose()
+        await store.drop_connections()
         with pytest.raises(DatabaseFileReplaced):
             await store.balance(UNPAID.code)
         assert path.exists() is (how == "replaced")

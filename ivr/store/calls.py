@@ -3,56 +3,63 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    String,
-    and_,
-    cast,
-    delete,
-    func,
-    insert,
-    or_,
-    select,
-    true,
-)
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Connection, String, and_, cast, func, or_, select, true
 
 from ivr.calls import CallRecord, Outcome, jsonable
-from ivr.store.convert import iso
+from ivr.store.convert import iso, upsert
 from ivr.store.models import call_records
 
 
-async def save_call(conn: AsyncConnection, record: CallRecord) -> None:
-    """Insert the record; saving the same call again replaces it (a retry is harmless)."""
-    await conn.execute(delete(call_records).where(call_records.c.call_id == record.call_id))
-    await conn.execute(
-        insert(call_records).values(
-            call_id=record.call_id,
-            flow=record.flow,
-            flow_version=record.flow_version,
-            caller=record.caller,
-            dialled=record.dialled,
-            language=record.language,
-            started_at=record.started_at,
-            ended_at=record.ended_at,
-            outcome=record.outcome.value,
-            path=jsonable(record.path),
-            inputs=jsonable(record.inputs),
-            lookups=jsonable(record.lookups),
-            case_id=record.case_id,
-            transfer_queue=record.transfer_queue,
-            transfer_status=record.transfer_status,
-            ivr_seconds=record.ivr_seconds,
-            queue_seconds=record.queue_seconds,
-            total_seconds=record.total_seconds,
-            error=record.error,
-            channel=record.channel,
-            synthetic=record.synthetic,
-        )
+def _record_values(record: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": record.call_id,
+        "flow": record.flow,
+        "flow_version": record.flow_version,
+        "caller": record.caller,
+        "dialled": record.dialled,
+        "language": record.language,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "outcome": record.outcome.value,
+        "path": jsonable(record.path),
+        "inputs": jsonable(record.inputs),
+        "lookups": jsonable(record.lookups),
+        "case_id": record.case_id,
+        "transfer_queue": record.transfer_queue,
+        "transfer_status": record.transfer_status,
+        "ivr_seconds": record.ivr_seconds,
+        "queue_seconds": record.queue_seconds,
+        "total_seconds": record.total_seconds,
+        "error": record.error,
+        "channel": record.channel,
+        "synthetic": record.synthetic,
+    }
+
+
+def save_calls(conn: Connection, records: Sequence[CallRecord]) -> None:
+    """Upsert the records in one statement per batch; saving the same call again
+    replaces it (a retry, a replayed spill file are harmless). Within one batch the
+    last record of a call wins."""
+    latest = {r.call_id: r for r in records}
+    if not latest:
+        return
+    rows = [_record_values(r) for r in latest.values()]
+    statement = upsert(conn, call_records)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[call_records.c.call_id],
+            set_={name: statement.excluded[name] for name in rows[0] if name != "call_id"},
+        ),
+        rows,
     )
+
+
+def save_call(conn: Connection, record: CallRecord) -> None:
+    save_calls(conn, [record])
 
 
 def counted(synthetic: bool) -> ColumnElement[bool]:
@@ -60,9 +67,9 @@ def counted(synthetic: bool) -> ColumnElement[bool]:
     return true() if synthetic else call_records.c.synthetic.is_(False)
 
 
-async def list_calls(conn: AsyncConnection, *, limit: int,
-                     synthetic: bool = False) -> list[dict[str, Any]]:
-    rows = await conn.execute(
+def list_calls(conn: Connection, *, limit: int,
+               synthetic: bool = False) -> list[dict[str, Any]]:
+    rows = conn.execute(
         select(call_records)
         .where(counted(synthetic))
         .order_by(call_records.c.started_at.desc(), call_records.c.id.desc())
@@ -90,16 +97,16 @@ REPORT_ROW_LIMIT = 5000
 _FAILED_LOOKUP = ("error", "timeout")
 
 
-async def call_report(conn: AsyncConnection, *, since: datetime,
-                      until: datetime | None = None,
-                      synthetic: bool = False) -> dict[str, Any]:
+def call_report(conn: Connection, *, since: datetime,
+                until: datetime | None = None,
+                synthetic: bool = False) -> dict[str, Any]:
     """Totals by outcome, containment, mean duration, where abandoned callers were and
     which lookups failed, over calls that started at or after ``since`` (and before
     ``until``, when given; load-test calls only with ``synthetic``)."""
     in_window = and_(call_records.c.started_at >= since, counted(synthetic))
     if until is not None:
         in_window = and_(in_window, call_records.c.started_at < until)
-    rows = await conn.execute(
+    rows = conn.execute(
         select(call_records.c.outcome, func.count(), func.sum(call_records.c.total_seconds))
         .where(in_window)
         .group_by(call_records.c.outcome)
@@ -117,14 +124,14 @@ async def call_report(conn: AsyncConnection, *, since: datetime,
         "outcomes": outcomes,
         "containment_rate": outcomes["self_served"] / total if total else None,
         "average_seconds": round(seconds / total, 1) if total else None,
-        "drop_off": await _drop_off(conn, in_window),
-        "failed_lookups": await _failed_lookups(conn, in_window),
+        "drop_off": _drop_off(conn, in_window),
+        "failed_lookups": _failed_lookups(conn, in_window),
     }
 
 
-async def _drop_off(conn: AsyncConnection, in_window: ColumnElement[bool]) -> dict[str, Any]:
+def _drop_off(conn: Connection, in_window: ColumnElement[bool]) -> dict[str, Any]:
     """Abandoned calls by the last node on their path (where the caller hung up)."""
-    rows = (await conn.execute(
+    rows = (conn.execute(
         select(call_records.c.path)
         .where(in_window, call_records.c.outcome == Outcome.ABANDONED.value)
         .order_by(call_records.c.started_at.desc())
@@ -144,14 +151,14 @@ async def _drop_off(conn: AsyncConnection, in_window: ColumnElement[bool]) -> di
     }
 
 
-async def _failed_lookups(conn: AsyncConnection, in_window: ColumnElement[bool]) -> dict[str, Any]:
+def _failed_lookups(conn: Connection, in_window: ColumnElement[bool]) -> dict[str, Any]:
     """Lookups that ended in error or timeout, by action."""
     text_of = cast(call_records.c.lookups, String)
     # A cheap textual pre-filter (a superset: JSON spacing differs by serializer); the
     # statuses are checked exactly below.
     maybe_failed = or_(text_of.like('%"timeout"%'), text_of.like('%"status": "error"%'),
                        text_of.like('%"status":"error"%'))
-    rows = (await conn.execute(
+    rows = (conn.execute(
         select(call_records.c.lookups)
         .where(in_window, maybe_failed)
         .order_by(call_records.c.started_at.desc())

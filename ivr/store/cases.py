@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.calls import CaseDraft, jsonable
 from ivr.channels.channel import TransferResult, TransferStatus
@@ -40,11 +39,11 @@ def case_code(row_id: int, opened: datetime) -> str:
     return f"C-{opened.year}-{row_id:06d}"
 
 
-async def open_case(
-    conn: AsyncConnection, draft: CaseDraft, now: datetime, *, status: str = QUEUED
+def open_case(
+    conn: Connection, draft: CaseDraft, now: datetime, *, status: str = QUEUED
 ) -> tuple[int, str]:
     """Insert the case; returns its row id and its case id."""
-    row_id = await conn.scalar(
+    row_id = conn.scalar(
         insert(cases)
         .values(
             call_id=draft.call_id,
@@ -73,21 +72,21 @@ async def open_case(
     )
     assert row_id is not None
     code = case_code(int(row_id), now)
-    await conn.execute(update(cases).where(cases.c.id == row_id).values(code=code))
-    await _event(conn, int(row_id), "opened", None, f"queue {draft.queue}", now)
+    conn.execute(update(cases).where(cases.c.id == row_id).values(code=code))
+    _event(conn, int(row_id), "opened", None, f"queue {draft.queue}", now)
     return int(row_id), code
 
 
-async def _event(
-    conn: AsyncConnection, row_id: int, event: str, agent: str | None, detail: str, at: datetime
+def _event(
+    conn: Connection, row_id: int, event: str, agent: str | None, detail: str, at: datetime
 ) -> None:
-    await conn.execute(
+    conn.execute(
         insert(case_events).values(case_id=row_id, event=event, agent=agent, detail=detail, at=at)
     )
 
 
-async def _row_id(conn: AsyncConnection, code: str) -> int:
-    found = await conn.scalar(select(cases.c.id).where(cases.c.code == code))
+def _row_id(conn: Connection, code: str) -> int:
+    found = conn.scalar(select(cases.c.id).where(cases.c.code == code))
     if found is None:
         raise UnknownCase(code)
     return int(found)
@@ -97,10 +96,10 @@ async def _row_id(conn: AsyncConnection, code: str) -> int:
 _STATUS_AFTER = {TransferStatus.COMPLETED: "completed", TransferStatus.ABANDONED: "abandoned"}
 
 
-async def finish_transfer(
-    conn: AsyncConnection, code: str, result: TransferResult, now: datetime
+def finish_transfer(
+    conn: Connection, code: str, result: TransferResult, now: datetime
 ) -> None:
-    row_id = await _row_id(conn, code)
+    row_id = _row_id(conn, code)
     values: dict[str, Any] = {
         "transfer_status": result.status.value,
         "status": _STATUS_AFTER.get(result.status, "unanswered"),
@@ -108,28 +107,28 @@ async def finish_transfer(
     }
     if result.agent:
         values["agent"] = result.agent
-    await conn.execute(update(cases).where(cases.c.id == row_id).values(**values))
+    conn.execute(update(cases).where(cases.c.id == row_id).values(**values))
     detail = result.raw_status
     if result.talk_seconds is not None:
         detail = f"{detail} talk {result.talk_seconds:.0f}s".strip()
-    await _event(conn, row_id, f"transfer_{result.status.value}", result.agent, detail, now)
+    _event(conn, row_id, f"transfer_{result.status.value}", result.agent, detail, now)
 
 
-async def add_event(
-    conn: AsyncConnection, code: str, event: str, agent: str | None, detail: str, now: datetime
+def add_event(
+    conn: Connection, code: str, event: str, agent: str | None, detail: str, now: datetime
 ) -> None:
-    row_id = await _row_id(conn, code)
-    await _event(conn, row_id, event, agent, detail, now)
+    row_id = _row_id(conn, code)
+    _event(conn, row_id, event, agent, detail, now)
     values: dict[str, Any] = {"updated_at": now}
     if event in EVENT_STATUS:
         values["status"] = EVENT_STATUS[event]
     if agent and event in {"ringing", "connected"}:
         values["agent"] = agent
-    await conn.execute(update(cases).where(cases.c.id == row_id).values(**values))
+    conn.execute(update(cases).where(cases.c.id == row_id).values(**values))
 
 
-async def update_case(conn: AsyncConnection, code: str, values: dict[str, Any]) -> bool:
-    result = await conn.execute(update(cases).where(cases.c.code == code).values(**values))
+def update_case(conn: Connection, code: str, values: dict[str, Any]) -> bool:
+    result = conn.execute(update(cases).where(cases.c.code == code).values(**values))
     return bool(result.rowcount)
 
 
@@ -169,13 +168,13 @@ def _case_dict(row: Row[Any], events: Sequence[Row[Any]]) -> dict[str, Any]:
     }
 
 
-async def load_cases(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def load_cases(conn: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     """Case dicts for these rows, with their events (one query for all of them)."""
     if not rows:
         return []
     ids = [r.id for r in rows]
     events: dict[int, list[Row[Any]]] = {i: [] for i in ids}
-    for e in await conn.execute(
+    for e in conn.execute(
         select(case_events)
         .where(case_events.c.case_id.in_(ids))
         .order_by(case_events.c.at, case_events.c.id)
@@ -184,15 +183,15 @@ async def load_cases(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[di
     return [_case_dict(r, events[r.id]) for r in rows]
 
 
-async def get_case(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(cases).where(cases.c.code == code))).first()
+def get_case(conn: Connection, code: str) -> dict[str, Any] | None:
+    row = (conn.execute(select(cases).where(cases.c.code == code))).first()
     if row is None:
         return None
-    return (await load_cases(conn, [row]))[0]
+    return (load_cases(conn, [row]))[0]
 
 
-async def list_cases(
-    conn: AsyncConnection,
+def list_cases(
+    conn: Connection,
     *,
     caller: str | None,
     account: str | None,
@@ -209,5 +208,5 @@ async def list_cases(
         query = query.where(cases.c.account == account)
     if queue is not None:
         query = query.where(cases.c.queue == queue)
-    rows = (await conn.execute(query)).all()
-    return await load_cases(conn, rows)
+    rows = (conn.execute(query)).all()
+    return load_cases(conn, rows)

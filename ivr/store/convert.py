@@ -5,6 +5,10 @@ JSON-ready values are :func:`ivr.calls.jsonable` (the engine needs them too)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 #: Vietnam's country code; callers arrive as +84..., 84... or 0... depending on the trunk.
 COUNTRY_CODE = "84"
@@ -27,3 +31,14 @@ def normalise_phone(raw: str) -> str:
 
 def iso(value: datetime | date | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def upsert(conn: Connection, table: Table) -> Any:
+    """The dialect's ``INSERT`` that takes ``ON CONFLICT`` (SQLite and PostgreSQL both
+    have it, with the same SQLAlchemy spelling): one statement where a DELETE+INSERT or
+    UPDATE+INSERT pair would be two round trips and a window for a duplicate."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for {conn.dialect.name}")

@@ -1,4 +1,4 @@
-"""Creating the async engine: the only place in ``ivr`` that opens database connections."""
+"""Creating the engines: the only place in ``ivr`` that opens database connections."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 #: Seconds SQLite waits for another writer's lock before failing with "database is
 #: locked". Shorter than the write lookups' timeout (4 s) on purpose: a statement
@@ -77,7 +78,11 @@ def make_engine(
         hide_parameters=True,  # errors must not print callers' numbers and account codes
         connect_args=connect_args,
         pool_size=POSTGRES_POOL_SIZE,
-        pool_pre_ping=True,  # a restarted database costs one failed ping, not a call
+        # No ping per checkout (a round trip per store method): a connection the
+        # database dropped fails its first statement, SQLAlchemy then recycles the
+        # whole pool, and the store retries a read once (ivr/store/backend.py); the
+        # circuit breaker catches a database that stays away.
+        pool_pre_ping=False,
     )
 
 
@@ -110,10 +115,39 @@ def _create_private(path: Path) -> None:
 
 
 def _sqlite_engine(parsed: URL, busy_timeout: float) -> AsyncEngine:
-    path = sqlite_file(parsed)
+    """The async engine over aiosqlite: migrations, the seeder and ad-hoc reads. The
+    store's calls do not come here: they run on :func:`make_sqlite_sync_engine`'s
+    engine in the store's own database threads (:mod:`ivr.store.backend`)."""
     # hide_parameters: errors (logged) must not print callers' numbers and account codes.
     engine = create_async_engine(parsed, hide_parameters=True)
+    _sqlite_settings(engine.sync_engine, sqlite_file(parsed), busy_timeout)
+    return engine
 
+
+def make_sqlite_sync_engine(
+    url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> Engine:
+    """A synchronous engine (the stdlib ``sqlite3`` driver) on the same file with the same
+    settings, for the store's database threads: each holds one long-lived connection and
+    runs a whole store method on it, so a method costs one hop between threads instead of
+    one per statement as through aiosqlite."""
+    parsed = normalise_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_engine(
+        parsed,
+        hide_parameters=True,
+        # Opened in its thread and closed from the store's close(): sqlite3 must not
+        # refuse that second thread (one thread uses a connection at any time).
+        connect_args={"check_same_thread": False},
+        # No pool: each database thread keeps its one connection open itself, and a
+        # connection it drops (after a failure) is closed for real, so the next one is
+        # opened anew and passes the file identity check.
+        poolclass=NullPool,
+    )
+    _sqlite_settings(engine, sqlite_file(parsed), busy_timeout)
+    return engine
+
+
+def _sqlite_settings(engine: Engine, path: Path | None, busy_timeout: float) -> None:
     if path is not None:
         # At the first connect that works, not here: a path that cannot be opened at
         # start is a database that is down (``ivr serve`` starts degraded and retries).
@@ -121,14 +155,14 @@ def _sqlite_engine(parsed: URL, busy_timeout: float) -> AsyncEngine:
         # missing for the store's identity check (ivr/store/health.py), not reappear empty.
         made = False
 
-        @event.listens_for(engine.sync_engine, "do_connect")
+        @event.listens_for(engine, "do_connect")
         def _private_file(*_args: Any) -> None:
             nonlocal made
             if not made:
                 _create_private(path)
                 made = True
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         # WAL: readers never block the writer, so lookups keep flowing during writes.
@@ -141,5 +175,3 @@ def _sqlite_engine(parsed: URL, busy_timeout: float) -> AsyncEngine:
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
-
-    return engine

@@ -73,7 +73,8 @@ class _Lookups:
         phone = _text(inputs, "phone") or ctx.caller
         if not normalise_phone(phone):
             return LookupResult.not_found(count=0, codes=[])
-        found = await self.store.accounts_for_phone(phone)
+        # The call's id: the greeting's outage check asked the same already (one query).
+        found = await self.store.accounts_for_phone(phone, call_id=ctx.call_id)
         if not found:
             return LookupResult.not_found(count=0, codes=[])
         return LookupResult.found(
@@ -85,7 +86,7 @@ class _Lookups:
     ) -> LookupResult:
         if not normalise_phone(ctx.caller):
             return LookupResult.not_found()
-        found = await self.store.outage_for_phone(ctx.caller)
+        found = await self.store.outage_for_phone(ctx.caller, call_id=ctx.call_id)
         return LookupResult.not_found() if found is None else LookupResult.found(**found)
 
     async def account_by_code(self, inputs: Mapping[str, Any], ctx: LookupContext) -> LookupResult:

@@ -274,3 +274,14 @@ call_records = Table(
     Column("synthetic", Boolean, nullable=False, server_default=false()),
     Index("ix_call_records_started_at", "started_at"),
 )
+
+# One row per cache the store keeps in memory ("read_mostly": open outages, areas,
+# corporations), its version moved on by triggers on every change to those tables,
+# whoever makes it (another node, a SQL shell, the utility's own system); on PostgreSQL
+# the same triggers NOTIFY (migration 0002, ivr/store/cache.py).
+store_versions = Table(
+    "store_versions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False, server_default="0"),
+)

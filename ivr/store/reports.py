@@ -14,8 +14,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, String, and_, cast, func, or_, select, true
 
 from ivr.store.calls import counted
 from ivr.store.convert import iso
@@ -40,11 +39,11 @@ TRANSFER_RESULTS = ("completed", "abandoned", "timeout", "no_agents", "full", "f
                     "callback", "waiting")
 
 
-async def transfers_by_reason(conn: AsyncConnection, since: datetime, until: datetime,
+def transfers_by_reason(conn: Connection, since: datetime, until: datetime,
                               synthetic: bool = False) -> list[dict[str, Any]]:
     """Cases opened for an agent in the period, by the caller's reason (the case's intent),
     with how each transfer ended (a callback's own case is not a transfer)."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(cases.c.intent, cases.c.transfer_status, func.count())
         .where(cases.c.created_at >= since, cases.c.created_at < until,
                cases.c.queue.not_in(("", CALLBACK_QUEUE)),
@@ -64,7 +63,7 @@ async def transfers_by_reason(conn: AsyncConnection, since: datetime, until: dat
     return table
 
 
-async def survey_calls(conn: AsyncConnection, since: datetime, until: datetime,
+def survey_calls(conn: Connection, since: datetime, until: datetime,
                        question_nodes: frozenset[tuple[str, str]],
                        synthetic: bool = False) -> dict[str, Any]:
     """The calls of the period that reached a survey question (``(flow, node)`` pairs),
@@ -77,7 +76,7 @@ async def survey_calls(conn: AsyncConnection, since: datetime, until: datetime,
     text_of = cast(call_records.c.path, String)
     names = sorted({node for _flow, node in question_nodes})
     maybe = or_(*(text_of.like(f'%"{name}"%') for name in names))
-    rows = (await conn.execute(
+    rows = (conn.execute(
         select(call_records.c.call_id, call_records.c.started_at, call_records.c.path,
                cases.c.intent, survey_answers.c.score)
         .select_from(
@@ -124,10 +123,10 @@ def satisfaction(calls: list[dict[str, Any]], tz: tzinfo) -> dict[str, Any]:
     }
 
 
-async def agents(conn: AsyncConnection, since: datetime, until: datetime) -> dict[str, Any]:
+def agents(conn: Connection, since: datetime, until: datetime) -> dict[str, Any]:
     """Per agent: calls answered, total and average handle time (connected to completed,
     from the case events the dispatcher records), calls missed (rang out)."""
-    rows = (await conn.execute(
+    rows = (conn.execute(
         select(case_events.c.case_id, case_events.c.agent, case_events.c.event,
                case_events.c.at)
         .where(case_events.c.at >= since, case_events.c.at < until,
@@ -158,12 +157,12 @@ async def agents(conn: AsyncConnection, since: datetime, until: datetime) -> dic
     return {"agents": table, "limited": len(rows) >= ROW_LIMIT}
 
 
-async def outage_reports_by_outage(conn: AsyncConnection, since: datetime,
+def outage_reports_by_outage(conn: Connection, since: datetime,
                                    until: datetime) -> dict[str, Any]:
     """Outage reports of the period per known outage (a storm's hot spots) and per area
     (reports with no known outage included)."""
     in_window = and_(outage_reports.c.created_at >= since, outage_reports.c.created_at < until)
-    per_outage = await conn.execute(
+    per_outage = conn.execute(
         select(outages.c.id, outages.c.cause, outages.c.status, outages.c.planned,
                outages.c.started_at, areas.c.code, areas.c.name, func.count())
         .select_from(outage_reports.join(outages, outages.c.id == outage_reports.c.outage_id)
@@ -173,7 +172,7 @@ async def outage_reports_by_outage(conn: AsyncConnection, since: datetime,
                   outages.c.started_at, areas.c.code, areas.c.name)
         .order_by(func.count().desc(), outages.c.id)
     )
-    per_area = await conn.execute(
+    per_area = conn.execute(
         select(areas.c.code, areas.c.name, func.count(),
                func.count(outage_reports.c.outage_id))
         .select_from(outage_reports.join(areas, areas.c.id == outage_reports.c.area_id))
@@ -192,13 +191,13 @@ async def outage_reports_by_outage(conn: AsyncConnection, since: datetime,
     }
 
 
-async def callbacks(conn: AsyncConnection, since: datetime, until: datetime,
+def callbacks(conn: Connection, since: datetime, until: datetime,
                     now: datetime) -> dict[str, Any]:
     """Callbacks the IVR promised in the period: how many, how many done (any status but
     ``open``), by reason, and the age of the oldest still open."""
     in_window = and_(callback_requests.c.created_at >= since,
                      callback_requests.c.created_at < until)
-    rows = await conn.execute(
+    rows = conn.execute(
         select(callback_requests.c.reason, callback_requests.c.status, func.count(),
                func.min(callback_requests.c.created_at))
         .where(in_window)

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, insert, select
 
 from ivr.calls import CaseDraft
 from ivr.store import queries
 from ivr.store.cases import open_case
+from ivr.store.convert import upsert
 from ivr.store.models import (
     callback_requests,
     outage_reports,
@@ -49,9 +48,9 @@ SERVICE_KINDS = frozenset(
 )
 
 
-async def existing_report(conn: AsyncConnection, call_id: str, tz: tzinfo) -> dict[str, Any] | None:
+def existing_report(conn: Connection, call_id: str, tz: tzinfo) -> dict[str, Any] | None:
     row = (
-        await conn.execute(
+        conn.execute(
             select(outage_reports.c.id, outages.c.estimated_restore, outages.c.id.label("outage"))
             .outerjoin(outages, outages.c.id == outage_reports.c.outage_id)
             .where(outage_reports.c.call_id == call_id)
@@ -67,8 +66,8 @@ async def existing_report(conn: AsyncConnection, call_id: str, tz: tzinfo) -> di
     }
 
 
-async def report_outage(
-    conn: AsyncConnection,
+def report_outage(
+    conn: Connection,
     *,
     call_id: str,
     caller: str,
@@ -80,21 +79,21 @@ async def report_outage(
 
     Reporting again in the same call (``call_id``) returns the first report's ticket.
     """
-    upsert = conn.dialect.name in ("sqlite", "postgresql")
-    if call_id and not upsert:
-        found = await existing_report(conn, call_id, tz)
+    can_upsert = conn.dialect.name in ("sqlite", "postgresql")
+    if call_id and not can_upsert:
+        found = existing_report(conn, call_id, tz)
         if found is not None:
             return found
     account_id = area_id = outage_id = None
     restore: datetime | None = None
     if account:
         # One query for the account, its area and the outage there (the common path).
-        known = await queries.account_outage(conn, account, now)
+        known = queries.account_outage(conn, account, now)
         if known is not None:
             account_id, area_id, outage_id, restore = known
     if area_id is None and caller:
-        area_ids = await queries.area_ids_for_phone(conn, caller)
-        outage = await queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=False)
+        area_ids = queries.area_ids_for_phone(conn, caller)
+        outage = queries.outage_for_areas(conn, area_ids, now, tz, include_scheduled=False)
         area_id = area_ids[0] if area_ids else None
         if outage is not None:
             outage_id, restore = outage["id"], outage["estimated_restore"]
@@ -106,20 +105,19 @@ async def report_outage(
         "outage_id": outage_id,
         "created_at": now,
     }
-    if upsert and call_id:
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    if can_upsert and call_id:
         statement = (
-            dialect_insert(outage_reports)
+            upsert(conn, outage_reports)
             .values(**values)
             .on_conflict_do_nothing(index_elements=[outage_reports.c.call_id])
         )
-        row_id = await conn.scalar(statement.returning(outage_reports.c.id))
+        row_id = conn.scalar(statement.returning(outage_reports.c.id))
         if row_id is None:  # this call reported already: same ticket as then
-            found = await existing_report(conn, call_id, tz)
+            found = existing_report(conn, call_id, tz)
             assert found is not None
             return found
     else:
-        row_id = await conn.scalar(
+        row_id = conn.scalar(
             insert(outage_reports).values(**values).returning(outage_reports.c.id)
         )
     assert row_id is not None
@@ -130,8 +128,8 @@ async def report_outage(
     }
 
 
-async def service_request(
-    conn: AsyncConnection,
+def service_request(
+    conn: Connection,
     *,
     call_id: str,
     caller: str,
@@ -141,7 +139,7 @@ async def service_request(
 ) -> str:
     if kind not in SERVICE_KINDS:
         raise ValueError(f"unknown service request kind {kind!r}")
-    row_id = await conn.scalar(
+    row_id = conn.scalar(
         insert(service_requests)
         .values(call_id=call_id, kind=kind, account=account, caller=caller, created_at=now)
         .returning(service_requests.c.id)
@@ -150,8 +148,8 @@ async def service_request(
     return str(SERVICE_BASE + int(row_id))
 
 
-async def request_callback(
-    conn: AsyncConnection,
+def request_callback(
+    conn: Connection,
     *,
     call_id: str,
     caller: str,
@@ -163,7 +161,7 @@ async def request_callback(
     now: datetime,
 ) -> str:
     """Store the callback and a case in the ``callbacks`` queue for agents to work."""
-    case_id, _code = await open_case(
+    case_id, _code = open_case(
         conn,
         CaseDraft(
             call_id=call_id,
@@ -178,7 +176,7 @@ async def request_callback(
         now,
         status="callback",
     )
-    row_id = await conn.scalar(
+    row_id = conn.scalar(
         insert(callback_requests)
         .values(
             call_id=call_id,
@@ -194,18 +192,16 @@ async def request_callback(
     return str(CALLBACK_BASE + int(row_id))
 
 
-async def record_survey(
-    conn: AsyncConnection, *, call_id: str, caller: str, score: int, now: datetime
+def record_survey(
+    conn: Connection, *, call_id: str, caller: str, score: int, now: datetime
 ) -> None:
-    """One answer per call: answering again replaces the score."""
-    changed = await conn.execute(
-        update(survey_answers)
-        .where(survey_answers.c.call_id == call_id)
-        .values(score=score, created_at=now)
+    """One answer per call: answering again replaces the score (one upsert)."""
+    statement = upsert(conn, survey_answers).values(
+        call_id=call_id, caller=caller, score=score, created_at=now
     )
-    if not changed.rowcount:
-        await conn.execute(
-            insert(survey_answers).values(
-                call_id=call_id, caller=caller, score=score, created_at=now
-            )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[survey_answers.c.call_id],
+            set_={"score": statement.excluded.score, "created_at": statement.excluded.created_at},
         )
+    )
