@@ -222,6 +222,7 @@ class Service:
             environ=dict(self._environ),
             metrics=core.metrics,
             flows_version=lambda: core.flows.current.version,
+            flowset=lambda: core.flows.current,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

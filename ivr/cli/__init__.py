@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 #: Subcommand modules in the order ``--help`` lists them.
 COMMANDS = ("serve", "validate", "simulate", "test-flows", "agi", "say", "prompts", "db", "web",
-            "loadtest")
+            "loadtest", "graph")
 
 
 class CliError(Exception):

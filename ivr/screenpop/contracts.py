@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from ivr.calls import NodeTraffic
+
 
 class PopStore(Protocol):
     """What the dispatcher needs from :class:`ivr.store.Store`."""
@@ -47,6 +49,8 @@ class WebStore(PopStore, Protocol):
     async def list_calls(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
 
     async def call_report(self, *, since: datetime) -> dict[str, Any]: ...
+
+    async def node_traffic(self, flow: str, *, since: datetime) -> NodeTraffic: ...
 
     def database_health(self) -> dict[str, Any]:
         """``{"state": "ok"}``, or the state and why (``/healthz``)."""

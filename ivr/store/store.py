@@ -18,10 +18,10 @@ from sqlalchemy import Connection, event, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ivr.calls import CallRecord, CaseDraft
+from ivr.calls import CallRecord, CaseDraft, NodeTraffic
 from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
-from ivr.store import calls, cases, queries, requests
+from ivr.store import calls, cases, queries, requests, traffic
 from ivr.store.convert import normalise_phone
 from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine
 from ivr.store.health import (
@@ -268,6 +268,11 @@ class Store:
         """The supervisors' call report (JSON-ready) for calls started since ``since``."""
         async with self._read() as conn:
             return await calls.call_report(conn, since=since)
+
+    async def node_traffic(self, flow: str, *, since: datetime) -> NodeTraffic:
+        """Per-node figures of ``flow`` (the flow graph) for calls started since ``since``."""
+        async with self._read() as conn:
+            return await traffic.node_traffic(conn, flow, since=since)
 
     # -- data behind the named lookups -------------------------------------------------
 

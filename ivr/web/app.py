@@ -21,11 +21,12 @@ from ivr.calls import CallRecord
 from ivr.channels.softphone import CallRunner
 from ivr.clock import Clock
 from ivr.config.settings import Settings
+from ivr.flows.model import FlowSet
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
 from ivr.screenpop.contracts import WebStore
 from ivr.screenpop.dispatcher import Dispatcher
-from ivr.web import api, operations, selfservice, sockets, views
+from ivr.web import api, flow_graph, operations, selfservice, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -39,6 +40,7 @@ from ivr.web.keys import (
     ENGINE,
     FLOW_NAMES,
     FLOWS_VERSION,
+    FLOWSET,
     LIMITER,
     METRICS,
     PRESENCE,
@@ -69,6 +71,7 @@ def create_app(
     environ: dict[str, str] | None = None,
     metrics: MetricsHooks = NO_METRICS,
     flows_version: Callable[[], str] | None = None,
+    flowset: Callable[[], FlowSet] | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -79,7 +82,7 @@ def create_app(
     numbers the softphone suggests as ``(number, label)`` (default: the phones of the
     documented demo accounts when the demo data is seeded).
     ``metrics`` is what ``/metrics`` serves; ``flows_version`` tells ``/healthz`` the
-    flows version this node runs.
+    flows version this node runs; ``flowset`` the flows themselves (the flow graph).
     Users are the dispatcher's (build it with :func:`ivr.web.auth.web_users`), so the
     people who log in and the agents pops go to are one list.
     """
@@ -107,12 +110,14 @@ def create_app(
     app[DEMO_CALLERS] = tuple(demo_callers)
     app[METRICS] = metrics
     app[FLOWS_VERSION] = flows_version
+    app[FLOWSET] = flowset
 
     views.add_routes(app)
     api.add_routes(app)
     sockets.add_routes(app)
     operations.add_routes(app)
     selfservice.add_routes(app)
+    flow_graph.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     app.cleanup_ctx.append(_dispatcher_ctx)

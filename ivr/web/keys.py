@@ -14,6 +14,7 @@ from ivr.calls import CallRecord
 from ivr.channels.softphone import CallRunner
 from ivr.clock import Clock
 from ivr.config.settings import Settings, WebUser
+from ivr.flows.model import FlowSet
 from ivr.metrics import MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
 from ivr.screenpop.contracts import WebStore
@@ -43,6 +44,8 @@ DEMO_CALLERS: web.AppKey[tuple[tuple[str, str], ...]] = web.AppKey("demo_callers
 METRICS: web.AppKey[MetricsHooks] = web.AppKey("metrics")
 #: The flows version new calls on this node run (None: the app serves no flows).
 FLOWS_VERSION: web.AppKey[Callable[[], str] | None] = web.AppKey("flows_version")
+#: The flows new calls on this node run, for the flow graph (None: the app serves none).
+FLOWSET: web.AppKey[Callable[[], FlowSet] | None] = web.AppKey("flowset")
 #: Sessions ended by logout (CSRF token -> expiry): a copied cookie dies with the logout.
 #: Kept per node; several nodes still honour a logged-out cookie until it expires.
 REVOKED: web.AppKey[dict[str, int]] = web.AppKey("revoked_sessions")
