@@ -93,6 +93,39 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeCounts:
+    """What the call records of a period say about one node of a flow (the flow graph's
+    figures: ``Store.node_traffic``, ``ivr.flows.graph``)."""
+
+    reached: int = 0
+    """Calls whose path passed through the node (once per call, however often)."""
+    hung_up: int = 0
+    """Abandoned calls whose path ended at the node: the caller hung up there."""
+    to_agent: int = 0
+    """Calls handed to an agent queue from the node (a transfer node, or ``0`` pressed)."""
+    failed_lookups: int = 0
+    """Lookups the node asked that ended in ``error`` or ``timeout``."""
+
+    @property
+    def drop_off(self) -> float | None:
+        """Hung up there / reached (None when no call reached it)."""
+        return self.hung_up / self.reached if self.reached else None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTraffic:
+    """Per-node figures of one flow over calls that started at or after ``since``."""
+
+    flow: str
+    since: datetime
+    calls: int
+    """Calls whose path entered the flow."""
+    nodes: Mapping[str, NodeCounts]
+    limited: bool = False
+    """Only the newest calls of the period were read (the store's row bound)."""
+
+
+@dataclass(frozen=True, slots=True)
 class CaseDraft:
     """Everything an agent needs on screen, gathered by the IVR before a transfer."""
 

@@ -5,6 +5,7 @@ agent's console pops the case with the caller's account. Saves screenshots to
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -49,7 +50,8 @@ async def demo_site(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str]]]
     dispatcher = Dispatcher(Presence(UserDirectory(users)), store, FixedClock(NOW))
     app = create_app(settings=settings, store=store, engine=live.engine, catalog=live.catalog,
                      dispatcher=dispatcher, clock=FixedClock(NOW),
-                     audio_dir=tmp_path / "no-audio", flow_names=live.flow_names)
+                     audio_dir=tmp_path / "no-audio", flow_names=live.flow_names,
+                     flowset=lambda: live.flows.current)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -159,6 +161,12 @@ async def test_pressing_0_on_the_softphone_pops_the_case_on_the_agent_console(
             await phone.goto(f"{base}/supervisor")
             await phone.wait_for_selector("#cases td:has-text('agent1')")  # a name, not
             await _assert_fits(phone)                                      # an interface
+            # The flow graph (Graphviz SVG, drawn by the server) loaded in its <img>.
+            graph = phone.locator("#graph-img")
+            async with asyncio.timeout(10):
+                while not await graph.evaluate("img => img.complete && img.naturalWidth > 0"):
+                    await asyncio.sleep(0.05)
+            assert await phone.locator("#graph-note").text_content() == ""
             await phone.screenshot(path=str(ARTIFACTS / "supervisor-narrow.png"),
                                    full_page=True)
             assert violations == []

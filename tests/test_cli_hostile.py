@@ -36,6 +36,7 @@ COMMANDS = {
     "db migrate": ["db", "migrate"],
     "db seed": ["db", "seed", "--no-progress", "--accounts", "10"],
     "simulate": ["simulate", "--keys", "-", "--record"],  # PostgreSQL: no throwaway copy
+    "graph": ["graph", "--format", "dot"],
     "serve": ["serve", "--agi-port", "0", "--web-port", "0", "--no-prompt-build"],
 }
 
@@ -271,3 +272,18 @@ def test_a_query_the_database_rejects_is_not_translated() -> None:
     bug = ProgrammingError("SELECT nonsense", {}, Exception("syntax error at or near"))
     assert explain("sqlite+aiosqlite:///x.db", bug) is None
     assert explain("sqlite+aiosqlite:///x.db", KeyError("x")) is None
+
+
+def test_graph_on_a_database_without_tables_is_one_line_and_adds_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    code, err = run(capsys, ["graph", "--format", "dot", "--db", f"sqlite:///{empty}"])
+    assert (code, err) == (1, f"ivr: error: database sqlite:///{empty} has no call records: "
+                              "run ivr db migrate, or point --db at the database ivr serve "
+                              "uses\n")
+    with contextlib.closing(sqlite3.connect(empty)) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+    code, err = run(capsys, ["graph", "--format", "dot", "--db", f"sqlite:///{tmp_path}/no.db"])
+    assert code == 1 and "no.db does not exist" in err and not (tmp_path / "no.db").exists()

@@ -112,3 +112,33 @@ def test_recording_with_a_typo_in_its_name(out: Path, tmp_path: Path) -> None:
         f"{recorded / 'vi/welcom.wav'}: no prompt 'welcom' in the catalog (did you mean "
         "'welcome'?)",
     ]
+
+
+def test_sounds_dir_is_checked_as_installed(out: Path, tmp_path: Path) -> None:
+    from ivr.prompts.build import install
+
+    sounds = tmp_path / "sounds"
+    install(out, sounds, "ivr")
+    catalog = small_catalog()
+    assert check_prompts(catalog, out, None, sounds_dir=sounds) == []
+    # Only mu-law installed for one prompt: Asterisk plays that; nothing is missing.
+    (sounds / "ivr/vi/goodbye.wav").unlink()
+    assert check_prompts(catalog, out, None, sounds_dir=sounds) == []
+    # One prompt not installed at all, in one language: the build folder is complete.
+    for suffix in (".wav", ".ulaw"):
+        (sounds / f"ivr/en/welcome{suffix}").unlink()
+    assert check_prompts(catalog, out, None) == []
+    problems = check_prompts(catalog, out, None, sounds_dir=sounds)
+    assert [(p.kind, p.prompt_id, p.language) for p in problems] == [
+        (ProblemKind.MISSING_AUDIO, "welcome", "en")
+    ]
+    # An installed copy from an older build: stale.
+    (sounds / "ivr/vi/welcome.ulaw").write_bytes(b"\xff" * 800)
+    problems = check_prompts(catalog, out, None, sounds_dir=sounds)
+    assert {(p.kind, p.prompt_id, p.language) for p in problems} == {
+        (ProblemKind.MISSING_AUDIO, "welcome", "en"), (ProblemKind.STALE_AUDIO, "welcome", "vi")
+    }
+    # A wrong-format .wav copied straight into the sounds dir.
+    tone(sounds / "ivr" / "vi" / "goodbye.wav")
+    kinds = [p.kind for p in check_prompts(catalog, out, None, sounds_dir=sounds)]
+    assert ProblemKind.BAD_FORMAT in kinds

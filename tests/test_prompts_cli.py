@@ -122,3 +122,23 @@ def test_build_install_and_check_shipped_config(
         f"welcome [en]: missing audio: no .wav at {out / 'ivr/en/welcome'} "
         "(run ivr prompts build)\n"
     )
+
+    # --sounds-dir checks what Asterisk plays: all installed is clean, whatever the build
+    # folder lacks; a prompt missing there is reported though the build has it.
+    assert main(["prompts", "check", *common, "--sounds-dir", str(sounds)]) == 0
+    assert capsys.readouterr().err.startswith("0 problem(s); ")
+    for suffix in (".wav", ".ulaw"):
+        (sounds / f"ivr/vi/welcome{suffix}").unlink()
+    assert main(["prompts", "check", *common]) == 1  # the build dir: only its own loss
+    assert "welcome [vi]" not in capsys.readouterr().out
+    assert main(["prompts", "check", *common, "--sounds-dir", str(sounds)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == (
+        f"welcome [vi]: missing audio: not installed: no {sounds / 'ivr/vi/welcome'}.wav "
+        f"(nor .ulaw, .alaw, .gsm, ...) (run ivr prompts build --install {sounds})\n"
+    )
+    assert captured.err.startswith("1 problem(s); ") and str(sounds) in captured.err
+    assert main(["prompts", "check", *common, "--sounds-dir", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err == (
+        f"ivr: error: {tmp_path / 'nope'}: no such sounds directory (--sounds-dir)\n"
+    )

@@ -213,7 +213,15 @@ async def test_the_case_is_read_once_per_pop(web_store: Any) -> None:
         assert (await inbox.next())["state"] == pop.state.value
         assert store.reads == [case_id], pop  # the card's read, after the event is recorded
         store.reads.clear()
-    # QueueCallerAbandon names no member: the case is read to find who was ringing too.
+    # A second end of the same card is not shown (nor read, nor recorded).
     assert await dispatcher.handle(caller_gone(case_id))
+    assert store.reads == [case_id]  # only to find whom it was for
+    store.reads.clear()
+    # QueueCallerAbandon names no member: the case is read to find who was ringing too.
+    other = await open_case(web_store)
+    assert await dispatcher.handle(ringing(other, "Local/1001@agents"))
+    assert (await inbox.next())["state"] == "ringing"
+    store.reads.clear()
+    assert await dispatcher.handle(caller_gone(other))
     assert (await inbox.next())["case"]["status"] == "abandoned"
-    assert store.reads == [case_id, case_id]
+    assert store.reads == [other, other]

@@ -308,3 +308,17 @@ def test_board_follows_asterisk_queue_events() -> None:
     board.observe(ev("QueueCallerLeave", "1.21"))
     board.observe(ev("QueueCallerLeave", "1.23"))
     assert board.snapshot([], {}, [])["queues"] == []
+
+
+async def test_an_ami_resync_rebuilds_the_board(web_dispatcher: Any) -> None:
+    """After a reconnect, the board holds what QueueStatus says is waiting, with the
+    waits Asterisk reports; a caller who left while AMI was down is gone."""
+    from ivr.screenpop.resync import QueueSnapshot, WaitingCaller
+
+    board = web_dispatcher.board
+    board.joined("hotline", "gone.1")
+    await web_dispatcher.resync(QueueSnapshot(waiting=(
+        WaitingCaller("hotline", 1, "PJSIP/trunk-01", "7.1", "0901234567", 40),)))
+    snap = board.snapshot([], {}, [])
+    assert [(r["queue"], r["waiting"], r["longest_wait_seconds"]) for r in snap["queues"]] \
+        == [("hotline", 1, 40.0)]

@@ -35,11 +35,12 @@ from ivr.ami.protocol import (
     Response,
     ResponseStatus,
 )
-from ivr.ami.subscription import Subscription
+from ivr.ami.subscription import LOGGED_IN, Subscription, logged_in_marker
 from ivr.config.settings import Settings
 from ivr.wire import ProtocolError
 
 __all__ = [
+    "LOGGED_IN",
     "AmiClient",
     "AmiConnectionLost",
     "AmiError",
@@ -229,10 +230,17 @@ class AmiClient:
             ) from None
         return await self._request(session, action, limit)
 
-    def subscribe(self, maxsize: int | None = None) -> Subscription:
-        """A new bounded event queue receiving every event from now on."""
-        sub = Subscription(maxsize or self.queue_size, self._unsubscribe)
+    def subscribe(self, maxsize: int | None = None, *, logins: bool = False) -> Subscription:
+        """A new bounded event queue receiving every event from now on.
+
+        ``logins``: also a :data:`LOGGED_IN` marker after each login (at once if logged in
+        now), in order with the events, so a consumer can re-read state that events of a
+        lost connection would have changed (Asterisk does not replay them).
+        """
+        sub = Subscription(maxsize or self.queue_size, self._unsubscribe, logins=logins)
         self._subscribers.add(sub)
+        if logins and self.connected:
+            sub.put(logged_in_marker())
         return sub
 
     async def events(self, maxsize: int | None = None) -> AsyncIterator[Event]:
@@ -393,6 +401,9 @@ class AmiClient:
         self._last_error = ""
         self._connected.set()
         log.info("AMI logged in to %s:%s as %s", self.host, self.port, self.username)
+        for sub in self._subscribers:
+            if sub.logins:
+                sub.put(logged_in_marker())
 
     async def _keepalive(self, session: _Session) -> None:
         """Ping after login only; no answer in time means a dead link: drop it."""

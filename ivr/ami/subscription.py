@@ -6,7 +6,17 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from ivr.ami.protocol import Event
+from ivr.ami.protocol import Event, Headers
+
+#: Name of the marker a subscription that asked for it (``subscribe(logins=True)``) gets
+#: each time the client has logged in: no AMI event has this name (a dot is never in one).
+LOGGED_IN = "ivr.LoggedIn"
+
+
+def logged_in_marker() -> Event:
+    """The marker put in order with the events: everything before it came over the
+    previous connection, everything after it over the new one."""
+    return Event(LOGGED_IN, Headers([("Event", LOGGED_IN)]))
 
 
 class Subscription:
@@ -16,11 +26,14 @@ class Subscription:
     consumer sees the freshest events and memory stays bounded.
     """
 
-    def __init__(self, maxsize: int, on_close: Callable[[Subscription], None]) -> None:
+    def __init__(self, maxsize: int, on_close: Callable[[Subscription], None], *,
+                 logins: bool = False) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
         self.dropped = 0
+        self.logins = logins
+        """Whether this consumer is told of each (re)login by a :data:`LOGGED_IN` marker."""
         self._items: deque[Event] = deque()
         self._wakeup = asyncio.Event()
         self._closed = False

@@ -17,7 +17,7 @@ from ivr.errors import IvrError
 
 #: Subcommand modules in the order ``--help`` lists them.
 COMMANDS = ("serve", "validate", "simulate", "test-flows", "agi", "say", "prompts", "db", "web",
-            "loadtest")
+            "loadtest", "graph")
 
 
 class CliError(IvrError):

@@ -3,6 +3,7 @@
 ivr prompts build                    render/convert what changed into var/prompts
 ivr prompts build --install /var/lib/asterisk/sounds
 ivr prompts check                    exit 1 if a prompt lacks text or audio
+ivr prompts check --sounds-dir /var/lib/asterisk/sounds   ... as installed for Asterisk
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         type=Path,
         help="flows file (default: settings, config/flows.yaml)",
+    )
+    check.add_argument(
+        "--sounds-dir",
+        metavar="DIR",
+        type=Path,
+        help="check the audio installed in this Asterisk sounds dir (e.g. "
+        "/var/lib/asterisk/sounds) instead of the build dir",
     )
     check.set_defaults(func=run_check)
 
@@ -136,16 +144,23 @@ def run_check(args: argparse.Namespace) -> int:
     from ivr.prompts.flow_refs import referenced_prompts
 
     settings, catalog, out_dir = _load(args)
+    sounds_dir: Path | None = args.sounds_dir
+    if sounds_dir is not None and not sounds_dir.is_dir():
+        raise UsageError(f"{sounds_dir}: no such sounds directory (--sounds-dir)")
     referenced, note = referenced_prompts(settings.flows_path, catalog)
     if note:
         print(f"ivr: {note}", file=sys.stderr)
-    problems = check_prompts(catalog, out_dir, settings.recorded_prompts_dir, referenced=referenced)
+    try:
+        problems = check_prompts(catalog, out_dir, settings.recorded_prompts_dir,
+                                 referenced=referenced, sounds_dir=sounds_dir)
+    except OSError as exc:  # a sounds dir this user may not read, say
+        raise UsageError(f"cannot check {sounds_dir or out_dir}: {exc}") from None
     for problem in problems:
         print(problem)
     checked = len(referenced) if referenced is not None else len(catalog.flow_prompt_ids())
     print(
         f"{len(problems)} problem(s); {checked} flow prompts and {len(catalog.word_ids())} "
-        f"words checked in {', '.join(catalog.languages)} against {out_dir}",
+        f"words checked in {', '.join(catalog.languages)} against {sounds_dir or out_dir}",
         file=sys.stderr,
     )
     return 1 if problems else 0

@@ -7,6 +7,13 @@ Problems found, one per line:
 * audio built from an older text or recording (the build is stale);
 * a ``.wav`` that is not 8 kHz mono 16-bit (Asterisk would transcode or refuse it);
 * a recording for a prompt or language the catalog does not know (a typo in its name).
+
+With ``sounds_dir`` (``ivr prompts check --sounds-dir /var/lib/asterisk/sounds``) the audio
+is checked where Asterisk plays it from, not in the build folder: per language, a prompt
+is there when ``<sounds>/<prefix>/<lang>/<id>`` exists in any format Asterisk has a
+reader for (:data:`PLAYABLE_SUFFIXES`); an installed copy that differs from the current
+build is stale; installed ``.wav`` files must be 8 kHz mono 16-bit. A build folder that
+says "0 problems" proves nothing about a sounds directory nobody copied it into.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ from pathlib import Path
 from ivr.prompts import audio
 from ivr.prompts.build import VOICES, plan, read_manifest
 from ivr.prompts.catalog import PromptCatalog
+
+#: File endings Asterisk's format modules read (format_wav, format_pcm, format_gsm,
+#: format_sln, format_g722, format_g729, format_wav_gsm); the build writes .wav and .ulaw.
+PLAYABLE_SUFFIXES = (".wav", ".ulaw", ".alaw", ".gsm", ".sln", ".wav16", ".sln16", ".g722",
+                     ".g729", ".WAV")
 
 
 class ProblemKind(enum.Enum):
@@ -91,6 +103,45 @@ def _audio_problems(
     return problems
 
 
+def _installed_problems(
+    catalog: PromptCatalog, sounds_dir: Path, out_dir: Path, recorded_dir: Path | None,
+    needed: frozenset[str],
+) -> list[Problem]:
+    """What Asterisk would not find, or would play from an older build, in ``sounds_dir``."""
+    problems = []
+    manifest = read_manifest(out_dir)
+    for item in plan(catalog, recorded_dir, voices=VOICES[catalog.variant]):
+        if item.prompt_id not in needed:
+            continue
+        base = sounds_dir / item.file_name
+        found = [base.with_name(base.name + s) for s in PLAYABLE_SUFFIXES
+                 if base.with_name(base.name + s).is_file()]
+        if not found:
+            problems.append(Problem(
+                ProblemKind.MISSING_AUDIO, item.prompt_id, item.language,
+                f"not installed: no {base}.wav (nor {', '.join(PLAYABLE_SUFFIXES[1:4])}, ...) "
+                f"(run ivr prompts build --install {sounds_dir})"))
+            continue
+        built = out_dir / item.file_name
+        if manifest.get(item.file_name) != item.key:
+            continue  # the build itself is stale or absent: nothing current to compare with
+        for path in found:
+            twin = built.with_name(path.name)
+            if twin.is_file() and not _same_bytes(path, twin):
+                problems.append(Problem(
+                    ProblemKind.STALE_AUDIO, item.prompt_id, item.language,
+                    f"{path} differs from the current build {twin} "
+                    f"(run ivr prompts build --install {sounds_dir})"))
+                break
+    return problems
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    return a.read_bytes() == b.read_bytes()
+
+
 def _format_problems(catalog: PromptCatalog, out_dir: Path) -> list[Problem]:
     problems = []
     root = out_dir / catalog.prefix
@@ -144,18 +195,29 @@ def check_prompts(
     recorded_dir: Path | None,
     *,
     referenced: Iterable[str] | None = None,
+    sounds_dir: Path | None = None,
 ) -> list[Problem]:
     """Every problem found, in a stable order; empty means callers hear every prompt.
 
     ``referenced`` is the set of prompt ids the compiled flows play; None checks every
     flow prompt in the catalog. Spoken-value words are always checked, since any value
-    can need any of them.
+    can need any of them. ``sounds_dir``: check the audio installed there (Asterisk's
+    sounds directory) instead of the build folder.
     """
     wanted = catalog.flow_prompt_ids() if referenced is None else frozenset(referenced)
     needed = (wanted & catalog.flow_prompt_ids()) | catalog.word_ids()
+    if sounds_dir is not None:
+        audio_problems = [
+            *_installed_problems(catalog, sounds_dir, out_dir, recorded_dir, needed),
+            *_format_problems(catalog, sounds_dir),
+        ]
+    else:
+        audio_problems = [
+            *_audio_problems(catalog, out_dir, recorded_dir, needed),
+            *_format_problems(catalog, out_dir),
+        ]
     return [
         *_text_problems(catalog, wanted),
-        *_audio_problems(catalog, out_dir, recorded_dir, needed),
-        *_format_problems(catalog, out_dir),
+        *audio_problems,
         *_recording_problems(catalog, recorded_dir),
     ]

@@ -16,6 +16,8 @@ Read in the order an event travels::
 - ``directory.py``: which web user a queue member interface is, and who serves a queue.
 - ``pgbus.py``: the PostgreSQL ``LISTEN/NOTIFY`` fan-out between web nodes.
 - ``card.py``: the case card the agent sees, read from the store once per pop.
+- ``resync.py``: after an AMI (re)login, QueueStatus/QueueSummary in, and the pops that
+  settle the cards a lost connection left ringing or connected.
 - ``presence.py``: the consoles open on this node and who is available.
 - ``contracts.py``: what the pipeline needs from the store and the bus, as protocols.
 

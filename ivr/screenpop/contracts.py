@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from ivr.calls import NodeTraffic
+
 
 class PopStore(Protocol):
     """What the dispatcher needs from :class:`ivr.store.Store`."""
@@ -55,6 +57,8 @@ class WebStore(PopStore, Protocol):
     async def report(self, name: str, *, since: datetime, until: datetime,
                      survey_questions: frozenset[tuple[str, str]] = frozenset(),
                      synthetic: bool = False) -> dict[str, Any]: ...
+
+    async def node_traffic(self, flow: str, *, since: datetime) -> NodeTraffic: ...
 
     def database_health(self) -> dict[str, Any]:
         """``{"state": "ok"}``, or the state and why (``/healthz``)."""

@@ -36,6 +36,7 @@ from ivr.screenpop.directory import UserDirectory, agent_interface
 from ivr.screenpop.events import PopEvent, PopState
 from ivr.screenpop.pgbus import PostgresPopBus
 from ivr.screenpop.presence import Presence
+from ivr.screenpop.resync import OpenCard, QueueSnapshot, settle
 from ivr.store.cases import UnknownCase
 from ivr.store.engine import asyncpg_dsn
 
@@ -50,6 +51,11 @@ POP_CHANNEL = "ivr_pop"
 DUPLICATE_WINDOW = 2.0
 #: Recent pops remembered for that check; pruned past this size.
 DUPLICATE_MEMORY = 1000
+#: Cards remembered as open (ringing, connected) or ended; the oldest are forgotten past
+#: this, far above the calls one hotline has in progress.
+BOARD_MEMORY = 10_000
+#: States that end a card; a second one for the same agent and case is not shown.
+ENDED_STATES = frozenset({PopState.COMPLETED, PopState.CALLER_GONE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,11 @@ class Dispatcher:
         self._worker: asyncio.Task[None] | None = None
         self.board = QueueBoard(clock)
         """Callers waiting per queue now, for the supervisor's live panel."""
+        self._open: dict[tuple[str, str], OpenCard] = {}
+        """(agent, case id) -> the card shown as ringing or connected."""
+        self._ended: dict[tuple[str, str], PopState] = {}
+        self.queues = QueueSnapshot()
+        """What the queues held at the last AMI re-sync (callers waiting, members)."""
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -141,6 +152,12 @@ class Dispatcher:
         user = await self._addressee(pop)
         if user is None:
             return False
+        key = (user.name, pop.case_id)
+        if self._repeats(key, pop.state):
+            # Asterisk repeating itself, several AMI feeds, or a re-sync racing an event.
+            log.debug("pop %s for case %s already shown to %s", pop.state.value,
+                      pop.case_id, user.name)
+            return True
         detail = pop.interface if not pop.reason else f"{pop.interface} ({pop.reason})".strip()
         try:
             # The store moves the case's status and owner along with these events.
@@ -149,12 +166,54 @@ class Dispatcher:
         except UnknownCase:
             log.warning("pop %s: unknown case %s", pop.state.value, pop.case_id)
             return False
+        self._track(key, pop)
         delivery = Delivery(user.name, pop.state, pop.case_id, pop.interface, self._now())
         if self._bus is None:
             await self._deliver(delivery)
         else:
             await self._bus.publish(delivery.to_json())
         return True
+
+    def open_cards(self) -> tuple[OpenCard, ...]:
+        """The cards shown as ringing or connected now, oldest first."""
+        return tuple(self._open.values())
+
+    async def resync(self, snapshot: QueueSnapshot) -> list[PopEvent]:
+        """Settle every open card against what the queues hold now (after an AMI
+        reconnect); returns the pops sent. Cards the snapshot agrees with get nothing."""
+        self.queues = snapshot
+        # The live board starts again from what Asterisk says is waiting now: callers
+        # who left while AMI was down would otherwise wait on the board for ever.
+        self.board.clear()
+        for caller in snapshot.waiting:
+            self.board.joined(caller.queue, caller.uniqueid, waited=caller.wait_seconds)
+        pops = [pop for card in self.open_cards() if (pop := settle(card, snapshot))]
+        for pop in pops:
+            log.info("AMI re-sync: case %s card for %s -> %s", pop.case_id,
+                     mask_digit_runs(pop.interface), pop.state.value)
+            await self.handle(pop)
+        return pops
+
+    def _repeats(self, key: tuple[str, str], state: PopState) -> bool:
+        card = self._open.get(key)
+        if card is not None and card.state is state:
+            return True
+        return state in ENDED_STATES and key in self._ended
+
+    def _track(self, key: tuple[str, str], pop: PopEvent) -> None:
+        """Move the board along a pop that is being shown."""
+        before = self._open.pop(key, None)
+        if pop.state in (PopState.RINGING, PopState.CONNECTED):
+            self._ended.pop(key, None)
+            self._open[key] = OpenCard(
+                key[0], key[1], pop.state, pop.interface or (before.interface if before else ""),
+                pop.uniqueid or (before.uniqueid if before else ""),
+                pop.queue or (before.queue if before else ""))
+        elif pop.state in ENDED_STATES:
+            self._ended[key] = pop.state
+        for board in (self._open, self._ended):
+            while len(board) > BOARD_MEMORY:
+                del board[next(iter(board))]
 
     async def _addressee(self, pop: PopEvent) -> WebUser | None:
         """The web user a pop is for: its member interface's, else (an event that names
@@ -187,8 +246,12 @@ class Dispatcher:
         delivery = Delivery(user.name, state, case_id, agent_interface(user), self._now())
         return await self._message(delivery)
 
-    def _now(self) -> str:
+    def now(self) -> str:
+        """The dispatcher's clock, as the time stamps of its pops."""
         return self._clock.now().isoformat()
+
+    def _now(self) -> str:
+        return self.now()
 
     # -- delivery ------------------------------------------------------------------
     def _on_bus_message(self, payload: str) -> None:

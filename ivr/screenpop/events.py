@@ -18,7 +18,7 @@ and fall back to the caller's. An empty value means unset: Asterisk lists every
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from ivr import channel_vars
@@ -53,6 +53,11 @@ class PopEvent:
     reason: str = ""
     """Why it ended, for the case's history: ``AgentComplete``'s ``Reason`` (caller,
     agent, transfer, unknown) or ``no answer``."""
+    uniqueid: str = field(default="", compare=False)
+    """The caller channel's ``Uniqueid`` (AMI only): after a reconnect the re-sync finds
+    the caller among ``QueueStatus``'s ``QueueEntry`` events by it."""
+    queue: str = field(default="", compare=False)
+    """The queue the event is from (AMI only)."""
 
 
 #: ``AgentComplete`` with ``Reason: caller`` and at most this much talk time means the
@@ -75,22 +80,24 @@ def pop_from_ami(event: Event) -> PopEvent | None:
     (``QueueCallerLeave`` among them: the caller left the queue because someone answered,
     or gave up, and those have events of their own)."""
     case_id = case_id_of(event) or ""
+    # The first channel of a queue event is the caller's (see the module docstring).
+    where = {"uniqueid": event.get("Uniqueid") or "", "queue": event.get("Queue") or ""}
     if event.name == "QueueCallerAbandon":
         # It names no member: the dispatcher finds who was ringing from the case.
-        return PopEvent(PopState.CALLER_GONE, case_id, "", "caller")
+        return PopEvent(PopState.CALLER_GONE, case_id, "", "caller", **where)
     state = AGENT_EVENTS.get(event.name)
     if state is None:
         return None
     interface = event.get("Interface") or ""
     if state is PopState.MISSED:
-        return PopEvent(state, case_id, interface, "no answer")
+        return PopEvent(state, case_id, interface, "no answer", **where)
     if state is PopState.COMPLETED:
         reason = (event.get("Reason") or "").strip().lower()
         reason = reason if reason in COMPLETE_REASONS else "unknown"
         if reason == "caller" and (_int(event, "TalkTime") or 0) <= CALLER_GONE_TALK_SECONDS:
             state = PopState.CALLER_GONE
-        return PopEvent(state, case_id, interface, reason)
-    return PopEvent(state, case_id, interface)
+        return PopEvent(state, case_id, interface, reason, **where)
+    return PopEvent(state, case_id, interface, **where)
 
 
 def case_id_of(event: Event) -> str | None:

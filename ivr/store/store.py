@@ -20,10 +20,10 @@ from sqlalchemy import Connection, Engine, event, insert, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.calls import CallRecord, CaseDraft
+from ivr.calls import CallRecord, CaseDraft, NodeTraffic
 from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
-from ivr.store import calls, cases, queries, reports, requests
+from ivr.store import calls, cases, queries, reports, requests, traffic
 from ivr.store.backend import AsyncBackend, Backend, SqliteBackend, T, Work
 from ivr.store.batch import GroupCommit
 from ivr.store.cache import ReadMostly, ReadMostlyCache
@@ -331,6 +331,10 @@ class Store:
             raise ValueError(f"no report named {name!r}")
 
         return await self._read(work)
+
+    async def node_traffic(self, flow: str, *, since: datetime) -> NodeTraffic:
+        """Per-node figures of ``flow`` (the flow graph) for calls started since ``since``."""
+        return await self._read(lambda conn: traffic.node_traffic(conn, flow, since=since))
 
     # -- data behind the named lookups -------------------------------------------------
 

@@ -4,9 +4,12 @@ Byte for byte as ``tests/transcripts/ami-*.txt``: the banner, Login answered wit
 ``Authentication accepted`` plus ``FullyBooted`` (always) and ``SuccessfulAuth`` (class
 ``security``), a wrong secret answered ``Authentication failed`` after a delay (about 1 s
 on a real Asterisk; configurable, short in tests) and then the socket closed, Ping/Pong,
-Logoff -> ``Response: Goodbye`` then EOF, async Originate answered ``Success`` first and a
-failure reported only in ``OriginateResponse``, unknown actions answered ``Error`` plus a
-``RequestBadFormat`` event. Events are delivered according to the Login ``Events:`` mask.
+Logoff -> ``Response: Goodbye`` then EOF, ``QueueStatus`` / ``QueueSummary`` answered as
+``app_queue.c`` (``manager_queues_status``, ``manager_queues_summary``) and ``manager.c``'s
+list helpers write them, from the queue state the events sent so far describe, async
+Originate answered ``Success`` first and a failure reported only in
+``OriginateResponse``, unknown actions answered ``Error`` plus a ``RequestBadFormat``
+event. Events are delivered according to the Login ``Events:`` mask.
 
 Test hooks: :meth:`FakeAmiServer.emit` / :meth:`FakeAmiServer.emit_raw` push events
 (e.g. recorded AgentConnect blocks with a chosen case id, see
@@ -14,8 +17,9 @@ Test hooks: :meth:`FakeAmiServer.emit` / :meth:`FakeAmiServer.emit_raw` push eve
 sends what a real Asterisk sends for a queue call of the fake Asterisk (pass it as
 ``run_call(on_queue=...)``: answered, abandoned while ringing, or the ~45 ms agent
 connection of a caller already gone; see :mod:`ivr.testing.fake_ami_queue`),
-:meth:`FakeAmiServer.drop_connections`
-simulates an Asterisk restart, :meth:`FakeAmiServer.wait_logins` and
+:meth:`FakeAmiServer.drop_connections` drops every connection (a network break: the
+calls go on), :meth:`FakeAmiServer.stop` then :meth:`FakeAmiServer.start` is an Asterisk
+restart (same port; every call and ring is gone), :meth:`FakeAmiServer.wait_logins` and
 :meth:`FakeAmiServer.wait_action` let tests wait on what happened instead of sleeping.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -37,7 +42,7 @@ from ivr.testing.ami_transcripts import (
     transcript_messages,
     with_case_id,
 )
-from ivr.testing.fake_ami_queue import queue_run_events
+from ivr.testing.fake_ami_queue import MemberState, QueueState, queue_run_events
 from ivr.testing.fake_queue import QueueRun
 
 __all__ = [
@@ -55,6 +60,8 @@ BANNER: Final = "Asterisk Call Manager/11.0.0"
 MAX_ACTION_BYTES: Final = 64 * 1024
 #: The fixed time stamp in security events (the recorded one; tests compare bytes).
 EVENT_TV: Final = "2026-11-28T06:56:53.441+0000"
+#: The queue of the recorded set-up (transcripts README, queues.conf).
+DEFAULT_QUEUES: Final = {"hotline": (("Local/1001@agents", "Agent 1001"),)}
 #: Actions Asterisk accepts before authentication; others get "Permission denied".
 PRE_LOGIN_ACTIONS: Final = frozenset({"login", "logoff", "challenge"})
 
@@ -123,6 +130,8 @@ class FakeAmiServer:
         answer_pings: bool = True,
         channelvars: Sequence[str] = channel_vars.AMI_CHANNELVARS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        queue_members: Mapping[str, Sequence[tuple[str, str]]] = DEFAULT_QUEUES,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.username = username
         self.secret = secret
@@ -132,9 +141,12 @@ class FakeAmiServer:
         self.answer_pings = answer_pings
         """False makes Ping go unanswered (a hung Asterisk) to test keep-alive."""
         self.channelvars = tuple(channelvars)
-        self.queue_members: dict[str, list[tuple[str, str]]] = {
-            "hotline": [("Local/1001@agents", "Agent 1001")]
-        }
+        self.queue_members = {q: tuple(m) for q, m in queue_members.items()}
+        """queues.conf: queue -> (member interface, member name), in file order."""
+        self._now = now
+        self.queues: dict[str, QueueState] = {}
+        """What app_queue holds now: members' states, callers waiting (see reset_queues)."""
+        self.reset_queues()
         self._sleep = sleep
         self._server: asyncio.Server | None = None
         self._clients: set[_Client] = set()
@@ -161,12 +173,29 @@ class FakeAmiServer:
         return len(self._clients)
 
     async def start(self) -> None:
+        """Listen; after a :meth:`stop`, again on the same port (an Asterisk restart)."""
+        if self._server is not None:
+            raise RuntimeError("FakeAmiServer already started")
         self._server = await asyncio.start_server(
             self._handle, self.host, self._port, limit=MAX_ACTION_BYTES
         )
+        self._port = self.port  # a restart comes back where the clients look for it
+
+    def reset_queues(self) -> None:
+        """Asterisk (re)started: every member free, nobody waiting, counters at 0."""
+        login = int(self._now())
+        self.queues = {
+            name: QueueState(name, [MemberState(i, n, login_time=login) for i, n in members])
+            for name, members in self.queue_members.items()
+        }
 
     async def stop(self) -> None:
-        """Stop listening, close every connection and wait for their handlers to end."""
+        """Stop listening, close every connection and wait for their handlers to end.
+
+        Asterisk going down takes its calls with it: the queues are empty when it starts
+        again (callers waiting and rings in progress are gone, no event says so).
+        """
+        self.reset_queues()
         if self._server is not None:
             self._server.close()
             self.drop_connections()
@@ -207,12 +236,23 @@ class FakeAmiServer:
             (line.partition(": ")[2] for line in lines if line.startswith("Privilege: ")), "all"
         )
         self.emitted.append(list(lines))
+        self._track(lines)
         sent = 0
         for client in list(self._clients):
             if client.wants(privilege):
                 client.send(lines)
                 sent += 1
         return sent
+
+    def _track(self, lines: Sequence[str]) -> None:
+        """Let a queue event move the queue state QueueStatus reports."""
+        fields: dict[str, str] = {}
+        for line in lines:
+            name, _, value = line.partition(": ")
+            fields.setdefault(name, value)  # the first channel is the caller's
+        queue = self.queues.get(fields.get("Queue", ""))
+        if queue is not None:
+            queue.apply(fields.get("Event", ""), fields, self._now())
 
     def emit_queue_run(self, run: QueueRun) -> list[list[str]]:
         """Send the queue events of one fake Asterisk Queue run; returns the blocks.
@@ -228,7 +268,9 @@ class FakeAmiServer:
         return blocks
 
     def drop_connections(self) -> int:
-        """Close every client connection at once, as an Asterisk restart does."""
+        """Close every client connection at once; the calls go on (a network break, or
+        ``manager reload``). For a restart, which loses them, :meth:`stop` and
+        :meth:`start`."""
         dropped = 0
         for client in list(self._clients):
             client.closing = True
@@ -423,27 +465,39 @@ class FakeAmiServer:
     async def _action_queuestatus(
         self, client: _Client, action: ReceivedAction, aid: list[str]
     ) -> None:
+        # astman_send_listack: Response, ActionID, EventList, Message (manager.c order).
         client.send([
             "Response: Success", *aid, "EventList: start", "Message: Queue status will follow",
         ])
+        wanted = (action.headers.get("Queue") or "").lower()
+        member = action.headers.get("Member") or ""
         items = 0
-        for queue, members in self.queue_members.items():
-            client.send([
-                "Event: QueueParams", f"Queue: {queue}", "Max: 0", "Strategy: ringall",
-                "Calls: 0", "Holdtime: 0", "TalkTime: 0", "Completed: 0", "Abandoned: 0",
-                *aid,
-            ])
-            items += 1
-            for interface, member in members:
-                client.send([
-                    "Event: QueueMember", f"Queue: {queue}", f"Name: {member}",
-                    f"Location: {interface}", f"StateInterface: {interface}",
-                    "Membership: static", "Penalty: 0", "CallsTaken: 0", "Status: 1",
-                    "Paused: 0", *aid,
-                ])
+        now = self._now()
+        for queue in self.queues.values():
+            if wanted and queue.name.lower() != wanted:
+                continue
+            for block in queue.status_events(aid, now, member):
+                client.send(block)
                 items += 1
         client.send([
             "Event: QueueStatusComplete", *aid, "EventList: Complete", f"ListItems: {items}",
+        ])
+
+    async def _action_queuesummary(
+        self, client: _Client, action: ReceivedAction, aid: list[str]
+    ) -> None:
+        client.send([
+            "Response: Success", *aid, "EventList: start", "Message: Queue summary will follow",
+        ])
+        wanted = (action.headers.get("Queue") or "").lower()
+        items = 0
+        now = self._now()
+        for queue in self.queues.values():
+            if not wanted or queue.name.lower() == wanted:
+                client.send(queue.summary_event(aid, now))
+                items += 1
+        client.send([
+            "Event: QueueSummaryComplete", *aid, "EventList: Complete", f"ListItems: {items}",
         ])
 
     async def _action_command(

@@ -143,3 +143,128 @@ def queue_run_events(run: QueueRun, channelvars: Sequence[str], *, sequence: int
     reason = "agent" if run.end is QueueEnd.ANSWERED else "caller"
     return [*events, agent_connect(caller, up, q, cv),
             agent_complete(caller, up, q, cv, run.talk_seconds, reason)]
+
+
+# ---- the queues' state, as QueueStatus / QueueSummary report it --------------------
+
+#: ``ast_device_state`` values QueueMember's ``Status`` carries (include/asterisk/devicestate.h).
+DEVICE_NOT_INUSE = 1
+DEVICE_INUSE = 2
+DEVICE_RINGING = 6
+
+
+@dataclass(slots=True)
+class MemberState:
+    """One queue member as ``app_queue`` keeps it (``struct member``)."""
+
+    interface: str
+    name: str
+    status: int = DEVICE_NOT_INUSE
+    in_call: bool = False
+    """``mem->starttime`` set: the member answered and is talking (``InCall: 1``)."""
+    calls: int = 0
+    last_call: int = 0
+    paused: bool = False
+    login_time: int = 0
+
+
+@dataclass(slots=True)
+class EntryState:
+    """One caller waiting in a queue (``struct queue_ent``)."""
+
+    channel: str
+    uniqueid: str
+    callerid: str
+    calleridname: str
+    start: float
+
+
+@dataclass(slots=True)
+class QueueState:
+    """One queue's members, callers waiting and counters, moved along by the queue events
+    the fake server sends (so QueueStatus answers what the events said happened)."""
+
+    name: str
+    members: list[MemberState]
+    strategy: str = "ringall"
+    entries: list[EntryState] = field(default_factory=list)
+    completed: int = 0
+    abandoned: int = 0
+
+    def member(self, interface: str) -> MemberState | None:
+        wanted = interface.lower()
+        return next((m for m in self.members if m.interface.lower() == wanted), None)
+
+    def apply(self, event: str, fields: Mapping[str, str], now: float) -> None:
+        """Move the state along one ``agent``-class queue event (app_queue's own order)."""
+        uniqueid = fields.get("Uniqueid", "")
+        member = self.member(fields.get("Interface", ""))
+        if event == "QueueCallerJoin":
+            self.entries.append(EntryState(fields.get("Channel", ""), uniqueid,
+                                           fields.get("CallerIDNum", ""),
+                                           fields.get("CallerIDName", ""), now))
+        elif event in ("QueueCallerLeave", "QueueCallerAbandon"):
+            self.entries = [e for e in self.entries if e.uniqueid != uniqueid]
+            if event == "QueueCallerAbandon":
+                self.abandoned += 1
+                for m in self.members:  # the ring of that caller stops
+                    if m.status == DEVICE_RINGING and not m.in_call:
+                        m.status = DEVICE_NOT_INUSE
+        elif member is None:
+            return
+        elif event == "AgentCalled":
+            member.status = DEVICE_RINGING
+        elif event == "AgentRingNoAnswer":
+            member.status = DEVICE_NOT_INUSE
+        elif event == "AgentConnect":
+            member.status, member.in_call = DEVICE_INUSE, True
+        elif event == "AgentComplete":
+            member.status, member.in_call = DEVICE_NOT_INUSE, False
+            member.calls += 1
+            member.last_call = int(now)
+            self.completed += 1
+
+    def status_events(self, aid: Sequence[str], now: float,
+                      member_filter: str = "") -> list[list[str]]:
+        """``manager_queues_status``: QueueParams, its QueueMember and QueueEntry events."""
+        blocks = [[
+            "Event: QueueParams", f"Queue: {self.name}", "Max: 0",
+            f"Strategy: {self.strategy}", f"Calls: {len(self.entries)}", "Holdtime: 0",
+            "TalkTime: 0", f"Completed: {self.completed}", f"Abandoned: {self.abandoned}",
+            "ServiceLevel: 0", "ServicelevelPerf: 0.0", "ServicelevelPerf2: 0.0",
+            "Weight: 0", *aid,
+        ]]
+        for m in self.members:
+            if member_filter and member_filter not in (m.interface, m.name):
+                continue
+            blocks.append([
+                "Event: QueueMember", f"Queue: {self.name}", f"Name: {m.name}",
+                f"Location: {m.interface}", f"StateInterface: {m.interface}",
+                "Membership: static", "Penalty: 0", f"CallsTaken: {m.calls}",
+                f"LastCall: {m.last_call}", "LastPause: 0", f"LoginTime: {m.login_time}",
+                f"InCall: {int(m.in_call)}", f"Status: {m.status}", f"Paused: {int(m.paused)}",
+                "PausedReason: ", "Wrapuptime: 0", *aid,
+            ])
+        for position, e in enumerate(self.entries, 1):
+            blocks.append([
+                "Event: QueueEntry", f"Queue: {self.name}", f"Position: {position}",
+                f"Channel: {e.channel}", f"Uniqueid: {e.uniqueid}",
+                f"CallerIDNum: {e.callerid or 'unknown'}",
+                f"CallerIDName: {e.calleridname or 'unknown'}",
+                # Queue sets the connected line to the caller only when a member answers.
+                "ConnectedLineNum: unknown", "ConnectedLineName: unknown",
+                f"Wait: {int(now - e.start)}", "Priority: 0", *aid,
+            ])
+        return blocks
+
+    def summary_event(self, aid: Sequence[str], now: float) -> list[str]:
+        """``manager_queues_summary``: members not unavailable, free and unpaused ones,
+        callers waiting and the longest wait."""
+        available = [m for m in self.members
+                     if m.status == DEVICE_NOT_INUSE and not m.paused and not m.in_call]
+        longest = max((int(now - e.start) for e in self.entries), default=0)
+        return [
+            "Event: QueueSummary", f"Queue: {self.name}", f"LoggedIn: {len(self.members)}",
+            f"Available: {len(available)}", f"Callers: {len(self.entries)}", "HoldTime: 0",
+            "TalkTime: 0", f"LongestHoldTime: {longest}", *aid,
+        ]

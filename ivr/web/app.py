@@ -26,7 +26,7 @@ from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
 from ivr.screenpop.contracts import WebStore
 from ivr.screenpop.dispatcher import Dispatcher
-from ivr.web import api, operations, reports, selfservice, sockets, views
+from ivr.web import api, flow_graph, operations, reports, selfservice, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -82,7 +82,7 @@ def create_app(
     numbers the softphone suggests as ``(number, label)`` (default: the phones of the
     documented demo accounts when the demo data is seeded).
     ``metrics`` is what ``/metrics`` serves; ``flows_version`` tells ``/healthz`` the
-    flows version this node runs.
+    flows version this node runs; ``flowset`` the flows themselves (the flow graph).
     Users are the dispatcher's (build it with :func:`ivr.web.auth.web_users`), so the
     people who log in and the agents pops go to are one list.
     """
@@ -118,6 +118,7 @@ def create_app(
     sockets.add_routes(app)
     operations.add_routes(app)
     selfservice.add_routes(app)
+    flow_graph.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     app.cleanup_ctx.append(_dispatcher_ctx)

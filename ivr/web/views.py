@@ -222,7 +222,10 @@ async def supervisor_page(request: web.Request) -> web.Response:
     if user.role != "supervisor":  # a page with the menu and a way back, not bare text
         return render(request, "forbidden.html", title="Supervisors only", status=403,
                       message="This page is for supervisors.", home=_home(user))
-    return render(request, "supervisor.html", title="Supervisor", script="supervisor.js")
+    # The flow graph's choice of flows; render() escapes it into a data attribute.
+    flows = ",".join(request.app[FLOW_NAMES]())
+    return render(request, "supervisor.html", title="Supervisor", script="supervisor.js",
+                  graph_flows=flows)
 
 
 async def audio(request: web.Request) -> web.FileResponse:

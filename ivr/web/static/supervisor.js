@@ -115,4 +115,26 @@
   refreshReports();
   setInterval(refresh, 5000);
   setInterval(refreshReports, 60000);
+
+  // The flow graph (GET /api/flows/{flow}/graph.svg): drawn on the server by Graphviz,
+  // redrawn when the flow or period changes and every minute (not every 5 s: a layout
+  // costs more than a table).
+  const flowSelect = $("graph-flow");
+  const hoursSelect = $("graph-hours");
+  const flows = (flowSelect.dataset.flows || "").split(",").filter(Boolean);
+  for (const f of flows) flowSelect.append(el("option", { value: f, text: f }));
+  function graph() {
+    if (!flowSelect.value) { $("graph-note").textContent = "No flows on this server."; return; }
+    const url = `/api/flows/${encodeURIComponent(flowSelect.value)}/graph.svg?hours=${encodeURIComponent(hoursSelect.value)}`;
+    $("graph-img").src = `${url}&t=${Date.now()}`;
+    $("graph-open").href = url;
+  }
+  $("graph-img").addEventListener("load", () => { $("graph-note").textContent = ""; });
+  $("graph-img").addEventListener("error", () => {
+    $("graph-note").textContent = "The graph could not be drawn (is Graphviz installed on the server?); open the SVG for the reason.";
+  });
+  flowSelect.addEventListener("change", graph);
+  hoursSelect.addEventListener("change", graph);
+  graph();
+  setInterval(graph, 60000);
 })();
