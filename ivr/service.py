@@ -208,6 +208,8 @@ class Service:
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)
         dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
+        from ivr.screenpop.card import CardWords  # the card's path in words (issue 11)
+        dispatcher.words = CardWords(lambda: core.flows.current, core.catalog)
         queue = BuiltinQueue.from_settings(dispatcher, settings)
         app = create_app(
             settings=settings,

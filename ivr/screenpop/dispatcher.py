@@ -29,7 +29,7 @@ from ivr.clock import Clock
 from ivr.config.settings import Settings, WebUser
 from ivr.masking import mask, mask_digit_runs
 from ivr.metrics import NO_METRICS, MetricsHooks
-from ivr.screenpop.card import load_card
+from ivr.screenpop.card import CardWords, load_card
 from ivr.screenpop.contracts import PopBus, PopStore
 from ivr.screenpop.directory import UserDirectory, agent_interface
 from ivr.screenpop.events import PopEvent, PopState
@@ -96,8 +96,12 @@ class Dispatcher:
         *,
         bus: PopBus | None = None,
         metrics: MetricsHooks = NO_METRICS,
+        words: CardWords | None = None,
     ) -> None:
         self.presence = presence
+        self.words = words
+        """The flows and prompts the card's path is worded from (None: node ids
+        humanised); the service sets it once the flows are loaded."""
         self._metrics = metrics
         self.directory = presence.directory
         self._store = store
@@ -223,7 +227,8 @@ class Dispatcher:
 
     async def _message(self, delivery: Delivery) -> dict[str, Any] | None:
         """The websocket message for a pop (None if the case is gone)."""
-        card = await load_card(self._store, delivery.case_id)
+        card = await load_card(self._store, delivery.case_id, words=self.words,
+                               directory=self.directory)
         if card is None:
             return None
         return {

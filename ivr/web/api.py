@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ivr.config.settings import WebUser
 from ivr.screenpop.directory import builtin_interface, serves_queue
+from ivr.screenpop.wording import words_table
 from ivr.web.keys import CLOCK, DIRECTORY, PRESENCE, QUEUE, STORE, current_session
 from ivr.web.middleware import require_api_user
 
@@ -165,7 +166,7 @@ async def me(request: web.Request) -> web.Response:
     user = require_api_user(request)
     return web.json_response({"name": user.name, "role": user.role, "queues": list(user.queues),
                               "csrf": current_session(request).csrf,
-                              "dispositions": list(DISPOSITIONS)})
+                              "dispositions": list(DISPOSITIONS), "words": words_table()})
 
 
 def add_routes(app: web.Application) -> None:

@@ -9,6 +9,16 @@
   let current = null; // {case, state}
   let retry = 500;
   const TITLE = document.title;
+  // Raw codes in words (ivr.screenpop.wording.WORDS, from /api/me), in the language the
+  // agent picked; the choice is kept in this browser.
+  let WORDS = {};
+  const LANG_KEY = "ivr.agent.words";
+  let lang = localStorage.getItem(LANG_KEY) === "vi" ? "vi" : "en";
+  const say = (code) => {
+    const w = WORDS[code];
+    return w ? w[lang] || w.en : label(code || "");
+  };
+  const sayValue = (key, v) => (typeof v === "string" && WORDS[v] ? say(v) : value(key, v));
 
   const STATE_TEXT = {
     ringing: "Incoming call",
@@ -111,10 +121,10 @@
       if (v && typeof v === "object" && !Array.isArray(v)) {
         for (const [k, x] of Object.entries(v)) {
           if (x === null || x === undefined || typeof x === "object") continue;
-          rows.push([`${label(key)} · ${label(k).toLowerCase()}`, value(k, x)]);
+          rows.push([`${label(key)} · ${label(k).toLowerCase()}`, sayValue(k, x)]);
         }
       } else {
-        rows.push([label(key), value(key, v)]);
+        rows.push([label(key), sayValue(key, v)]);
       }
     }
     for (const l of c.lookups || []) {
@@ -125,7 +135,18 @@
     return rows;
   }
 
+  // The path in words ("Billing → chose account ending 3456 → ..."), each step with the
+  // raw node ids it stands for as its tooltip; the full raw list is in the <details>.
+  function storyItems(c) {
+    const list = $("story");
+    list.replaceChildren();
+    const steps = (c.story && (c.story[lang] || c.story.en)) || [];
+    for (const s of steps) list.append(el("li", { title: (s.nodes || []).join(", "), text: s.text }));
+    if (!list.children.length) list.append(el("li", { class: "muted", text: "No path recorded" }));
+  }
+
   function pathItems(c) {
+    storyItems(c);
     const list = $("path");
     list.replaceChildren();
     const steps = c.path || [];
@@ -148,7 +169,7 @@
       for (const i of byStep[n]) {
         const failed = i.result === "no_input" || i.result === "no_match";
         li.append(el("span", { class: "input " + (failed ? "failed" : "ok"),
-          text: failed ? label(i.result).toLowerCase() + (i.digits ? ` (${i.digits})` : "") : (i.digits || i.result) }));
+          text: failed ? say(i.result).toLowerCase() + (i.digits ? ` (${i.digits})` : "") : (i.digits || i.result) }));
       }
       list.append(li);
     }
@@ -160,8 +181,8 @@
     body.replaceChildren();
     for (const e of c.earlier || []) {
       body.append(el("tr", {}, el("td", { text: when(e.created_at) }), el("td", { text: e.id }),
-        el("td", { text: label(e.intent || "") }),
-        el("td", { text: [e.status, e.disposition].filter(Boolean).map(label).join(" · ") }),
+        el("td", { text: say(e.intent || "") }),
+        el("td", { text: [e.status, e.disposition].filter(Boolean).map(say).join(" · ") }),
         el("td", { text: e.notes || "" })));
     }
     if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No earlier cases" })));
@@ -191,14 +212,16 @@
     $("pop-caller").textContent = c.caller || "Unknown caller";
     const reg = (c.registered_accounts || []).length === 1 ? c.registered_accounts[0].name : "";
     const name = (c.facts && c.facts.account && c.facts.account.name) || reg;
-    $("pop-sub").textContent = [c.id, name, c.queue && `queue ${c.queue}`, c.language && c.language.toUpperCase(),
+    // The member interface (Local/1001@agents) as the person it is.
+    const who = c.agent_name && `agent ${c.agent_name}`;
+    $("pop-sub").textContent = [c.id, name, c.queue && `queue ${c.queue}`, who, c.language && c.language.toUpperCase(),
       `${duration(c.seconds_in_ivr)} in IVR`].filter(Boolean).join(" · ");
     $("answer").hidden = msg.state !== "ringing";
     $("end").hidden = msg.state !== "connected";
     $("gone").hidden = !gone(c, msg.state);
     dl($("account"), accountRows(c));
     dl($("facts"), factRows(c));
-    $("reason").textContent = [label(c.intent || "unknown"), c.note].filter(Boolean).join(" — ");
+    $("reason").textContent = [say(c.intent || "unknown"), c.note].filter(Boolean).join(" — ");
     pathItems(c);
     earlier(c);
     if (!sameCase) {
@@ -206,6 +229,7 @@
       $("disposition").value = c.disposition || "";
       $("saved").textContent = "";
     }
+    if (msg.redraw) return; // a change of words, not news
     card.classList.remove("flash");
     void card.offsetWidth;
     card.classList.add("flash");
@@ -230,8 +254,17 @@
     }
   };
 
+  $("words-lang").value = lang;
+  $("words-lang").onchange = () => {
+    lang = $("words-lang").value === "vi" ? "vi" : "en";
+    localStorage.setItem(LANG_KEY, lang);
+    if (current) showPop({ case: current.case, state: current.state, redraw: true });
+  };
+
   api("GET", "/api/me").then((me) => {
-    for (const d of me.dispositions || []) $("disposition").append(el("option", { value: d, text: label(d) }));
+    WORDS = me.words || {};
+    for (const d of me.dispositions || []) $("disposition").append(el("option", { value: d, text: say(d) }));
+    if (current) showPop({ case: current.case, state: current.state, redraw: true });
   }).catch(() => {});
   connect();
 })();
