@@ -31,6 +31,7 @@ from ivr.masking import mask, mask_digit_runs
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.card import CardWords, load_card
 from ivr.screenpop.contracts import PopBus, PopStore
+from ivr.screenpop.desk import AgentDesk
 from ivr.screenpop.directory import UserDirectory, agent_interface
 from ivr.screenpop.events import PopEvent, PopState
 from ivr.screenpop.pgbus import PostgresPopBus
@@ -100,6 +101,8 @@ class Dispatcher:
     ) -> None:
         self.presence = presence
         self.words = words
+        self.desk: AgentDesk | None = None
+        """After-call work begins here when an agent's call ends (set by the web app)."""
         """The flows and prompts the card's path is worded from (None: node ids
         humanised); the service sets it once the flows are loaded."""
         self._metrics = metrics
@@ -251,6 +254,10 @@ class Dispatcher:
         if message is None:
             return
         card = message["case"]
+        if self.desk is not None and _talked(delivery, card):
+            # After-call work begins before the card says the call ended, so the agent
+            # is never offered another call in between.
+            message["desk"] = await self.desk.call_ended(delivery.agent, delivery.case_id)
         for sock in socks:
             try:
                 await sock.send(message)
@@ -259,6 +266,17 @@ class Dispatcher:
         self._metrics.pop_delivered(delivery.state.value, time.perf_counter() - started)
         log.info("pop %s case %s (caller %s) -> %s", delivery.state.value, delivery.case_id,
                  mask(str(card.get("caller") or "")), delivery.agent)
+
+
+def _talked(delivery: Delivery, card: dict[str, Any]) -> bool:
+    """The pop ends a call this agent was on: after-call work follows. A caller who hung
+    up while the agent's phone only rang leaves nothing to wrap up."""
+    if delivery.state is PopState.COMPLETED:
+        return True
+    if delivery.state is not PopState.CALLER_GONE:
+        return False
+    return any(e.get("event") == "connected" and e.get("agent") == delivery.agent
+               for e in card.get("events") or () if isinstance(e, dict))
 
 
 def build_dispatcher(

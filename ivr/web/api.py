@@ -15,7 +15,7 @@ from aiohttp import web
 from ivr.config.settings import WebUser
 from ivr.screenpop.directory import builtin_interface, serves_queue
 from ivr.screenpop.wording import words_table
-from ivr.web.keys import CLOCK, DIRECTORY, PRESENCE, QUEUE, STORE, current_session
+from ivr.web.keys import CLOCK, DIRECTORY, DISPATCHER, PRESENCE, QUEUE, STORE, current_session
 from ivr.web.middleware import require_api_user
 
 #: Dispositions an agent can close a case with (shown in the console's form).
@@ -126,6 +126,10 @@ async def update_case(request: web.Request) -> web.Response:
     await request.app[STORE].add_case_event(
         str(case["id"]), "notes_saved", agent=user.name,
         detail=f"disposition {disposition}" if disposition else "")
+    desk = request.app[DISPATCHER].desk
+    if disposition and desk is not None and desk.presence.wrap_up_case(user.name) == case["id"]:
+        # A disposition saved on the case in after-call work ends it (issue 11).
+        updated = {**updated, "desk": await desk.ready(user.name, disposition=disposition)}
     return web.json_response(updated)
 
 

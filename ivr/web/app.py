@@ -24,8 +24,11 @@ from ivr.config.settings import Settings
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
 from ivr.screenpop.contracts import WebStore
+from ivr.screenpop.desk import AgentDesk
 from ivr.screenpop.dispatcher import Dispatcher
-from ivr.web import api, operations, selfservice, sockets, views
+from ivr.store import Store
+from ivr.store.desk import DeskStore
+from ivr.web import api, desk_api, operations, selfservice, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -108,8 +111,12 @@ def create_app(
     app[METRICS] = metrics
     app[FLOWS_VERSION] = flows_version
 
+    if isinstance(store, Store) and dispatcher.desk is None:
+        # The agent's desk (issue 11): availability kept per agent, after-call work.
+        dispatcher.desk = AgentDesk(dispatcher.presence, DeskStore(store))
     views.add_routes(app)
     api.add_routes(app)
+    desk_api.add_routes(app)
     sockets.add_routes(app)
     operations.add_routes(app)
     selfservice.add_routes(app)

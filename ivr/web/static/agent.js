@@ -5,7 +5,6 @@
   const LOGGED_OUT = 4401; // close code: this session logged out (keys.LOGGED_OUT_CLOSE_CODE)
   const $ = (id) => document.getElementById(id);
   let ws = null;
-  let available = false;
   let current = null; // {case, state}
   let retry = 500;
   const TITLE = document.title;
@@ -18,6 +17,86 @@
     const w = WORDS[code];
     return w ? w[lang] || w.en : label(code || "");
   };
+  // The ring: a short two-tone burble from a Web Audio oscillator every 3 s while a call
+  // is offered (no file to fetch, nothing for the CSP to allow). Browsers start audio
+  // only after a click on the page, so the context is made on the first click (the
+  // agent's "Available"). Mute is kept in this browser.
+  const MUTE_KEY = "ivr.agent.mute";
+  let muted = localStorage.getItem(MUTE_KEY) === "1";
+  let audio = null;
+  let ringTimer = null;
+  function audioCtx() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!audio && AC) audio = new AC();
+    if (audio && audio.state === "suspended") audio.resume().catch(() => {});
+    return audio;
+  }
+  document.addEventListener("click", () => audioCtx(), { capture: true });
+  function beep(ctx, at, freq) {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.2, at + 0.03);
+    gain.gain.setValueAtTime(0.2, at + 0.35);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.4);
+    osc.connect(gain);
+    gain.connect(ctx.destination);
+    osc.start(at);
+    osc.stop(at + 0.45);
+  }
+  function ringOnce() {
+    const ring = $("ring");
+    ring.dataset.count = String(Number(ring.dataset.count) + 1);
+    if (muted) return;
+    const ctx = audioCtx();
+    if (!ctx) return;
+    const t = ctx.currentTime + 0.02;
+    for (const at of [t, t + 0.6]) { beep(ctx, at, 440); beep(ctx, at, 480); }
+    ring.dataset.sounded = String(Number(ring.dataset.sounded) + 1);
+    ring.dataset.audio = ctx.state;
+  }
+  function startRing() {
+    if (ringTimer) return;
+    $("ring").dataset.playing = "true";
+    ringOnce();
+    ringTimer = setInterval(ringOnce, 3000);
+  }
+  function stopRing() {
+    clearInterval(ringTimer);
+    ringTimer = null;
+    $("ring").dataset.playing = "false";
+  }
+  function showMute() {
+    $("mute").textContent = muted ? "Ring muted" : "Ring on";
+    $("mute").setAttribute("aria-pressed", String(muted));
+    $("mute").classList.toggle("on", !muted);
+  }
+
+  // After-call work: the server says when it starts (on the ending pop) and ends.
+  let desk = { state: "away", case_id: null };
+  function showDesk(d) {
+    desk = { state: d.state, case_id: d.case_id || null };
+    const wrap = desk.state === "wrap_up";
+    $("desk-state").hidden = !wrap;
+    $("wrapup").hidden = !(wrap && current && current.case.id === desk.case_id);
+    if (wrap) {
+      $("avail-on").classList.remove("on");
+      $("avail-off").classList.remove("on");
+      document.title = "After-call work · ivr";
+    } else {
+      showAvailability(!!d.available);
+      if (current && !["ringing", "connected"].includes(current.state)) {
+        // Ready: the ended call's card goes; the next call pops in its place.
+        current = null;
+        $("card").hidden = true;
+        $("empty").hidden = false;
+        document.title = TITLE;
+      }
+      loadToday();
+    }
+  }
+
   const sayValue = (key, v) => (typeof v === "string" && WORDS[v] ? say(v) : value(key, v));
 
   const STATE_TEXT = {
@@ -34,7 +113,7 @@
   }
 
   function showAvailability(on) {
-    available = on;
+    desk = { ...desk, state: on ? "available" : "away" };
     $("avail-on").classList.toggle("on", on);
     $("avail-off").classList.toggle("on", !on);
     $("avail-on").setAttribute("aria-pressed", on);
@@ -65,13 +144,17 @@
       let msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg.type === "hello") {
-        // Re-announce availability after a reconnect so the queue keeps offering calls.
-        if (available) send({ type: "availability", available: true });
-        else showAvailability(!!msg.available);
-      } else if (msg.type === "availability") {
+        // The server keeps the agent's availability (and after-call work) per agent:
+        // a reload or a reconnect shows what it holds.
         showAvailability(!!msg.available);
+        if (msg.state === "wrap_up") showDesk(msg);
+      } else if (msg.type === "availability") {
+        if (desk.state !== "wrap_up") showAvailability(!!msg.available);
+      } else if (msg.type === "desk") {
+        showDesk(msg);
       } else if (msg.type === "pop") {
         showPop(msg);
+        if (msg.desk) showDesk(msg.desk);
       }
     };
   }
@@ -206,8 +289,12 @@
     card.dataset.state = msg.state;
     card.dataset.caseId = c.id || "";
     $("pop-state").textContent = STATE_TEXT[msg.state] || msg.state;
-    // Agents work in other tabs too: the tab title says when a call is ringing.
-    document.title = msg.state === "ringing" ? `● Incoming call ${c.caller || ""} · ivr` : TITLE;
+    // Agents work in other tabs too: the tab title says when a call is ringing, and the
+    // ring sounds until it is answered, missed or gone.
+    document.title = msg.state === "ringing" ? `(1) Incoming call · ${c.caller || ""} · ivr` : TITLE;
+    if (msg.state === "ringing" && !msg.redraw) startRing();
+    else if (msg.state !== "ringing") stopRing();
+    $("wrapup").hidden = !(desk.state === "wrap_up" && desk.case_id === c.id);
     $("pop-state").className = "state " + msg.state;
     $("pop-caller").textContent = c.caller || "Unknown caller";
     const reg = (c.registered_accounts || []).length === 1 ? c.registered_accounts[0].name : "";
@@ -236,9 +323,46 @@
   }
 
   // The buttons show what the server holds: they change when it confirms.
-  $("avail-on").onclick = () => { available = true; send({ type: "availability", available: true }); };
-  $("avail-off").onclick = () => { available = false; send({ type: "availability", available: false }); };
-  $("answer").onclick = () => current && send({ type: "answer", case_id: current.case.id });
+  $("avail-on").onclick = () => send({ type: "availability", available: true });
+  $("avail-off").onclick = () => send({ type: "availability", available: false });
+  $("answer").onclick = () => { stopRing(); if (current) send({ type: "answer", case_id: current.case.id }); };
+  $("ready").onclick = () => send({ type: "ready" });
+  $("mute").onclick = () => {
+    muted = !muted;
+    localStorage.setItem(MUTE_KEY, muted ? "1" : "0");
+    showMute();
+  };
+  showMute();
+
+  // Case search (phone number or customer code) and the agent's own day.
+  function caseRows(body, cases, empty, cells) {
+    body.replaceChildren();
+    for (const c of cases) body.append(el("tr", {}, ...cells(c).map((t) => el("td", { text: t }))));
+    if (!cases.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: empty })));
+  }
+  $("search-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const q = $("search-q").value.trim();
+    if (!q) return;
+    $("search-msg").textContent = "Searching…";
+    try {
+      const found = await api("GET", `/api/desk/search?q=${encodeURIComponent(q)}`);
+      $("search-msg").textContent = `${found.cases.length} case(s) by ${found.by}`;
+      caseRows($("search-results"), found.cases, "No cases", (c) => [when(c.created_at), c.id,
+        say(c.intent || ""), [c.status, c.disposition].filter(Boolean).map(say).join(" · "), c.notes || ""]);
+    } catch (e) {
+      $("search-msg").textContent = e.message;
+      $("search-results").replaceChildren();
+    }
+  };
+  function loadToday() {
+    api("GET", "/api/desk/today").then((day) => {
+      caseRows($("today"), day.cases, "Nothing yet today", (c) => [when(c.at), c.id,
+        say(c.intent || ""), [c.status, c.disposition].filter(Boolean).map(say).join(" · "),
+        c.wrap_up_seconds === null || c.wrap_up_seconds === undefined ? "" : duration(c.wrap_up_seconds)]);
+    }).catch(() => {});
+  }
+  $("today-refresh").onclick = loadToday;
   $("end").onclick = () => current && send({ type: "end", case_id: current.case.id });
   $("notes-form").onsubmit = async (ev) => {
     ev.preventDefault();
@@ -266,5 +390,6 @@
     for (const d of me.dispositions || []) $("disposition").append(el("option", { value: d, text: say(d) }));
     if (current) showPop({ case: current.case, state: current.state, redraw: true });
   }).catch(() => {});
+  loadToday();
   connect();
 })();
