@@ -77,7 +77,10 @@ class AgentDesk:
         return message
 
     async def _tell(self, agent: str) -> None:
-        message = self.message(agent)
+        await self.tell(agent, self.message(agent))
+
+    async def tell(self, agent: str, message: dict[str, Any]) -> None:
+        """Send one message to every console of the agent on this node."""
         for sock in self.presence.consoles(agent):
             try:
                 await sock.send(message)

@@ -185,7 +185,8 @@ class DeskStore:
         return attempt
 
     async def finish_attempt(self, callback_id: int, action_id: str, *, agent: str,
-                             outcome: str, reason: int | None, status: str) -> None:
+                             outcome: str, reason: int | None, status: str,
+                             detail: str = "") -> None:
         """The attempt's outcome; ``status`` is the callback's from now on (``open``
         again for a later retry, ``done``, ``given_up``)."""
         now = self._now()
@@ -200,7 +201,6 @@ class DeskStore:
                                .values(status=status))
             code = await _case_code(conn, callback_id)
             if code:
-                detail = f"reason {reason}" if reason is not None else ""
                 await cases.add_event(conn, code, f"callback_{outcome}", agent, detail, now)
                 if status == CB_GIVEN_UP:
                     await cases.add_event(conn, code, "callback_given_up", agent, "", now)

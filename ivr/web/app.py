@@ -23,12 +23,13 @@ from ivr.clock import Clock
 from ivr.config.settings import Settings
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.callbacks import CallbackDialer, CallbackSettings, Originator
 from ivr.screenpop.contracts import WebStore
 from ivr.screenpop.desk import AgentDesk
 from ivr.screenpop.dispatcher import Dispatcher
 from ivr.store import Store
 from ivr.store.desk import DeskStore
-from ivr.web import api, desk_api, operations, selfservice, sockets, views
+from ivr.web import api, callbacks_api, desk_api, operations, selfservice, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -37,6 +38,7 @@ from ivr.web.keys import (
     CLOCK,
     CODEC,
     DEMO_CALLERS,
+    DIALER,
     DIRECTORY,
     DISPATCHER,
     ENGINE,
@@ -72,6 +74,7 @@ def create_app(
     environ: dict[str, str] | None = None,
     metrics: MetricsHooks = NO_METRICS,
     flows_version: Callable[[], str] | None = None,
+    callback_ami: Originator | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -82,7 +85,9 @@ def create_app(
     numbers the softphone suggests as ``(number, label)`` (default: the phones of the
     documented demo accounts when the demo data is seeded).
     ``metrics`` is what ``/metrics`` serves; ``flows_version`` tells ``/healthz`` the
-    flows version this node runs.
+    flows version this node runs. ``callback_ami`` is the AMI client "call now" on the
+    callback worklist originates through (the least-privilege ``callbacks:`` user);
+    without it the worklist says calling back needs AMI.
     Users are the dispatcher's (build it with :func:`ivr.web.auth.web_users`), so the
     people who log in and the agents pops go to are one list.
     """
@@ -114,9 +119,15 @@ def create_app(
     if isinstance(store, Store) and dispatcher.desk is None:
         # The agent's desk (issue 11): availability kept per agent, after-call work.
         dispatcher.desk = AgentDesk(dispatcher.presence, DeskStore(store))
+    if dispatcher.desk is not None:
+        app[DIALER] = CallbackDialer(dispatcher.desk.store, callback_ami,
+                                     CallbackSettings.from_settings(settings),
+                                     dispatcher.desk.tell)
+        app.on_cleanup.append(_close_dialer)
     views.add_routes(app)
     api.add_routes(app)
     desk_api.add_routes(app)
+    callbacks_api.add_routes(app)
     sockets.add_routes(app)
     operations.add_routes(app)
     selfservice.add_routes(app)
@@ -155,6 +166,10 @@ async def _softphone_calls_ctx(app: web.Application) -> AsyncIterator[None]:
     for call in calls:
         with contextlib.suppress(asyncio.CancelledError):
             await call
+
+
+async def _close_dialer(app: web.Application) -> None:
+    await app[DIALER].close()  # a callback still ringing goes back on the worklist
 
 
 async def _close_websockets(app: web.Application) -> None:

@@ -150,6 +150,8 @@
         if (msg.state === "wrap_up") showDesk(msg);
       } else if (msg.type === "availability") {
         if (desk.state !== "wrap_up") showAvailability(!!msg.available);
+      } else if (msg.type === "callback") {
+        showCallback(msg);
       } else if (msg.type === "desk") {
         showDesk(msg);
       } else if (msg.type === "pop") {
@@ -363,6 +365,50 @@
     }).catch(() => {});
   }
   $("today-refresh").onclick = loadToday;
+
+  // The callback worklist: urgent first, then oldest; "call now" originates through AMI
+  // (or says it needs AMI); each attempt's outcome arrives as a "callback" message.
+  const CALLBACK_TEXT = {
+    dialling: "Ringing your phone, then the customer…", waiting: "No answer: trying again soon",
+    answered: "Customer answered", no_answer: "Customer did not answer", busy: "Customer's line busy",
+    agent_no_answer: "Your phone did not answer: back on the list", agent_busy: "Your line was busy: back on the list",
+    failed: "The call could not be placed",
+  };
+  function loadCallbacks() {
+    api("GET", "/api/callbacks").then((work) => {
+      const body = $("callbacks");
+      body.replaceChildren();
+      for (const cb of work.callbacks) {
+        const button = el("button", { type: "button", class: "primary", "data-callback": cb.callback_id,
+          text: cb.status === "calling" ? "Calling…" : "Call now", disabled: cb.status === "calling",
+          title: work.can_call ? "Ring your phone, then the customer" : "Calling back needs Asterisk's AMI" });
+        button.onclick = () => callNow(cb.callback_id, button);
+        const tries = cb.attempts.length ? `${cb.attempts.length} · ${say(cb.attempts[cb.attempts.length - 1].outcome || "dialling")}` : "";
+        body.append(el("tr", { "data-callback-row": cb.callback_id },
+          el("td", {}, cb.urgent ? el("span", { class: "urgent", text: "URGENT " }) : null, when(cb.created_at)),
+          el("td", { text: cb.phone }), el("td", { text: say(cb.reason) }), el("td", { text: cb.case_id || "" }),
+          el("td", { text: tries }), el("td", {}, button)));
+      }
+      if (!work.callbacks.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No callbacks waiting" })));
+    }).catch(() => {});
+  }
+  async function callNow(id, button) {
+    button.disabled = true;
+    $("callback-msg").textContent = "Placing the call…";
+    try {
+      await api("POST", `/api/callbacks/${encodeURIComponent(id)}/call`);
+    } catch (e) {
+      $("callback-msg").textContent = e.message;
+      button.disabled = false;
+    }
+  }
+  function showCallback(msg) {
+    $("callback-msg").dataset.outcome = msg.outcome;
+    $("callback-msg").textContent = `${msg.case_id || "Callback"}: ${CALLBACK_TEXT[msg.outcome] || say(msg.outcome)}` +
+      (msg.attempt ? ` (attempt ${msg.attempt})` : "");
+    if (!["dialling", "waiting"].includes(msg.outcome)) { loadCallbacks(); loadToday(); }
+  }
+  $("callbacks-refresh").onclick = loadCallbacks;
   $("end").onclick = () => current && send({ type: "end", case_id: current.case.id });
   $("notes-form").onsubmit = async (ev) => {
     ev.preventDefault();
@@ -391,5 +437,6 @@
     if (current) showPop({ case: current.case, state: current.state, redraw: true });
   }).catch(() => {});
   loadToday();
+  loadCallbacks();
   connect();
 })();
