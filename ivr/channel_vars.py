@@ -23,6 +23,9 @@ Who sets each one, and who reads it:
   (who answered; AMI tells the screen-pop anyway).
 - ``ANSWEREDTIME``: app_queue / app_dial set it; we read it: above 0 an agent talked,
   ``0`` (Queue sets it so on an abandon) nobody answered.
+- ``IVR_CALLBACK_ID``: set by the callback worklist's AMI ``Originate`` (``Variable:``,
+  with ``IVR_CASE_ID``) on the agent's leg; read by the ``[ivr-callback]`` dialplan and
+  a CRM (which promised callback this is). ``ivr.screenpop.callbacks``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ QUEUESTATUS: Final = "QUEUESTATUS"
 DIALSTATUS: Final = "DIALSTATUS"
 MEMBERINTERFACE: Final = "MEMBERINTERFACE"
 ANSWEREDTIME: Final = "ANSWEREDTIME"
+CALLBACK_ID: Final = "IVR_CALLBACK_ID"
 #: manager.conf ``channelvars`` must list these (docs/asterisk.md): the screen-pop reads
 #: the case id from the agent's leg (DestChanVariable), else from the caller's.
 AMI_CHANNELVARS: Final = (CASE_ID,)

@@ -188,6 +188,7 @@ class Service:
         self.web_port = 0
         self._runner: web.AppRunner | None = None
         self._ami: AmiClient | None = None
+        self._callback_ami: AmiClient | None = None
         self.database_settled = asyncio.Event()
         """Set while the database is healthy and no spilled record waits (the watch)."""
 
@@ -210,7 +211,16 @@ class Service:
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)
         dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
+        from ivr.screenpop.card import CardWords  # the card's path in words (issue 11)
+        dispatcher.words = CardWords(lambda: core.flows.current, core.catalog)
         queue = BuiltinQueue.from_settings(dispatcher, settings)
+        if settings.ami_enabled:  # "call now" on the callback worklist (issue 11)
+            from ivr.ami.client import AmiClient
+            from ivr.screenpop.callbacks import CallbackSettings
+
+            cb = CallbackSettings.from_settings(settings)  # the least-privilege AMI user
+            self._callback_ami = AmiClient(settings.ami_host, settings.ami_port,
+                                           cb.ami_username, cb.ami_secret, events=("call",))
         app = create_app(
             settings=settings,
             store=core.store,
@@ -225,6 +235,7 @@ class Service:
             metrics=core.metrics,
             flows_version=lambda: core.flows.current.version,
             flowset=lambda: core.flows.current,
+            callback_ami=self._callback_ami,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -256,6 +267,8 @@ class Service:
             self._ami = AmiClient.from_settings(settings)
             await self._ami.start()
             self._spawn(run_ami_feed(self._ami, dispatcher), "ami-feed")
+        if self._callback_ami is not None:
+            await self._callback_ami.start()
         self._spawn(core.flows.watch(), "flows-watch")
         self._spawn(watch_database(core.store, core.engine.spill, seed_demo=settings.seed_demo,
                                    settled=self.database_settled), "database-watch")
@@ -308,6 +321,8 @@ class Service:
             await self.agi.stop(grace)
         if self._ami is not None:
             await self._ami.close()
+        if self._callback_ami is not None:
+            await self._callback_ami.close()
         await cancel_and_wait(*self._tasks, *self._reloads)
         if self._runner is not None:
             await self._runner.cleanup()

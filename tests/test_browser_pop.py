@@ -18,6 +18,7 @@ from web_helpers import CALLER, HCMC_HOTLINE, NOW, live_engine, open_seeded_stor
 
 from ivr.clock import FixedClock
 from ivr.config.settings import Settings
+from ivr.screenpop.card import CardWords
 from ivr.screenpop.directory import UserDirectory
 from ivr.screenpop.dispatcher import Dispatcher
 from ivr.screenpop.presence import Presence
@@ -47,7 +48,8 @@ async def demo_site(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str]]]
     live = live_engine(store, tmp_path)
     settings = replace(Settings(), data_dir=tmp_path / "var", host="127.0.0.1", web_port=0)
     users, passwords = web_users(settings)
-    dispatcher = Dispatcher(Presence(UserDirectory(users)), store, FixedClock(NOW))
+    dispatcher = Dispatcher(Presence(UserDirectory(users)), store, FixedClock(NOW),
+                            words=CardWords(lambda: live.flows.current, live.catalog))
     app = create_app(settings=settings, store=store, engine=live.engine, catalog=live.catalog,
                      dispatcher=dispatcher, clock=FixedClock(NOW),
                      audio_dir=tmp_path / "no-audio", flow_names=live.flow_names,
@@ -230,6 +232,13 @@ async def test_spoken_values_read_as_one_line_in_the_softphone_transcript(
             account = await agent.inner_text("#account")
             assert "PE01000123456" in account and "Nguyễn Văn An" in account, account
             assert "count" not in (await agent.inner_text("#facts")).lower()
+            # The path in words; the raw node ids one click away.
+            story = await agent.locator("#story li").all_inner_texts()
+            assert story[:3] == ["Billing", "chose account ending 3456", "heard the balance"], \
+                story
+            assert story[-1] == "pressed 0 for an agent", story
+            assert not await agent.locator("#path").is_visible()
+            await agent.click("#raw-path summary")
             menus = agent.locator("#path li", has_text="main_menu")
             assert await menus.count() == 2
             assert [await menus.nth(i).locator(".input").all_inner_texts() for i in (0, 1)] == [

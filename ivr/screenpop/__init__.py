@@ -21,5 +21,9 @@ Read in the order an event travels::
 - ``presence.py``: the consoles open on this node and who is available.
 - ``contracts.py``: what the pipeline needs from the store and the bus, as protocols.
 
+Beside it, the agent's desk: ``wording.py`` (the card in words), ``desk.py``
+(availability kept per agent, after-call work) and ``callbacks.py`` (the callback
+worklist's AMI Originate).
+
 The web app (:mod:`ivr.web`) only carries consoles' websockets to and from here.
 """

@@ -137,7 +137,7 @@ class BuiltinQueue:
         for user in order[after:] + order[:after]:
             if user.name in free and not any(serves_queue(user, w.queue) for w in ahead):
                 return user, True
-        return None, bool(available)
+        return None, bool(available) or bool(self._presence.wrapping_up(caller.queue))
 
     async def _emit(self, state: PopState, offer: _Offer, reason: str = "") -> None:
         event = PopEvent(state, offer.case_id, agent_interface(offer.agent), reason)

@@ -30,8 +30,9 @@ from ivr.config.settings import Settings, WebUser
 from ivr.masking import mask, mask_digit_runs
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.board import QueueBoard
-from ivr.screenpop.card import load_card
+from ivr.screenpop.card import CardWords, load_card
 from ivr.screenpop.contracts import PopBus, PopStore
+from ivr.screenpop.desk import AgentDesk
 from ivr.screenpop.directory import UserDirectory, agent_interface
 from ivr.screenpop.events import PopEvent, PopState
 from ivr.screenpop.pgbus import PostgresPopBus
@@ -103,8 +104,14 @@ class Dispatcher:
         *,
         bus: PopBus | None = None,
         metrics: MetricsHooks = NO_METRICS,
+        words: CardWords | None = None,
     ) -> None:
         self.presence = presence
+        self.words = words
+        self.desk: AgentDesk | None = None
+        """After-call work begins here when an agent's call ends (set by the web app)."""
+        """The flows and prompts the card's path is worded from (None: node ids
+        humanised); the service sets it once the flows are loaded."""
         self._metrics = metrics
         self.directory = presence.directory
         self._store = store
@@ -289,7 +296,8 @@ class Dispatcher:
 
     async def _message(self, delivery: Delivery) -> dict[str, Any] | None:
         """The websocket message for a pop (None if the case is gone)."""
-        card = await load_card(self._store, delivery.case_id)
+        card = await load_card(self._store, delivery.case_id, words=self.words,
+                               directory=self.directory)
         if card is None:
             return None
         return {
@@ -312,6 +320,10 @@ class Dispatcher:
         if message is None:
             return
         card = message["case"]
+        if self.desk is not None and _talked(delivery, card):
+            # After-call work begins before the card says the call ended, so the agent
+            # is never offered another call in between.
+            message["desk"] = await self.desk.call_ended(delivery.agent, delivery.case_id)
         for sock in socks:
             try:
                 await sock.send(message)
@@ -320,6 +332,17 @@ class Dispatcher:
         self._metrics.pop_delivered(delivery.state.value, time.perf_counter() - started)
         log.info("pop %s case %s (caller %s) -> %s", delivery.state.value, delivery.case_id,
                  mask(str(card.get("caller") or "")), delivery.agent)
+
+
+def _talked(delivery: Delivery, card: dict[str, Any]) -> bool:
+    """The pop ends a call this agent was on: after-call work follows. A caller who hung
+    up while the agent's phone only rang leaves nothing to wrap up."""
+    if delivery.state is PopState.COMPLETED:
+        return True
+    if delivery.state is not PopState.CALLER_GONE:
+        return False
+    return any(e.get("event") == "connected" and e.get("agent") == delivery.agent
+               for e in card.get("events") or () if isinstance(e, dict))
 
 
 def build_dispatcher(

@@ -35,6 +35,9 @@ class Presence:
         self.directory = directory
         self._sockets: dict[str, list[AgentSocket]] = {}
         self._available: dict[str, bool] = {}
+        self._wrap_up: dict[str, str] = {}
+        """Agent -> the case they are in after-call work on: not offered calls until
+        they save a disposition or press ready (:mod:`ivr.screenpop.desk`)."""
         self._listeners: list[Callable[[], None]] = []
 
     def attach(self, agent: str, send: Sender) -> AgentSocket:
@@ -52,6 +55,7 @@ class Presence:
         if not socks:
             self._sockets.pop(sock.agent, None)
             self._available.pop(sock.agent, None)
+            self._wrap_up.pop(sock.agent, None)
         self._changed()
 
     def set_available(self, agent: str, available: bool) -> None:
@@ -61,7 +65,26 @@ class Presence:
             self._changed()
 
     def is_available(self, agent: str) -> bool:
-        return self._available.get(agent, False)
+        return self._available.get(agent, False) and agent not in self._wrap_up
+
+    def begin_wrap_up(self, agent: str, case_id: str) -> None:
+        """The agent's call ended: after-call work on ``case_id``, no calls meanwhile."""
+        if agent in self._sockets:
+            self._wrap_up[agent] = case_id
+            self._changed()
+
+    def end_wrap_up(self, agent: str) -> None:
+        if self._wrap_up.pop(agent, None) is not None:
+            self._changed()
+
+    def wrap_up_case(self, agent: str) -> str | None:
+        return self._wrap_up.get(agent)
+
+    def state(self, agent: str) -> str:
+        """``wrap_up``, ``available`` or ``away`` (also for an agent with no console)."""
+        if agent in self._wrap_up:
+            return "wrap_up"
+        return "available" if self._available.get(agent, False) else "away"
 
     def consoles(self, agent: str) -> tuple[AgentSocket, ...]:
         """The agent's consoles open on this node (none: it is on another node, or away)."""
@@ -69,15 +92,21 @@ class Presence:
 
     def online(self) -> dict[str, bool]:
         """Agents with a console open on this node -> available or not."""
-        return {agent: self._available.get(agent, False) for agent in self._sockets}
+        return {agent: self.is_available(agent) for agent in self._sockets}
 
     def available_agents(self, queue: str) -> list[WebUser]:
         """Agents online here, available, and serving ``queue``, in configured order."""
         return [
             user
             for user in self.directory.agents()
-            if self._available.get(user.name) and serves_queue(user, queue)
+            if self.is_available(user.name) and serves_queue(user, queue)
         ]
+
+    def wrapping_up(self, queue: str) -> list[WebUser]:
+        """Agents serving ``queue`` in after-call work: busy for now, not gone (a caller
+        waits for them rather than hear that nobody is on duty)."""
+        return [user for user in self.directory.agents()
+                if user.name in self._wrap_up and serves_queue(user, queue)]
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever an agent comes, goes, or changes availability."""

@@ -285,3 +285,50 @@ store_versions = Table(
     Column("name", String(32), primary_key=True),
     Column("version", BigInteger, nullable=False, server_default="0"),
 )
+
+
+# -- the agent's desk (migration 0004): availability that outlives a page, after-call
+# work, and the attempts at the callbacks the IVR promised.
+
+agent_states = Table(
+    "agent_states",
+    metadata,
+    Column("agent", String(100), primary_key=True),
+    Column("state", String(16), nullable=False),
+    # ``available``, ``away`` or ``wrap_up`` (after-call work on ``case_code``).
+    Column("case_code", String(20), nullable=True),
+    Column("since", UtcDateTime, nullable=False),
+)
+
+agent_work = Table(
+    "agent_work",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agent", String(100), nullable=False),
+    Column("case_code", String(20), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # ``wrap_up`` (after-call work) or ``callback`` (a worklist call).
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("seconds", Float, nullable=True),
+    Column("disposition", String(100), nullable=True),
+    Column("ended_by", String(16), nullable=True),
+    # ``disposition`` or ``ready``: what closed the after-call work.
+    Index("ix_agent_work_agent_started_at", "agent", "started_at"),
+)
+
+callback_attempts = Table(
+    "callback_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("callback_id", Integer, ForeignKey("callback_requests.id"), nullable=False),
+    Column("agent", String(100), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("action_id", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    # ``answered``, ``no_answer``, ``busy``, ``failed``; None while it rings.
+    Column("reason", Integer, nullable=True),
+    # Asterisk's ``OriginateResponse`` ``Reason`` (4 answered, 3 no answer, 5 busy...).
+    Index("ix_callback_attempts_callback_id", "callback_id"),
+)

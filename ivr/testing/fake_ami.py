@@ -7,9 +7,13 @@ on a real Asterisk; configurable, short in tests) and then the socket closed, Pi
 Logoff -> ``Response: Goodbye`` then EOF, ``QueueStatus`` / ``QueueSummary`` answered as
 ``app_queue.c`` (``manager_queues_status``, ``manager_queues_summary``) and ``manager.c``'s
 list helpers write them, from the queue state the events sent so far describe, async
-Originate answered ``Success`` first and a failure reported only in
-``OriginateResponse``, unknown actions answered ``Error`` plus a ``RequestBadFormat``
-event. Events are delivered according to the Login ``Events:`` mask.
+Originate answered ``Success`` first and a failure reported only in ``OriginateResponse``
+(``Reason`` 3 rang out, 5 busy... per
+channel: ``originate_reasons``), the answered channel's ``Dial`` to the ``Exten`` with
+``DialBegin``/``DialEnd`` (``dial_statuses``), manager.conf users with ``read``/``write``
+classes (``users``; Originate needs ``write = originate``, else ``Permission denied``),
+unknown actions answered ``Error`` plus a ``RequestBadFormat`` event. Events are
+delivered according to the Login ``Events:`` mask.
 
 Test hooks: :meth:`FakeAmiServer.emit` / :meth:`FakeAmiServer.emit_raw` push events
 (e.g. recorded AgentConnect blocks with a chosen case id, see
@@ -47,6 +51,7 @@ from ivr.testing.fake_queue import QueueRun
 
 __all__ = [
     "FakeAmiServer",
+    "FakeAmiUser",
     "ReceivedAction",
     "read_transcript",
     "recorded_events",
@@ -80,6 +85,24 @@ def _classes(raw: str | None) -> frozenset[str] | None:
 
 
 @dataclass(frozen=True, slots=True)
+class FakeAmiUser:
+    """A manager.conf user: its secret and its ``read``/``write`` classes (None: all)."""
+
+    secret: str
+    read: frozenset[str] | None = None
+    write: frozenset[str] | None = None
+
+
+#: The write class an action needs (manager.c registers Originate with
+#: EVENT_FLAG_ORIGINATE); actions not listed need none in this fake.
+ACTION_WRITE_CLASS: Final = {"originate": "originate"}
+#: OriginateResponse ``Reason`` codes (main/pbx.c pbx_dial_reason, AST_CONTROL_*): 0 no
+#: such channel or other failure, 1 hung up, 3 rang out (no answer), 4 answered, 5 busy,
+#: 8 congestion.
+REASON_ANSWERED: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
 class ReceivedAction:
     name: str
     headers: Headers
@@ -101,19 +124,38 @@ class _Client:
         self.remote = f"{remote[0]}/{remote[1]}"
         self.logged_in = False
         self.mask: frozenset[str] | None = None
+        self.user: FakeAmiUser | None = None
         self.closing = False
 
     def wants(self, privilege: str) -> bool:
         if not self.logged_in:
             return False
+        classes = {c.strip().lower() for c in privilege.split(",")} - {"all"}
+        read = self.user.read if self.user is not None else None
+        if read is not None and not classes & read:
+            return False  # manager.conf read= does not include this class
         if self.mask is None:
             return True
-        classes = {c.strip().lower() for c in privilege.split(",")} - {"all"}
         return bool(classes & self.mask)
+
+    def may(self, action: str) -> bool:
+        """manager.conf ``write=`` allows this action."""
+        needed = ACTION_WRITE_CLASS.get(action)
+        write = self.user.write if self.user is not None else None
+        return needed is None or write is None or needed in write
 
     def send(self, lines: Iterable[str]) -> None:
         if not self.writer.is_closing():
             self.writer.write(_render(lines))
+
+    def event(self, lines: Sequence[str]) -> None:
+        """An event for this session only if its read= and Events: take its class
+        (OriginateResponse is class ``call``: a user without ``read = call`` never
+        hears how its Originate went)."""
+        privilege = next((line.partition(": ")[2] for line in lines
+                          if line.startswith("Privilege: ")), "all")
+        if self.wants(privilege):
+            self.send(lines)
 
 
 class FakeAmiServer:
@@ -153,6 +195,16 @@ class FakeAmiServer:
         self._handlers: set[asyncio.Task[object]] = set()
         self._changed = asyncio.Condition()
         self._uniqueids = itertools.count(46)
+        self.users: dict[str, FakeAmiUser] = {}
+        """More manager.conf users beside ``username`` (which may do everything), e.g.
+        a least-privilege one for Originate: ``FakeAmiUser(secret, read=frozenset({"call"}),
+        write=frozenset({"originate"}))``."""
+        self.originate_reasons: dict[str, list[int]] = {}
+        """Per Originate ``Channel`` (the agent's interface), the OriginateResponse
+        ``Reason`` of each next attempt: 4 answered (the default), 3 rang out, 5 busy..."""
+        self.dial_statuses: dict[str, list[str]] = {}
+        """Per ``Exten`` the originated channel's dialplan dials (the customer), the
+        ``DialStatus`` of each next attempt: ANSWER (the default), NOANSWER, BUSY..."""
         self.logins = 0
         self.login_failures = 0
         self.connections_total = 0
@@ -351,6 +403,9 @@ class FakeAmiServer:
             client.send(["Response: Error", *aid, "Message: Permission denied"])
             return
         handler = getattr(self, f"_action_{name}", None)
+        if handler is not None and not client.may(name):
+            client.send(["Response: Error", *aid, "Message: Permission denied"])
+            return
         if handler is None:
             client.send([
                 "Response: Error",
@@ -389,7 +444,10 @@ class FakeAmiServer:
 
     async def _action_login(self, client: _Client, action: ReceivedAction, aid: list[str]) -> None:
         h = action.headers
-        if h.get("Username") != self.username or h.get("Secret") != self.secret:
+        user = self.users.get(h.get("Username") or "")
+        if user is None and h.get("Username") == self.username:
+            user = FakeAmiUser(self.secret)
+        if user is None or h.get("Secret") != user.secret:
             # Asterisk delays the refusal (~1 s) and then hangs up: ami-login-failure.txt.
             await self._sleep(self.login_failure_delay)
             self.login_failures += 1
@@ -397,6 +455,7 @@ class FakeAmiServer:
             client.closing = True
             return
         client.logged_in = True
+        client.user = user
         client.mask = _classes(h.get("Events"))
         self.logins += 1
         client.send(["Response: Success", *aid, "Message: Authentication accepted"])
@@ -447,20 +506,66 @@ class FakeAmiServer:
             "Application"
         ) else [f"Context: {h.get('Context')}", f"Exten: {h.get('Exten')}"]
         if "@nowhere" in channel:
-            client.send([
+            client.event([
                 "Event: OriginateResponse", "Privilege: call,all", *aid, "Response: Failure",
                 f"Channel: {channel}", *app, "Reason: 0", "Uniqueid: <unknown>",
                 "CallerIDNum: <unknown>", "CallerIDName: <unknown>",
             ])
             return
-        name = f"{channel}-{next(self._uniqueids):08x};1"
+        reasons = self.originate_reasons.get(channel)
+        reason = reasons.pop(0) if reasons else REASON_ANSWERED
+        if reason != REASON_ANSWERED:
+            # The agent's phone did not answer: Failure, the requested name, no channel.
+            client.event([
+                "Event: OriginateResponse", "Privilege: call,all", *aid, "Response: Failure",
+                f"Channel: {channel}", *app, f"Reason: {reason}", "Uniqueid: <unknown>",
+                "CallerIDNum: <unknown>", "CallerIDName: <unknown>",
+            ])
+            return
+        # Only Local channels have the ;1/;2 halves; PJSIP/agent1-0000002f has none.
+        suffix = ";1" if channel.lower().startswith("local/") else ""
+        name = f"{channel}-{next(self._uniqueids):08x}{suffix}"
+        uniqueid = f"1795849013.{next(self._uniqueids)}"
         variables = dict(v.partition("=")[::2] for v in h.get_all("Variable"))
-        client.send([
+        chanvars = [f"{var}={variables.get(var, '')}" for var in self.channelvars]
+        client.event([
             "Event: OriginateResponse", "Privilege: call,all", *aid, "Response: Success",
-            f"Channel: {name}", *app, "Reason: 4", f"Uniqueid: 1795849013.{next(self._uniqueids)}",
+            f"Channel: {name}", *app, "Reason: 4", f"Uniqueid: {uniqueid}",
             "CallerIDNum: <unknown>", "CallerIDName: <unknown>",
-            *(f"ChanVariable({name}): {var}={variables.get(var, '')}" for var in self.channelvars),
+            *(f"ChanVariable({name}): {var}" for var in chanvars),
         ])
+        if h.get("Application") or not h.get("Exten"):
+            return
+        # The answered channel runs its dialplan: Dial() to the customer in Exten, with
+        # the DialBegin/DialEnd pair of every Dial (fields as the recorded DialEnd).
+        exten, context = h.get("Exten") or "", h.get("Context") or ""
+        statuses = self.dial_statuses.get(exten)
+        status = statuses.pop(0) if statuses else "ANSWER"
+        cid = (h.get("CallerID") or "").rpartition("<")[2].rstrip(">") or "<unknown>"
+        dest = f"PJSIP/trunk-{next(self._uniqueids):08x}"
+        caller = [
+            f"Channel: {name}", "ChannelState: 6", "ChannelStateDesc: Up",
+            f"CallerIDNum: {cid}", "CallerIDName: <unknown>",
+            f"ConnectedLineNum: {exten}", "ConnectedLineName: <unknown>", "Language: en",
+            "AccountCode: ", f"Context: {context}", f"Exten: {exten}", "Priority: 1",
+            f"Uniqueid: {uniqueid}", f"Linkedid: {uniqueid}",
+            *(f"ChanVariable: {var}" for var in chanvars),
+        ]
+        up = status == "ANSWER"
+        callee = [
+            f"DestChannel: {dest}", f"DestChannelState: {6 if up else 5}",
+            f"DestChannelStateDesc: {'Up' if up else 'Ringing'}",
+            f"DestCallerIDNum: {exten}", "DestCallerIDName: <unknown>",
+            f"DestConnectedLineNum: {cid}", "DestConnectedLineName: <unknown>",
+            "DestLanguage: en", "DestAccountCode: ", f"DestContext: {context}",
+            f"DestExten: {exten}", "DestPriority: 1",
+            f"DestUniqueid: 1795849013.{next(self._uniqueids)}", f"DestLinkedid: {uniqueid}",
+            *(f"DestChanVariable: {var}" for var in chanvars),
+        ]
+        self.emit_raw(["Event: DialBegin", "Privilege: call,all", *caller, *callee,
+                       f"DialString: trunk/{exten}"])
+        self.emit_raw(["Event: DialEnd", "Privilege: call,all", *caller, *callee,
+                       f"DialStatus: {status}"])
 
     async def _action_queuestatus(
         self, client: _Client, action: ReceivedAction, aid: list[str]

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from ivr.config.settings import WebUser
 from ivr.screenpop.directory import builtin_interface, serves_queue
-from ivr.web.keys import DIRECTORY, PRESENCE, QUEUE, STORE, current_session
+from ivr.screenpop.wording import words_table
+from ivr.web.keys import DIRECTORY, DISPATCHER, PRESENCE, QUEUE, STORE, current_session
 from ivr.web.middleware import require_api_user
 
 #: Dispositions an agent can close a case with (shown in the console's form).
@@ -132,6 +133,10 @@ async def update_case(request: web.Request) -> web.Response:
     await request.app[STORE].add_case_event(
         str(case["id"]), "notes_saved", agent=user.name,
         detail=f"disposition {disposition}" if disposition else "")
+    desk = request.app[DISPATCHER].desk
+    if disposition and desk is not None and desk.presence.wrap_up_case(user.name) == case["id"]:
+        # A disposition saved on the case in after-call work ends it (issue 11).
+        updated = {**updated, "desk": await desk.ready(user.name, disposition=disposition)}
     return web.json_response(updated)
 
 
@@ -165,7 +170,7 @@ async def me(request: web.Request) -> web.Response:
     user = require_api_user(request)
     return web.json_response({"name": user.name, "role": user.role, "queues": list(user.queues),
                               "csrf": current_session(request).csrf,
-                              "dispositions": list(DISPOSITIONS)})
+                              "dispositions": list(DISPOSITIONS), "words": words_table()})
 
 
 def add_routes(app: web.Application) -> None:

@@ -24,9 +24,23 @@ from ivr.config.settings import Settings
 from ivr.flows.model import FlowSet
 from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.callbacks import CallbackDialer, CallbackSettings, Originator
 from ivr.screenpop.contracts import WebStore
+from ivr.screenpop.desk import AgentDesk
 from ivr.screenpop.dispatcher import Dispatcher
-from ivr.web import api, flow_graph, operations, reports, selfservice, sockets, views
+from ivr.store import Store
+from ivr.store.desk import DeskStore
+from ivr.web import (
+    api,
+    callbacks_api,
+    desk_api,
+    flow_graph,
+    operations,
+    reports,
+    selfservice,
+    sockets,
+    views,
+)
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -35,6 +49,7 @@ from ivr.web.keys import (
     CLOCK,
     CODEC,
     DEMO_CALLERS,
+    DIALER,
     DIRECTORY,
     DISPATCHER,
     ENGINE,
@@ -72,6 +87,7 @@ def create_app(
     metrics: MetricsHooks = NO_METRICS,
     flows_version: Callable[[], str] | None = None,
     flowset: Callable[[], FlowSet | None] | None = None,
+    callback_ami: Originator | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -82,7 +98,10 @@ def create_app(
     numbers the softphone suggests as ``(number, label)`` (default: the phones of the
     documented demo accounts when the demo data is seeded).
     ``metrics`` is what ``/metrics`` serves; ``flows_version`` tells ``/healthz`` the
-    flows version this node runs; ``flowset`` the flows themselves (the flow graph).
+    flows version this node runs; ``flowset`` the flows themselves (the flow graph, the
+    reports). ``callback_ami`` is the AMI client "call now" on the
+    callback worklist originates through (the least-privilege ``callbacks:`` user);
+    without it the worklist says calling back needs AMI.
     Users are the dispatcher's (build it with :func:`ivr.web.auth.web_users`), so the
     people who log in and the agents pops go to are one list.
     """
@@ -112,9 +131,19 @@ def create_app(
     app[FLOWS_VERSION] = flows_version
     app[FLOWSET] = flowset or (lambda: None)
 
+    if isinstance(store, Store) and dispatcher.desk is None:
+        # The agent's desk (issue 11): availability kept per agent, after-call work.
+        dispatcher.desk = AgentDesk(dispatcher.presence, DeskStore(store))
+    if dispatcher.desk is not None:
+        app[DIALER] = CallbackDialer(dispatcher.desk.store, callback_ami,
+                                     CallbackSettings.from_settings(settings),
+                                     dispatcher.desk.tell)
+        app.on_cleanup.append(_close_dialer)
     views.add_routes(app)
     api.add_routes(app)
     reports.add_routes(app)
+    desk_api.add_routes(app)
+    callbacks_api.add_routes(app)
     sockets.add_routes(app)
     operations.add_routes(app)
     selfservice.add_routes(app)
@@ -154,6 +183,10 @@ async def _softphone_calls_ctx(app: web.Application) -> AsyncIterator[None]:
     for call in calls:
         with contextlib.suppress(asyncio.CancelledError):
             await call
+
+
+async def _close_dialer(app: web.Application) -> None:
+    await app[DIALER].close()  # a callback still ringing goes back on the worklist
 
 
 async def _close_websockets(app: web.Application) -> None:

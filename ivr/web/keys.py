@@ -17,6 +17,7 @@ from ivr.config.settings import Settings, WebUser
 from ivr.flows.model import FlowSet
 from ivr.metrics import MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
+from ivr.screenpop.callbacks import CallbackDialer
 from ivr.screenpop.contracts import WebStore
 from ivr.screenpop.directory import UserDirectory
 from ivr.screenpop.dispatcher import Dispatcher
@@ -32,6 +33,8 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 #: The dispatcher's: the agent consoles open on this node.
 PRESENCE = web.AppKey("presence", Presence)
 QUEUE = web.AppKey("builtin_queue", BuiltinQueue)
+#: The callback worklist's dialer (AMI Originate); absent without the service's database.
+DIALER = web.AppKey("callback_dialer", CallbackDialer)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 AUDIO_DIR = web.AppKey("audio_dir", Path)
 DIRECTORY = web.AppKey("directory", UserDirectory)

@@ -18,6 +18,7 @@ from ivr.channels.softphone import (
     call_info_from,
     run_softphone_call,
 )
+from ivr.screenpop.events import PopState
 from ivr.web.keys import (
     AUDIO_DIR,
     CALLS,
@@ -92,24 +93,38 @@ async def agent_ws(request: web.Request) -> web.WebSocketResponse:
     ws = await _open(request)
     presence = request.app[PRESENCE]
     queue = request.app[QUEUE]
+    desk = request.app[DISPATCHER].desk
     sock = presence.attach(user.name, ws.send_json)
     try:
+        # Availability (and after-call work) as the agent left it, on any node.
+        state = await desk.restore(user.name) if desk is not None else None
         await ws.send_json({"type": "hello", "agent": user.name, "role": user.role,
                             "available": presence.is_available(user.name),
-                            "queues": list(user.queues)})
+                            "queues": list(user.queues),
+                            "state": presence.state(user.name),
+                            "case_id": state["case_id"] if state else None})
         current = queue.current(user.name)
+        wrap_up = presence.wrap_up_case(user.name)
+        if current is None and wrap_up is not None:
+            current = (wrap_up, PopState.COMPLETED)  # the card stays until "ready"
         if current is not None:  # a reloaded console gets back the call it is on
-            case_id, state = current
-            pop = await request.app[DISPATCHER].message_for(user, state, case_id)
+            case_id, pop_state = current
+            pop = await request.app[DISPATCHER].message_for(user, pop_state, case_id)
             if pop is not None:
                 await ws.send_json(pop)
         while (message := await _next_json(ws)) is not None:
             kind = message.get("type")
             case_id = str(message.get("case_id", ""))
             if kind == "availability":
-                presence.set_available(user.name, bool(message.get("available")))
+                wanted = bool(message.get("available"))
+                if desk is not None:
+                    await desk.set_available(user.name, wanted)
+                else:
+                    presence.set_available(user.name, wanted)
                 await ws.send_json({"type": "availability",
                                     "available": presence.is_available(user.name)})
+            elif kind == "ready" and desk is not None:
+                await desk.ready(user.name)
             elif kind == "answer":
                 await ws.send_json({"type": "answer", "case_id": case_id,
                                     "ok": queue.answer(user.name, case_id)})

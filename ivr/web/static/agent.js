@@ -5,10 +5,99 @@
   const LOGGED_OUT = 4401; // close code: this session logged out (keys.LOGGED_OUT_CLOSE_CODE)
   const $ = (id) => document.getElementById(id);
   let ws = null;
-  let available = false;
   let current = null; // {case, state}
   let retry = 500;
   const TITLE = document.title;
+  // Raw codes in words (ivr.screenpop.wording.WORDS, from /api/me), in the language the
+  // agent picked; the choice is kept in this browser.
+  let WORDS = {};
+  const LANG_KEY = "ivr.agent.words";
+  let lang = localStorage.getItem(LANG_KEY) === "vi" ? "vi" : "en";
+  const say = (code) => {
+    const w = WORDS[code];
+    return w ? w[lang] || w.en : label(code || "");
+  };
+  // The ring: a short two-tone burble from a Web Audio oscillator every 3 s while a call
+  // is offered (no file to fetch, nothing for the CSP to allow). Browsers start audio
+  // only after a click on the page, so the context is made on the first click (the
+  // agent's "Available"). Mute is kept in this browser.
+  const MUTE_KEY = "ivr.agent.mute";
+  let muted = localStorage.getItem(MUTE_KEY) === "1";
+  let audio = null;
+  let ringTimer = null;
+  function audioCtx() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!audio && AC) audio = new AC();
+    if (audio && audio.state === "suspended") audio.resume().catch(() => {});
+    return audio;
+  }
+  document.addEventListener("click", () => audioCtx(), { capture: true });
+  function beep(ctx, at, freq) {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.2, at + 0.03);
+    gain.gain.setValueAtTime(0.2, at + 0.35);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.4);
+    osc.connect(gain);
+    gain.connect(ctx.destination);
+    osc.start(at);
+    osc.stop(at + 0.45);
+  }
+  function ringOnce() {
+    const ring = $("ring");
+    ring.dataset.count = String(Number(ring.dataset.count) + 1);
+    if (muted) return;
+    const ctx = audioCtx();
+    if (!ctx) return;
+    const t = ctx.currentTime + 0.02;
+    for (const at of [t, t + 0.6]) { beep(ctx, at, 440); beep(ctx, at, 480); }
+    ring.dataset.sounded = String(Number(ring.dataset.sounded) + 1);
+    ring.dataset.audio = ctx.state;
+  }
+  function startRing() {
+    if (ringTimer) return;
+    $("ring").dataset.playing = "true";
+    ringOnce();
+    ringTimer = setInterval(ringOnce, 3000);
+  }
+  function stopRing() {
+    clearInterval(ringTimer);
+    ringTimer = null;
+    $("ring").dataset.playing = "false";
+  }
+  function showMute() {
+    $("mute").textContent = muted ? "Ring muted" : "Ring on";
+    $("mute").setAttribute("aria-pressed", String(muted));
+    $("mute").classList.toggle("on", !muted);
+  }
+
+  // After-call work: the server says when it starts (on the ending pop) and ends.
+  let desk = { state: "away", case_id: null };
+  function showDesk(d) {
+    desk = { state: d.state, case_id: d.case_id || null };
+    const wrap = desk.state === "wrap_up";
+    $("desk-state").hidden = !wrap;
+    $("wrapup").hidden = !(wrap && current && current.case.id === desk.case_id);
+    if (wrap) {
+      $("avail-on").classList.remove("on");
+      $("avail-off").classList.remove("on");
+      document.title = "After-call work · ivr";
+    } else {
+      showAvailability(!!d.available);
+      if (current && !["ringing", "connected"].includes(current.state)) {
+        // Ready: the ended call's card goes; the next call pops in its place.
+        current = null;
+        $("card").hidden = true;
+        $("empty").hidden = false;
+        document.title = TITLE;
+      }
+      loadToday();
+    }
+  }
+
+  const sayValue = (key, v) => (typeof v === "string" && WORDS[v] ? say(v) : value(key, v));
 
   const STATE_TEXT = {
     ringing: "Incoming call",
@@ -24,7 +113,7 @@
   }
 
   function showAvailability(on) {
-    available = on;
+    desk = { ...desk, state: on ? "available" : "away" };
     $("avail-on").classList.toggle("on", on);
     $("avail-off").classList.toggle("on", !on);
     $("avail-on").setAttribute("aria-pressed", on);
@@ -55,13 +144,19 @@
       let msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg.type === "hello") {
-        // Re-announce availability after a reconnect so the queue keeps offering calls.
-        if (available) send({ type: "availability", available: true });
-        else showAvailability(!!msg.available);
-      } else if (msg.type === "availability") {
+        // The server keeps the agent's availability (and after-call work) per agent:
+        // a reload or a reconnect shows what it holds.
         showAvailability(!!msg.available);
+        if (msg.state === "wrap_up") showDesk(msg);
+      } else if (msg.type === "availability") {
+        if (desk.state !== "wrap_up") showAvailability(!!msg.available);
+      } else if (msg.type === "callback") {
+        showCallback(msg);
+      } else if (msg.type === "desk") {
+        showDesk(msg);
       } else if (msg.type === "pop") {
         showPop(msg);
+        if (msg.desk) showDesk(msg.desk);
       }
     };
   }
@@ -111,10 +206,10 @@
       if (v && typeof v === "object" && !Array.isArray(v)) {
         for (const [k, x] of Object.entries(v)) {
           if (x === null || x === undefined || typeof x === "object") continue;
-          rows.push([`${label(key)} · ${label(k).toLowerCase()}`, value(k, x)]);
+          rows.push([`${label(key)} · ${label(k).toLowerCase()}`, sayValue(k, x)]);
         }
       } else {
-        rows.push([label(key), value(key, v)]);
+        rows.push([label(key), sayValue(key, v)]);
       }
     }
     for (const l of c.lookups || []) {
@@ -125,7 +220,18 @@
     return rows;
   }
 
+  // The path in words ("Billing → chose account ending 3456 → ..."), each step with the
+  // raw node ids it stands for as its tooltip; the full raw list is in the <details>.
+  function storyItems(c) {
+    const list = $("story");
+    list.replaceChildren();
+    const steps = (c.story && (c.story[lang] || c.story.en)) || [];
+    for (const s of steps) list.append(el("li", { title: (s.nodes || []).join(", "), text: s.text }));
+    if (!list.children.length) list.append(el("li", { class: "muted", text: "No path recorded" }));
+  }
+
   function pathItems(c) {
+    storyItems(c);
     const list = $("path");
     list.replaceChildren();
     const steps = c.path || [];
@@ -148,7 +254,7 @@
       for (const i of byStep[n]) {
         const failed = i.result === "no_input" || i.result === "no_match";
         li.append(el("span", { class: "input " + (failed ? "failed" : "ok"),
-          text: failed ? label(i.result).toLowerCase() + (i.digits ? ` (${i.digits})` : "") : (i.digits || i.result) }));
+          text: failed ? say(i.result).toLowerCase() + (i.digits ? ` (${i.digits})` : "") : (i.digits || i.result) }));
       }
       list.append(li);
     }
@@ -160,8 +266,8 @@
     body.replaceChildren();
     for (const e of c.earlier || []) {
       body.append(el("tr", {}, el("td", { text: when(e.created_at) }), el("td", { text: e.id }),
-        el("td", { text: label(e.intent || "") }),
-        el("td", { text: [e.status, e.disposition].filter(Boolean).map(label).join(" · ") }),
+        el("td", { text: say(e.intent || "") }),
+        el("td", { text: [e.status, e.disposition].filter(Boolean).map(say).join(" · ") }),
         el("td", { text: e.notes || "" })));
     }
     if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No earlier cases" })));
@@ -185,20 +291,26 @@
     card.dataset.state = msg.state;
     card.dataset.caseId = c.id || "";
     $("pop-state").textContent = STATE_TEXT[msg.state] || msg.state;
-    // Agents work in other tabs too: the tab title says when a call is ringing.
-    document.title = msg.state === "ringing" ? `● Incoming call ${c.caller || ""} · ivr` : TITLE;
+    // Agents work in other tabs too: the tab title says when a call is ringing, and the
+    // ring sounds until it is answered, missed or gone.
+    document.title = msg.state === "ringing" ? `(1) Incoming call · ${c.caller || ""} · ivr` : TITLE;
+    if (msg.state === "ringing" && !msg.redraw) startRing();
+    else if (msg.state !== "ringing") stopRing();
+    $("wrapup").hidden = !(desk.state === "wrap_up" && desk.case_id === c.id);
     $("pop-state").className = "state " + msg.state;
     $("pop-caller").textContent = c.caller || "Unknown caller";
     const reg = (c.registered_accounts || []).length === 1 ? c.registered_accounts[0].name : "";
     const name = (c.facts && c.facts.account && c.facts.account.name) || reg;
-    $("pop-sub").textContent = [c.id, name, c.queue && `queue ${c.queue}`, c.language && c.language.toUpperCase(),
+    // The member interface (Local/1001@agents) as the person it is.
+    const who = c.agent_name && `agent ${c.agent_name}`;
+    $("pop-sub").textContent = [c.id, name, c.queue && `queue ${c.queue}`, who, c.language && c.language.toUpperCase(),
       `${duration(c.seconds_in_ivr)} in IVR`].filter(Boolean).join(" · ");
     $("answer").hidden = msg.state !== "ringing";
     $("end").hidden = msg.state !== "connected";
     $("gone").hidden = !gone(c, msg.state);
     dl($("account"), accountRows(c));
     dl($("facts"), factRows(c));
-    $("reason").textContent = [label(c.intent || "unknown"), c.note].filter(Boolean).join(" — ");
+    $("reason").textContent = [say(c.intent || "unknown"), c.note].filter(Boolean).join(" — ");
     pathItems(c);
     earlier(c);
     if (!sameCase) {
@@ -206,15 +318,97 @@
       $("disposition").value = c.disposition || "";
       $("saved").textContent = "";
     }
+    if (msg.redraw) return; // a change of words, not news
     card.classList.remove("flash");
     void card.offsetWidth;
     card.classList.add("flash");
   }
 
   // The buttons show what the server holds: they change when it confirms.
-  $("avail-on").onclick = () => { available = true; send({ type: "availability", available: true }); };
-  $("avail-off").onclick = () => { available = false; send({ type: "availability", available: false }); };
-  $("answer").onclick = () => current && send({ type: "answer", case_id: current.case.id });
+  $("avail-on").onclick = () => send({ type: "availability", available: true });
+  $("avail-off").onclick = () => send({ type: "availability", available: false });
+  $("answer").onclick = () => { stopRing(); if (current) send({ type: "answer", case_id: current.case.id }); };
+  $("ready").onclick = () => send({ type: "ready" });
+  $("mute").onclick = () => {
+    muted = !muted;
+    localStorage.setItem(MUTE_KEY, muted ? "1" : "0");
+    showMute();
+  };
+  showMute();
+
+  // Case search (phone number or customer code) and the agent's own day.
+  function caseRows(body, cases, empty, cells) {
+    body.replaceChildren();
+    for (const c of cases) body.append(el("tr", {}, ...cells(c).map((t) => el("td", { text: t }))));
+    if (!cases.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: empty })));
+  }
+  $("search-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const q = $("search-q").value.trim();
+    if (!q) return;
+    $("search-msg").textContent = "Searching…";
+    try {
+      const found = await api("GET", `/api/desk/search?q=${encodeURIComponent(q)}`);
+      $("search-msg").textContent = `${found.cases.length} case(s) by ${found.by}`;
+      caseRows($("search-results"), found.cases, "No cases", (c) => [when(c.created_at), c.id,
+        say(c.intent || ""), [c.status, c.disposition].filter(Boolean).map(say).join(" · "), c.notes || ""]);
+    } catch (e) {
+      $("search-msg").textContent = e.message;
+      $("search-results").replaceChildren();
+    }
+  };
+  function loadToday() {
+    api("GET", "/api/desk/today").then((day) => {
+      caseRows($("today"), day.cases, "Nothing yet today", (c) => [when(c.at), c.id,
+        say(c.intent || ""), [c.status, c.disposition].filter(Boolean).map(say).join(" · "),
+        c.wrap_up_seconds === null || c.wrap_up_seconds === undefined ? "" : duration(c.wrap_up_seconds)]);
+    }).catch(() => {});
+  }
+  $("today-refresh").onclick = loadToday;
+
+  // The callback worklist: urgent first, then oldest; "call now" originates through AMI
+  // (or says it needs AMI); each attempt's outcome arrives as a "callback" message.
+  const CALLBACK_TEXT = {
+    dialling: "Ringing your phone, then the customer…", waiting: "No answer: trying again soon",
+    answered: "Customer answered", no_answer: "Customer did not answer", busy: "Customer's line busy",
+    agent_no_answer: "Your phone did not answer: back on the list", agent_busy: "Your line was busy: back on the list",
+    failed: "The call could not be placed",
+  };
+  function loadCallbacks() {
+    api("GET", "/api/callbacks").then((work) => {
+      const body = $("callbacks");
+      body.replaceChildren();
+      for (const cb of work.callbacks) {
+        const button = el("button", { type: "button", class: "primary", "data-callback": cb.callback_id,
+          text: cb.status === "calling" ? "Calling…" : "Call now", disabled: cb.status === "calling",
+          title: work.can_call ? "Ring your phone, then the customer" : "Calling back needs Asterisk's AMI" });
+        button.onclick = () => callNow(cb.callback_id, button);
+        const tries = cb.attempts.length ? `${cb.attempts.length} · ${say(cb.attempts[cb.attempts.length - 1].outcome || "dialling")}` : "";
+        body.append(el("tr", { "data-callback-row": cb.callback_id },
+          el("td", {}, cb.urgent ? el("span", { class: "urgent", text: "URGENT " }) : null, when(cb.created_at)),
+          el("td", { text: cb.phone }), el("td", { text: say(cb.reason) }), el("td", { text: cb.case_id || "" }),
+          el("td", { text: tries }), el("td", {}, button)));
+      }
+      if (!work.callbacks.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No callbacks waiting" })));
+    }).catch(() => {});
+  }
+  async function callNow(id, button) {
+    button.disabled = true;
+    $("callback-msg").textContent = "Placing the call…";
+    try {
+      await api("POST", `/api/callbacks/${encodeURIComponent(id)}/call`);
+    } catch (e) {
+      $("callback-msg").textContent = e.message;
+      button.disabled = false;
+    }
+  }
+  function showCallback(msg) {
+    $("callback-msg").dataset.outcome = msg.outcome;
+    $("callback-msg").textContent = `${msg.case_id || "Callback"}: ${CALLBACK_TEXT[msg.outcome] || say(msg.outcome)}` +
+      (msg.attempt ? ` (attempt ${msg.attempt})` : "");
+    if (!["dialling", "waiting"].includes(msg.outcome)) { loadCallbacks(); loadToday(); }
+  }
+  $("callbacks-refresh").onclick = loadCallbacks;
   $("end").onclick = () => current && send({ type: "end", case_id: current.case.id });
   $("notes-form").onsubmit = async (ev) => {
     ev.preventDefault();
@@ -230,8 +424,19 @@
     }
   };
 
+  $("words-lang").value = lang;
+  $("words-lang").onchange = () => {
+    lang = $("words-lang").value === "vi" ? "vi" : "en";
+    localStorage.setItem(LANG_KEY, lang);
+    if (current) showPop({ case: current.case, state: current.state, redraw: true });
+  };
+
   api("GET", "/api/me").then((me) => {
-    for (const d of me.dispositions || []) $("disposition").append(el("option", { value: d, text: label(d) }));
+    WORDS = me.words || {};
+    for (const d of me.dispositions || []) $("disposition").append(el("option", { value: d, text: say(d) }));
+    if (current) showPop({ case: current.case, state: current.state, redraw: true });
   }).catch(() => {});
+  loadToday();
+  loadCallbacks();
   connect();
 })();
