@@ -197,10 +197,20 @@ class PromptCatalog:
             raise CatalogError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
         except UnicodeDecodeError as exc:
             raise CatalogError([f"{path}: not UTF-8 text: {exc.reason}"]) from None
+        return cls.parse(text, path, prefix=prefix, variant=variant, zone=zone)
+
+    @classmethod
+    def parse(
+        cls, text: str, path: Path | str, *, prefix: str = "ivr", variant: str = "north",
+        zone: tzinfo = DEFAULT_TZ,
+    ) -> PromptCatalog:
+        """A catalog from the prompts file's text (a reload, a version being published);
+        CatalogError (``PATH:LINE:COL: ...``) if broken."""
         entries, errors = _parse(text, str(path), "prompts", words=False)
         if errors:
             raise CatalogError(errors)
-        return cls(entries, builtin_words(), prefix=prefix, variant=variant, zone=zone, source=path)
+        return cls(entries, builtin_words(), prefix=prefix, variant=variant, zone=zone,
+                   source=Path(path))
 
     @classmethod
     def from_texts(
