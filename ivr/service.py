@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ivr.engine.engine import Engine
     from ivr.flows.source import FlowSource, Live
     from ivr.prompts.catalog import PromptCatalog
+    from ivr.publishing import Publisher
     from ivr.store import Store
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,8 @@ class Service:
         """One prompt build at a time: a publish during a build waits, then builds."""
         self.prompt_builds: list[asyncio.Task[object]] = []
         """Builds started by a new version going live (tests wait for them)."""
+        self.publisher: Publisher | None = None
+        """Versions: publish, history, rollback, and the other nodes' publishes."""
 
     @property
     def agi_port(self) -> int:
@@ -218,6 +221,8 @@ class Service:
 
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)
+        self.publisher = self._publisher()
+        await self.publisher.start()
         dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
         queue = BuiltinQueue.from_settings(dispatcher, settings)
         app = create_app(
@@ -233,6 +238,7 @@ class Service:
             environ=dict(self._environ),
             metrics=core.metrics,
             flows_version=lambda: core.flows.current.version,
+            publisher=self.publisher,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -277,6 +283,18 @@ class Service:
                                             variant=settings.speech_variant)
             self._spawn(self._build_prompts(), "prompt-build")
         core.flows.listeners.append(self._new_version_live)
+
+    def _publisher(self) -> Publisher:
+        from ivr.publishing import FLOWS_CHANNEL, Publisher, scenario_check
+        from ivr.screenpop.pgbus import PostgresPopBus
+        from ivr.store.engine import asyncpg_dsn
+
+        settings = self.core.settings
+        dsn = asyncpg_dsn(settings.database_url)
+        scenarios = settings.flows_path.parent / "scenarios.yaml"
+        return Publisher(self.core.flows, self.core.store,
+                         scenarios=scenario_check(scenarios, sorted(self.core.lookups.names())),
+                         bus=PostgresPopBus(dsn, FLOWS_CHANNEL) if dsn else None)
 
     def _spawn(self, coro: Awaitable[object], name: str) -> None:
         self._tasks.append(asyncio.create_task(self._guarded(coro, name), name=name))
@@ -342,6 +360,8 @@ class Service:
         if self._ami is not None:
             await self._ami.close()
         await cancel_and_wait(*self._tasks, *self._reloads)
+        if self.publisher is not None:
+            await self.publisher.close()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.core.close()

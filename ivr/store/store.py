@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ivr.calls import CallRecord, CaseDraft
 from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
-from ivr.store import calls, cases, queries, requests
+from ivr.store import calls, cases, queries, requests, versions
 from ivr.store.convert import normalise_phone
 from ivr.store.engine import DEFAULT_BUSY_TIMEOUT, make_engine
 from ivr.store.health import (
@@ -393,6 +393,32 @@ class Store:
             await requests.record_survey(
                 conn, call_id=call_id, caller=caller, score=score, now=self._clock.now()
             )
+
+    # -- published versions of the flows and prompts (issue 13) ----------------------
+
+    async def add_flow_version(self, *, version: str, flows: str, prompts: str | None,
+                               by: str, note: str = "",
+                               rollback_of: str | None = None) -> dict[str, Any]:
+        """Record that ``version`` went live (committed before the caller says so)."""
+        async with self._write() as conn:
+            return await versions.add(conn, version=version, flows=flows, prompts=prompts,
+                                      by=by, note=note, rollback_of=rollback_of,
+                                      now=self._clock.now())
+
+    async def flow_versions(self, *, limit: int = versions.MAX_HISTORY) -> list[dict[str, Any]]:
+        """The history, newest first (without the texts)."""
+        async with self._read() as conn:
+            return await versions.history(conn, limit=limit)
+
+    async def flow_version(self, version: str) -> dict[str, Any] | None:
+        """One version with its flows and prompts texts (its newest entry), or None."""
+        async with self._read() as conn:
+            return await versions.get(conn, version)
+
+    async def live_flow_version(self) -> dict[str, Any] | None:
+        """The entry that went live last, with its texts; None before the first."""
+        async with self._read() as conn:
+            return await versions.live(conn)
 
 
 def sqlite_file(url: URL) -> str | None:

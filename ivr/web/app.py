@@ -25,7 +25,7 @@ from ivr.metrics import NO_METRICS, MetricsHooks
 from ivr.screenpop.builtin_queue import BuiltinQueue
 from ivr.screenpop.contracts import WebStore
 from ivr.screenpop.dispatcher import Dispatcher
-from ivr.web import api, operations, selfservice, sockets, views
+from ivr.web import api, flows_api, operations, selfservice, sockets, views
 from ivr.web.auth import LoginLimiter, secret_key
 from ivr.web.keys import (
     AUDIO_DIR,
@@ -42,6 +42,7 @@ from ivr.web.keys import (
     LIMITER,
     METRICS,
     PRESENCE,
+    PUBLISHER,
     QUEUE,
     REVOKED,
     SETTINGS,
@@ -69,6 +70,7 @@ def create_app(
     environ: dict[str, str] | None = None,
     metrics: MetricsHooks = NO_METRICS,
     flows_version: Callable[[], str] | None = None,
+    publisher: Any = None,
 ) -> web.Application:
     """The web application.
 
@@ -107,12 +109,14 @@ def create_app(
     app[DEMO_CALLERS] = tuple(demo_callers)
     app[METRICS] = metrics
     app[FLOWS_VERSION] = flows_version
+    app[PUBLISHER] = publisher
 
     views.add_routes(app)
     api.add_routes(app)
     sockets.add_routes(app)
     operations.add_routes(app)
     selfservice.add_routes(app)
+    flows_api.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     app.cleanup_ctx.append(_dispatcher_ctx)

@@ -1,0 +1,221 @@
+"""Versions and the publishing API (issue 13, items 2 and the /api/flows contract): the
+composed service on SQLite, its web port over real HTTP, calls from the fake Asterisk.
+
+A version published from the web is recorded (who, when, note), written to both files,
+live for the next call at once; errors and broken scenarios are refused with 422; an
+edit on disk is recorded as ``file``; a rollback is a new entry naming the version."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from publish_support import TOKEN, copy_config, login, with_storm_option, with_storm_prompt
+from web_helpers import PASSWORD, USERS
+
+from ivr.config.settings import Settings
+from ivr.flows.source import unit_version
+from ivr.service import Service, open_core
+from ivr.testing.callers import PatientCaller
+from ivr.testing.fake_asterisk import run_call
+
+PINNED = {"IVR_NOW": "2026-11-26T10:00:00+07:00", "IVR_SECRET_KEY": "k" * 32}
+HCMC = "1900545454"
+CALLER = "0901234567"
+pytestmark = pytest.mark.dates
+
+
+@dataclass
+class Node:
+    service: Service
+    base: str
+    config: Path
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    config = copy_config(tmp_path / "config")
+    settings = Settings(data_dir=tmp_path / "var", agi_port=0, web_port=0,
+                        flows_path=config / "flows.yaml", prompts_path=config / "prompts.yaml",
+                        seed_demo=True, users=USERS, metrics_token=TOKEN)
+    core = await open_core(settings, PINNED)
+    svc = Service(core, PINNED, build_prompts=False)
+    await svc.start()
+    try:
+        yield Node(svc, f"http://127.0.0.1:{svc.web_port}", config)
+    finally:
+        await svc.stop(grace=2.0)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def streamed(node: Node, keys: str, call_id: str) -> list[str]:
+    transcript = await run_call("127.0.0.1", node.service.agi_port, PatientCaller(keys),
+                                extension=HCMC, uniqueid=call_id, callerid=CALLER)
+    assert node.service.agi is not None
+    await node.service.agi.wait_idle()
+    return [c.split()[2] for c in transcript.commands if c.startswith("STREAM FILE ")]
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: dict[str, Any],
+               csrf: str) -> tuple[int, dict[str, Any]]:
+    async with http.post(url, json=body, headers={"X-CSRF-Token": csrf}) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_publish_from_the_web_goes_live_at_once_and_rolls_back(
+        node: Node, http: aiohttp.ClientSession) -> None:
+    csrf = await login(http, node.base, "boss", PASSWORD)
+    async with http.get(f"{node.base}/api/flows") as resp:
+        assert resp.status == 200
+        index = await resp.json()
+    first = node.service.core.flows.current.version
+    assert index["live"]["version"] == first
+    assert [(h["version"], h["published_by"]) for h in index["history"]] == [(first, "file")]
+
+    flows = with_storm_option((node.config / "flows.yaml").read_text(encoding="utf-8"))
+    prompts = with_storm_prompt((node.config / "prompts.yaml").read_text(encoding="utf-8"))
+    # The new option without its prompt: refused at the line that names it.
+    status, body = await post(http, f"{node.base}/api/flows/validate", {"flows": flows}, csrf)
+    assert status == 200 and body["ok"] is False
+    line = flows.splitlines().index("        play: storm_news") + 1
+    assert [(d["line"], d["column"], d["severity"], d["message"], d["file"])
+            for d in body["diagnostics"]] == [
+        (line, 15, "error", "unknown prompt 'storm_news'", "flows")]
+    status, body = await post(http, f"{node.base}/api/flows/publish", {"flows": flows}, csrf)
+    assert status == 422 and body["diagnostics"][0]["line"] == line
+    assert node.service.core.flows.current.version == first
+
+    status, body = await post(http, f"{node.base}/api/flows/validate",
+                              {"flows": flows, "prompts": prompts}, csrf)
+    assert (status, body["ok"], body["diagnostics"]) == (200, True, [])
+    status, body = await post(http, f"{node.base}/api/flows/publish",
+                              {"flows": flows, "prompts": prompts, "note": "storm bulletin"},
+                              csrf)
+    second = unit_version(flows, prompts)
+    assert (status, body) == (200, {"version": second, "changed": True})
+    # Live on this node at once: the next call hears the new option; files agree.
+    assert node.service.core.flows.current.version == second
+    assert (node.config / "flows.yaml").read_text(encoding="utf-8") == flows
+    assert (node.config / "prompts.yaml").read_text(encoding="utf-8") == prompts
+    files = await streamed(node, "-5", "publish.storm")
+    assert files[-1] == "ivr/vi/storm_news", files
+    async with http.get(f"{node.base}/healthz") as resp:
+        assert (await resp.json())["flows_version"] == second
+
+    async with http.get(f"{node.base}/api/flows/versions/{second}") as resp:
+        stored = await resp.json()
+    assert (stored["flows"], stored["prompts"], stored["published_by"], stored["note"]) == (
+        flows, prompts, "boss", "storm bulletin")
+    async with http.get(f"{node.base}/api/flows/diff",
+                        params={"from": first, "to": second}) as resp:
+        diff = (await resp.json())["diff"]
+    assert '+            "5": storm_news\n' in diff and "+  storm_news:\n" in diff
+
+    status, body = await post(http, f"{node.base}/api/flows/rollback", {"version": first}, csrf)
+    assert (status, body["version"]) == (200, first)
+    assert node.service.core.flows.current.version == first
+    files = await streamed(node, "-5", "publish.rolled-back")
+    assert "ivr/vi/storm_news" not in files
+    async with http.get(f"{node.base}/api/flows") as resp:
+        index = await resp.json()
+    assert [(h["version"], h["published_by"], h["rollback_of"]) for h in index["history"]] == [
+        (first, "boss", first), (second, "boss", None), (first, "file", None)]
+    assert index["live"]["version"] == first and index["live"]["note"] == f"rollback to {first}"
+
+
+async def test_a_version_that_breaks_a_scenario_is_refused_with_the_failure(
+        node: Node, http: aiohttp.ClientSession) -> None:
+    csrf = await login(http, node.base, "boss", PASSWORD)
+    flows = (node.config / "flows.yaml").read_text(encoding="utf-8")
+    # Keys 2 and 3 swapped (billing and the meter reading): the scenarios must fail.
+    broken = flows.replace('            "2": billing\n            "3": meter_reading\n',
+                           '            "2": meter_reading\n            "3": billing\n', 1)
+    assert broken != flows
+    status, body = await post(http, f"{node.base}/api/flows/publish", {"flows": broken}, csrf)
+    assert status == 422, body
+    assert body["diagnostics"] == [] and body["failures"]
+    assert all(": FAIL " in f for f in body["failures"])
+    assert any("billing" in f.splitlines()[0] for f in body["failures"])
+    assert (node.config / "flows.yaml").read_text(encoding="utf-8") == flows
+    async with http.get(f"{node.base}/api/flows") as resp:
+        assert len((await resp.json())["history"]) == 1
+
+
+async def test_an_edit_on_disk_is_recorded_as_file(node: Node) -> None:
+    flows_path = node.config / "flows.yaml"
+    prompts_path = node.config / "prompts.yaml"
+    flows = with_storm_option(flows_path.read_text(encoding="utf-8"))
+    prompts = with_storm_prompt(prompts_path.read_text(encoding="utf-8"))
+    prompts_path.write_text(prompts, encoding="utf-8")
+    flows_path.write_text(flows, encoding="utf-8")
+    await node.service.reload_flows()  # SIGHUP
+    version = unit_version(flows, prompts)
+    assert node.service.core.flows.current.version == version
+    store = node.service.core.store
+    async with asyncio.timeout(10):
+        while (await store.live_flow_version() or {}).get("version") != version:
+            await asyncio.sleep(0.02)
+    history = await store.flow_versions()
+    assert [(h["published_by"], h["note"]) for h in history] == [
+        ("file", "edited on disk"), ("file", "the files on disk at start")]
+
+
+async def test_the_bearer_token_acts_as_a_supervisor_without_csrf(
+        node: Node, http: aiohttp.ClientSession) -> None:
+    flows = (node.config / "flows.yaml").read_text(encoding="utf-8")
+    url = f"{node.base}/api/flows/validate"
+    async with http.post(url, json={"flows": flows},
+                         headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
+        assert resp.status == 200 and (await resp.json())["ok"] is True
+    async with http.post(url, json={"flows": flows},
+                         headers={"Authorization": "Bearer wrong"}) as resp:
+        assert resp.status == 401
+    async with http.post(url, json={"flows": flows}) as resp:  # no token, no session
+        assert resp.status == 403  # the CSRF check comes first for cookie requests
+    async with http.get(f"{node.base}/api/flows") as resp:
+        assert resp.status == 401
+    new = flows.replace("  # 2. The main menu.", "  # 2. The main menu (reviewed).")
+    async with http.post(f"{node.base}/api/flows/publish", json={"flows": new, "note": "CI"},
+                         headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
+        assert resp.status == 200, await resp.text()
+        version = (await resp.json())["version"]
+    entry = await node.service.core.store.flow_version(version)
+    assert entry is not None and (entry["published_by"], entry["note"]) == ("api", "CI")
+
+
+async def test_agents_cannot_publish_and_bad_input_is_one_line(
+        node: Node, http: aiohttp.ClientSession) -> None:
+    csrf = await login(http, node.base, "agent1", PASSWORD)
+    status, body = await post(http, f"{node.base}/api/flows/publish", {"flows": "x"}, csrf)
+    assert (status, body) == (403, {"error": "supervisors only"})
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as boss:
+        csrf = await login(boss, node.base, "boss", PASSWORD)
+        status, body = await post(boss, f"{node.base}/api/flows/publish", {"flows": 3}, csrf)
+        assert (status, body) == (400, {"error": "flows must be text"})
+        status, body = await post(boss, f"{node.base}/api/flows/rollback",
+                                  {"version": "abcdef123456"}, csrf)
+        assert (status, body) == (404, {"error": "no such version: abcdef123456"})
+        async with boss.get(f"{node.base}/api/flows/versions/..%2Fetc") as resp:
+            assert resp.status == 404
+
+
+def test_files_are_replaced_in_one_step(tmp_path: Path) -> None:
+    from ivr.flows.source import write_atomically
+
+    target = tmp_path / "flows.yaml"
+    target.write_text("old", encoding="utf-8")
+    inode = target.stat().st_ino
+    write_atomically(target, "new")
+    assert target.read_text(encoding="utf-8") == "new" and target.stat().st_ino != inode
+    assert os.listdir(tmp_path) == ["flows.yaml"]
