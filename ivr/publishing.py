@@ -315,6 +315,48 @@ def _write_if_different(path: Path, text: str) -> None:
     write_atomically(path, text)
 
 
+def try_call(compiled: Compiled, *, keys: str, caller: str, dialled: str,
+             language: str | None, at: datetime, flow: str | None = None) -> dict[str, Any]:
+    """One call through the simulator on the candidate version, against the demo data
+    on a throwaway SQLite file (nothing reaches the live database): what the caller
+    heard (prompt ids and texts), the nodes passed, lookups, transfers and the outcome.
+    Runs in a worker thread, with its own event loop."""
+    from ivr.calls import Outcome as CallOutcome
+    from ivr.config.diagnostics import Mark
+    from ivr.flows.scenarios import Expect, Scenario, ScenarioFile
+    from ivr.scenario_runner import run_scenarios
+
+    live = compiled.live
+    assert live is not None
+    catalog: Any = live.catalog
+    flowset = live.flowset
+    scenario = Scenario(name="try it", mark=Mark("<try>", 1, 1),
+                        flow=flow or flowset.default_flow, caller=caller,
+                        dialled=dialled or next(iter(flowset.hotlines), ""),
+                        at=at, expect=Expect(CallOutcome.SELF_SERVED), language=language,
+                        keys=keys)
+    report = asyncio.run(run_scenarios(flowset, ScenarioFile("<try>", (scenario,)),
+                                       catalog=catalog))
+    heard = report.results[0].heard
+    speak = language or flowset.defaults.language
+
+    def text(prompt_id: str) -> str:
+        texts = catalog.entry(prompt_id).texts if catalog.has(prompt_id) else {}
+        return str(texts.get(speak) or next(iter(texts.values()), ""))
+
+    return {
+        "version": live.version,
+        "outcome": heard.outcome.value,
+        "prompts": [{"id": p, "text": text(p)} for p in heard.prompts],
+        "path": list(heard.path),
+        "answers": [{"node": n, "keys": k} for n, k in heard.answers],
+        "lookups": [{"node": n, "lookup": a, "status": st.value} for n, a, st in heard.lookups],
+        "transfers": [{"node": t.node, "queue": t.queue, "intent": t.intent,
+                       "status": t.status} for t in heard.transfers],
+        "error": heard.error,
+    }
+
+
 def scenario_check(path: Path, lookup_names: list[str]) -> ScenarioCheck:
     """The golden scenarios in ``path`` as a :data:`ScenarioCheck`; runs in a worker
     thread (its own event loop: the calls are simulated on throwaway SQLite files)."""

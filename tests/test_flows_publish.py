@@ -210,6 +210,29 @@ async def test_agents_cannot_publish_and_bad_input_is_one_line(
             assert resp.status == 404
 
 
+async def test_try_it_runs_the_text_being_edited_without_publishing_it(
+        node: Node, http: aiohttp.ClientSession) -> None:
+    csrf = await login(http, node.base, "boss", PASSWORD)
+    flows = with_storm_option((node.config / "flows.yaml").read_text(encoding="utf-8"))
+    prompts = with_storm_prompt((node.config / "prompts.yaml").read_text(encoding="utf-8"))
+    status, body = await post(http, f"{node.base}/api/flows/try",
+                              {"flows": flows, "prompts": prompts, "keys": "- 5",
+                               "caller": CALLER, "dialled": HCMC}, csrf)
+    assert status == 200, body
+    assert body["prompts"][-1] == {
+        "id": "storm_news", "text": "Tin bão: lịch cắt điện khẩn cấp được cập nhật mỗi giờ."}
+    assert body["path"][-2:] == ["hotline.main_menu", "hotline.storm_news"]
+    assert body["outcome"] == "self_served" and body["version"] == unit_version(flows, prompts)
+    assert node.service.core.flows.current.version != body["version"]  # nothing published
+    assert await node.service.core.store.list_calls() == []  # nor written to the live db
+    status, body = await post(http, f"{node.base}/api/flows/try",
+                              {"flows": flows, "keys": "- 5"}, csrf)
+    assert status == 422 and body["diagnostics"][0]["message"] == "unknown prompt 'storm_news'"
+    status, body = await post(http, f"{node.base}/api/flows/try",
+                              {"flows": flows, "keys": "<script>"}, csrf)
+    assert status == 400 and body["error"].startswith("keys: one group per question")
+
+
 def test_files_are_replaced_in_one_step(tmp_path: Path) -> None:
     from ivr.flows.source import write_atomically
 

@@ -9,6 +9,7 @@ token is asked of it). JSON in, JSON out; bad input is one ``{"error": ...}`` li
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 from typing import Any
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from ivr.config.diagnostics import Diagnostic
 from ivr.config.settings import WebUser
-from ivr.web.keys import PUBLISHER, SETTINGS
+from ivr.web.keys import CLOCK, PUBLISHER, SETTINGS
 from ivr.web.middleware import require_api_user
 
 BEARER = "bearer "
@@ -168,6 +169,43 @@ async def flows_rollback(request: web.Request) -> web.Response:
     return _outcome(publisher, outcome)
 
 
+_KEYS = re.compile(r"^[0-9*#h\- ]{0,120}$")
+_NUMBER = re.compile(r"^\+?[0-9]{0,20}$")
+
+
+async def flows_try(request: web.Request) -> web.Response:
+    """Run one simulated call on the text being edited (not published): ``{"flows",
+    "prompts"?, "keys", "caller"?, "dialled"?, "language"?}``; the transcript, or 422
+    with the diagnostics when it does not compile."""
+    supervisor(request)
+    publisher = _publisher(request)
+    body = await _body(request, "flows")
+    if isinstance(body, web.Response):
+        return body
+    keys = body.get("keys", "")
+    caller, dialled = body.get("caller") or "0901234567", body.get("dialled") or ""
+    language = body.get("language") or None
+    if not isinstance(keys, str) or not _KEYS.match(keys):
+        return _error(400, "keys: one group per question, separated by spaces (digits, * "
+                           "and #; - for silence, h to hang up)")
+    if not isinstance(caller, str) or not isinstance(dialled, str) \
+            or not _NUMBER.match(caller) or not _NUMBER.match(dialled):
+        return _error(400, "caller and dialled must be phone numbers (digits)")
+    if language not in (None, "vi", "en"):
+        return _error(400, "language must be vi or en")
+    compiled = await publisher.validate(body["flows"], body.get("prompts"))
+    if compiled.live is None:
+        return web.json_response({"error": "the flows have errors",
+                                  "diagnostics": _diagnostics(publisher, compiled.diagnostics)},
+                                 status=422)
+    from ivr.publishing import try_call
+
+    transcript = await asyncio.to_thread(
+        try_call, compiled, keys=keys, caller=caller, dialled=dialled, language=language,
+        at=request.app[CLOCK].now())
+    return web.json_response(transcript)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/flows", flows_index)
     app.router.add_get("/api/flows/diff", flows_diff)
@@ -175,3 +213,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/flows/validate", flows_validate)
     app.router.add_post("/api/flows/publish", flows_publish)
     app.router.add_post("/api/flows/rollback", flows_rollback)
+    app.router.add_post("/api/flows/try", flows_try)
