@@ -11,7 +11,9 @@ the live version. The rules:
   in and tell the other nodes.
 - **An edit on disk** (the file watcher, SIGHUP) that goes live is recorded as
   ``file``, and told to the other nodes the same way.
-- **Rollback** publishes an earlier version's texts again: a new row that names it.
+- **Rollback** publishes an earlier version's texts again: a new row that names it. It
+  is the way out of a bad publish, so only compile errors stop it, not the scenarios
+  (they may have been written for the version being rolled back).
 - **Other nodes**: the version id goes out on PostgreSQL ``NOTIFY ivr_flows``; each
   node loads that version's texts from the database, compiles them off the loop, swaps
   them in and writes its own files. SQLite has one node, so no bus.
@@ -192,14 +194,15 @@ class Publisher:
         return await asyncio.to_thread(self.source.compile_texts, flows, prompts)
 
     async def publish(self, flows: str, prompts: str | None = None, *, by: str,
-                      note: str = "", rollback_of: str | None = None) -> Outcome:
+                      note: str = "", rollback_of: str | None = None,
+                      check_scenarios: bool = True) -> Outcome:
         flows, prompts = self._texts(flows, prompts)
         note = " ".join(note.split())[:MAX_NOTE]
         async with self.source.lock:
             compiled = await asyncio.to_thread(self.source.compile_texts, flows, prompts)
             if compiled.live is None or has_errors(compiled.diagnostics):
                 return Outcome(diagnostics=compiled.diagnostics)
-            if self.scenarios is not None:
+            if self.scenarios is not None and check_scenarios:
                 failures = await asyncio.to_thread(self.scenarios, compiled)
                 if failures:
                     return Outcome(diagnostics=compiled.diagnostics, failures=failures)
@@ -227,7 +230,8 @@ class Publisher:
         if entry is None:
             return Outcome(error=f"no such version: {version}")
         return await self.publish(str(entry["flows"]), entry["prompts"], by=by,
-                                  note=note or f"rollback to {version}", rollback_of=version)
+                                  note=note or f"rollback to {version}", rollback_of=version,
+                                  check_scenarios=False)
 
     def _write_files(self, live: Live) -> None:
         """Both files as the version has them; each replaced in one step. The prompts

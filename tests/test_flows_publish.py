@@ -8,7 +8,10 @@ edit on disk is recorded as ``file``; a rollback is a new entry naming the versi
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,3 +245,64 @@ def test_files_are_replaced_in_one_step(tmp_path: Path) -> None:
     write_atomically(target, "new")
     assert target.read_text(encoding="utf-8") == "new" and target.stat().st_ino != inode
     assert os.listdir(tmp_path) == ["flows.yaml"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+async def test_a_published_prompt_has_audio_before_any_call_plays_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = copy_config(tmp_path / "config")
+    settings = Settings(data_dir=tmp_path / "var", agi_port=0, web_port=0,
+                        flows_path=config / "flows.yaml", prompts_path=config / "prompts.yaml",
+                        seed_demo=True, users=USERS)
+    core = await open_core(settings, PINNED)
+    svc = Service(core, PINNED, build_prompts=True)
+    await svc.start()
+    try:
+        node = Node(svc, f"http://127.0.0.1:{svc.web_port}", config)
+        assert svc.publisher is not None
+        flows = with_storm_option((config / "flows.yaml").read_text(encoding="utf-8"))
+        prompts = with_storm_prompt((config / "prompts.yaml").read_text(encoding="utf-8"))
+        audio = settings.prompt_build_dir / "ivr" / "vi" / "storm_news"
+        with caplog.at_level(logging.INFO):
+            outcome = await svc.publisher.publish(flows, prompts, by="boss", note="storm")
+            assert outcome.ok, outcome
+            # A call straight away: whether the background build got there first or the
+            # call rendered it, the file exists before STREAM FILE names it.
+            files = await streamed(node, "-5", "publish.audio")
+            assert files[-1] == "ivr/vi/storm_news"
+            assert audio.with_suffix(".wav").stat().st_size > 1000
+            assert audio.with_suffix(".ulaw").is_file()
+            await asyncio.gather(*svc.prompt_builds)
+        assert f"prompts: building audio for version {outcome.version} in the background" \
+            in caplog.text
+        manifest = json.loads((settings.prompt_build_dir / "manifest.json").read_text())
+        assert "ivr/en/storm_news" in manifest["entries"]
+    finally:
+        await svc.stop(grace=2.0)
+
+
+async def test_a_rollback_is_not_held_to_the_scenarios_but_a_publish_is(node: Node) -> None:
+    publisher = node.service.publisher
+    assert publisher is not None
+    first = node.service.core.flows.current.version
+    flows = (node.config / "flows.yaml").read_text(encoding="utf-8")
+    swapped = flows.replace('            "2": billing\n            "3": meter_reading\n',
+                            '            "2": meter_reading\n            "3": billing\n', 1)
+    # A version that breaks the scenarios got in from disk (CI runs them on files).
+    (node.config / "flows.yaml").write_text(swapped, encoding="utf-8")
+    await node.service.reload_flows()
+    bad = node.service.core.flows.current.version
+    assert bad != first
+    async with asyncio.timeout(10):
+        while (await node.service.core.store.live_flow_version() or {}).get("version") != bad:
+            await asyncio.sleep(0.02)
+    # Publishing it again from the web is refused; rolling back to it is allowed, as is
+    # rolling back to the good one.
+    refused = await publisher.publish(swapped, by="boss")
+    assert not refused.ok and refused.failures
+    back = await publisher.rollback(first, by="boss")
+    assert back.ok and node.service.core.flows.current.version == first
+    again = await publisher.publish(swapped, by="boss")
+    assert not again.ok and again.failures
+    forward = await publisher.rollback(bad, by="boss", note="on purpose")
+    assert forward.ok and node.service.core.flows.current.version == bad
