@@ -12,6 +12,7 @@ in the language(s) that say it (``mươi`` has no English text).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,13 +152,20 @@ def _entry(
 
 def builtin_words() -> list[PromptEntry]:
     """The word vocabulary shipped with the package."""
+    return list(_builtin_words())
+
+
+@functools.cache
+def _builtin_words() -> tuple[PromptEntry, ...]:
+    # Read once per process: every reload and publish builds a catalog, and the shipped
+    # vocabulary (frozen entries) cannot change under a running server.
     source = resources.files("ivr.prompts").joinpath(WORDS_RESOURCE)
     entries, errors = _parse(
         source.read_text(encoding="utf-8"), f"ivr/prompts/{WORDS_RESOURCE}", "words", words=True
     )
     if errors:
         raise CatalogError(errors)
-    return entries
+    return tuple(entries)
 
 
 class PromptCatalog:
