@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: The PostgreSQL NOTIFY channel every node listens on for new versions.
 FLOWS_CHANNEL = "ivr_flows"
+#: Seconds between attempts to record the running version after a degraded start.
+RECONCILE_RETRY = 5.0
 #: A note is a line or two for the history, not a document.
 MAX_NOTE = 500
 
@@ -111,7 +113,9 @@ class Publisher:
             await self._reconcile()
         except Exception as exc:  # a degraded start: serve the files, record later
             log.warning("flows: cannot read the published versions (%s); serving the files "
-                        "(version %s)", describe(exc), self.source.current.version)
+                        "(version %s) and recording them once the database answers",
+                        describe(exc), self.source.current.version)
+            self._spawn(self._reconcile_later())
         if self.bus is not None:
             await self.bus.start(self._heard)
 
@@ -125,6 +129,18 @@ class Publisher:
                 await task
         if self.bus is not None:
             await self.bus.close()
+
+    async def _reconcile_later(self) -> None:
+        while True:
+            await asyncio.sleep(RECONCILE_RETRY)
+            try:
+                await self._reconcile()
+            except Exception as exc:
+                log.debug("flows: published versions still unreadable (%s)", describe(exc))
+                continue
+            log.info("flows: the database answers again; version %s is recorded",
+                     self.source.current.version)
+            return
 
     async def _reconcile(self) -> None:
         live = self.source.live

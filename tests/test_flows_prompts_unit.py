@@ -181,3 +181,13 @@ async def test_a_prompt_whose_audio_cannot_be_made_takes_the_apology_path(
     assert "storm_news" in (record.error or "")
     assert "prompt storm_news (ivr/vi/storm_news) has no audio yet and cannot be rendered" \
         in caplog.text
+
+
+def test_ivr_validate_names_the_version_serve_runs(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from ivr.cli import main
+
+    (tmp_path / "flows.yaml").write_text(FLOWS, encoding="utf-8")
+    (tmp_path / "prompts.yaml").write_text(PROMPTS, encoding="utf-8")
+    assert main(["validate", str(tmp_path / "flows.yaml")]) == 0
+    assert capsys.readouterr().err.rstrip().endswith(f"version {unit_version(FLOWS, PROMPTS)}")

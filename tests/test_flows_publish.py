@@ -306,3 +306,35 @@ async def test_a_rollback_is_not_held_to_the_scenarios_but_a_publish_is(node: No
     assert not again.ok and again.failures
     forward = await publisher.rollback(bad, by="boss", note="on purpose")
     assert forward.ok and node.service.core.flows.current.version == bad
+
+
+async def test_after_a_degraded_start_the_running_version_is_recorded_once_the_db_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ivr.publishing
+
+    monkeypatch.setattr(ivr.publishing, "RECONCILE_RETRY", 0.05)
+    config = copy_config(tmp_path / "config")
+    (tmp_path / "var").mkdir()
+    db_path = tmp_path / "var" / "ivr.db"
+    db_path.mkdir()  # a directory where the database should be: unreachable at start
+    settings = Settings(data_dir=tmp_path / "var", agi_port=0, web_port=0,
+                        flows_path=config / "flows.yaml", prompts_path=config / "prompts.yaml",
+                        seed_demo=True, users=USERS)
+    svc = Service(await open_core(settings, PINNED), PINNED, build_prompts=False)
+    await svc.start()
+    try:
+        version = svc.core.flows.current.version
+        db_path.rmdir()
+        async with asyncio.timeout(60):
+            await svc.database_settled.wait()
+            while True:
+                try:
+                    live = await svc.core.store.live_flow_version()
+                except Exception:  # the watch may still be migrating it
+                    live = None
+                if live is not None:
+                    break
+                await asyncio.sleep(0.05)
+        assert (live["version"], live["published_by"]) == (version, "file")
+    finally:
+        await svc.stop(grace=2.0)
