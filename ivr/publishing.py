@@ -225,15 +225,28 @@ class Publisher:
             live = compiled.live
             if live.version == self.source.current.version and rollback_of is None:
                 return Outcome(live.version, compiled.diagnostics, changed=False)
+            # Files first, so a node that cannot write them refuses before anything is
+            # recorded; a failed record puts the old files back. Either way the files,
+            # the database and what runs agree.
+            before = self.source.live
+            try:
+                await asyncio.to_thread(self._write_files, live)
+            except OSError as exc:
+                await asyncio.to_thread(self._restore_files, before)
+                why = f"cannot write {exc.filename or 'the files'}: {exc.strerror or exc}"
+                log.error("flows: version %s not published: %s", live.version, why)
+                return Outcome(error=f"{why} (ivr needs write access to the flows and "
+                                     "prompts files and their directory to publish)")
             try:
                 await self.store.add_flow_version(
                     version=live.version, flows=live.flows_text, prompts=live.prompts_text,
                     by=by, note=note, rollback_of=rollback_of)
             except Exception as exc:  # never live without its history entry
+                await asyncio.to_thread(self._restore_files, before)
+                self.source.note_files()
                 log.error("flows: version %s not published: cannot record it (%s)",
                           live.version, describe(exc))
                 return Outcome(error=f"cannot record the version: {describe(exc)}")
-            await asyncio.to_thread(self._write_files, live)
             self.source.note_files()
             self.source.apply(compiled, f"published by {by}")
         log.info("flows: version %s published by %s%s", live.version, by,
@@ -256,6 +269,17 @@ class Publisher:
         if self.source.prompts is not None and live.prompts_text is not None:
             _write_if_different(self.source.prompts.path, live.prompts_text)
         _write_if_different(self.source.path, live.flows_text)
+
+    def _restore_files(self, before: Live) -> None:
+        """Put back the files of the version that is still live (best effort: the log
+        says if even that fails)."""
+        if not before.flows_text:
+            return  # a source built without its texts (tests, tools): nothing to restore
+        try:
+            self._write_files(before)
+        except OSError as exc:
+            log.error("flows: cannot put back the files of version %s (%s): the files on "
+                      "disk differ from what runs", before.version, exc.strerror or exc)
 
     # -- between nodes ----------------------------------------------------------------
 
@@ -315,7 +339,12 @@ class Publisher:
                 log.error("flows: version %s does not compile here; keeping %s",
                           entry["version"], self.source.current.version)
                 return
-            await asyncio.to_thread(self._write_files, compiled.live)
+            try:
+                await asyncio.to_thread(self._write_files, compiled.live)
+            except OSError as exc:
+                # What the other nodes run wins; the log says this node's disk differs.
+                log.error("flows: running version %s, but cannot write it to the files "
+                          "(%s: %s)", entry["version"], exc.filename, exc.strerror or exc)
             self.source.note_files()
             self.source.apply(compiled, f"published by {entry['published_by']} elsewhere")
         self.adopted.set()

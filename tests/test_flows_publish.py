@@ -338,3 +338,48 @@ async def test_after_a_degraded_start_the_running_version_is_recorded_once_the_d
         assert (live["version"], live["published_by"]) == (version, "file")
     finally:
         await svc.stop(grace=2.0)
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    import subprocess
+
+    tool = shutil.which("chattr")
+    if tool is None:
+        return False
+    return subprocess.run([tool, flag, str(path)], capture_output=True).returncode == 0
+
+
+async def test_a_node_that_cannot_write_the_files_refuses_the_publish(
+        node: Node, http: aiohttp.ClientSession) -> None:
+    # Root writes anywhere: an immutable directory is what refuses even root.
+    if not _chattr("+i", node.config):
+        pytest.skip("chattr +i is not available on this file system")
+    try:
+        csrf = await login(http, node.base, "boss", PASSWORD)
+        first = node.service.core.flows.current.version
+        flows = with_storm_option((node.config / "flows.yaml").read_text(encoding="utf-8"))
+        prompts = with_storm_prompt((node.config / "prompts.yaml").read_text(encoding="utf-8"))
+        status, body = await post(http, f"{node.base}/api/flows/publish",
+                                  {"flows": flows, "prompts": prompts}, csrf)
+        assert status == 503
+        assert body["error"].startswith(f"cannot write {node.config}/")
+        assert "needs write access to the flows and prompts files" in body["error"]
+        assert node.service.core.flows.current.version == first
+        assert len(await node.service.core.store.flow_versions()) == 1
+    finally:
+        _chattr("-i", node.config)
+
+
+async def test_a_publish_the_database_cannot_record_puts_the_files_back(node: Node) -> None:
+    publisher = node.service.publisher
+    assert publisher is not None
+    first = node.service.core.flows.current.version
+    flows_before = (node.config / "flows.yaml").read_text(encoding="utf-8")
+    prompts_before = (node.config / "prompts.yaml").read_text(encoding="utf-8")
+    (node.service.core.settings.data_dir / "ivr.db").unlink()  # writes are refused now
+    outcome = await publisher.publish(with_storm_option(flows_before),
+                                      with_storm_prompt(prompts_before), by="boss")
+    assert not outcome.ok and outcome.error.startswith("cannot record the version: ")
+    assert node.service.core.flows.current.version == first
+    assert (node.config / "flows.yaml").read_text(encoding="utf-8") == flows_before
+    assert (node.config / "prompts.yaml").read_text(encoding="utf-8") == prompts_before
