@@ -191,3 +191,15 @@ def test_ivr_validate_names_the_version_serve_runs(tmp_path: Path,
     (tmp_path / "prompts.yaml").write_text(PROMPTS, encoding="utf-8")
     assert main(["validate", str(tmp_path / "flows.yaml")]) == 0
     assert capsys.readouterr().err.rstrip().endswith(f"version {unit_version(FLOWS, PROMPTS)}")
+
+
+def test_a_flows_file_that_is_not_utf8_is_one_line_at_start(tmp_path: Path) -> None:
+    (tmp_path / "flows.yaml").write_bytes(FLOWS.encode("utf-8") + b"# \xff\xfe\n")
+    (tmp_path / "prompts.yaml").write_text(PROMPTS, encoding="utf-8")
+    with pytest.raises(FlowError) as info:
+        FlowSource.load(tmp_path / "flows.yaml", lookups=DemoData().registry(),
+                        catalog=PromptCatalog.parse(PROMPTS, "p"),
+                        prompts=PromptsFile(tmp_path / "prompts.yaml", load_catalog))
+    assert [str(d) for d in info.value.diagnostics] == [
+        f"{tmp_path / 'flows.yaml'}:1:1: error: cannot read the flows file: not UTF-8 text: "
+        "invalid start byte"]

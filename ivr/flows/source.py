@@ -184,8 +184,16 @@ class FlowSource:
             return cls(path, flowset, lookups=lookups, catalog=catalog, mtime=mtime,
                        metrics=metrics, live=live)
         prompts_mtime = prompts.path.stat().st_mtime
-        compiled = compile_unit(read_text(path), prompts.path.read_text(encoding="utf-8"),
-                                str(path), str(prompts.path), prompts.load, lookups)
+        try:
+            flows_text = read_text(path)
+        except UnicodeDecodeError as exc:  # the same one line as a reload gives
+            raise FlowError([_unreadable(path, "flows", exc)]) from None
+        try:
+            prompts_text = prompts.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise FlowError([_unreadable(prompts.path, "prompts", exc)]) from None
+        compiled = compile_unit(flows_text, prompts_text, str(path), str(prompts.path),
+                                prompts.load, lookups)
         if compiled.live is None or has_errors(compiled.diagnostics):
             raise FlowError(compiled.diagnostics)
         for d in compiled.diagnostics:
