@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from ivr.agi.server import FastAgiServer
     from ivr.ami.client import AmiClient
     from ivr.engine.engine import Engine
-    from ivr.flows.source import FlowSource
+    from ivr.flows.source import FlowSource, Live
     from ivr.prompts.catalog import PromptCatalog
+    from ivr.publishing import Publisher
     from ivr.store import Store
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ async def open_core(
     """
     from ivr.config.diagnostics import FlowError
     from ivr.engine.engine import Engine
-    from ivr.flows.source import FlowSource
+    from ivr.flows.source import FlowSource, PromptsFile
     from ivr.prompts.catalog import CatalogError, PromptCatalog
     from ivr.store import Store
     from ivr.store.lookups import build_lookups
@@ -103,10 +104,17 @@ async def open_core(
         if prepare:
             await _prepare_or_degrade(store, settings, degraded_ok=degraded_ok)
         lookups = build_lookups(store, metrics=metrics)
+
+        def load_catalog(text: str, path: str) -> PromptCatalog:
+            return PromptCatalog.parse(text, path, prefix=settings.sounds_prefix,
+                                       variant=settings.speech_variant)
+
+        # The flows and the prompts are one unit: a reload reads both (issue 13).
+        prompts = PromptsFile(settings.prompts_path, load_catalog)
         try:
             flows = await asyncio.to_thread(
                 FlowSource.load, settings.flows_path, lookups=lookups, catalog=catalog,
-                metrics=metrics)
+                metrics=metrics, prompts=prompts)
         except FlowError as exc:
             raise StartupError(str(exc), exc.diagnostics) from None
         except FileNotFoundError:
@@ -191,6 +199,12 @@ class Service:
         self._callback_ami: AmiClient | None = None
         self.database_settled = asyncio.Event()
         """Set while the database is healthy and no spilled record waits (the watch)."""
+        self._building = asyncio.Lock()
+        """One prompt build at a time: a publish during a build waits, then builds."""
+        self.prompt_builds: list[asyncio.Task[object]] = []
+        """Builds started by a new version going live (tests wait for them)."""
+        self.publisher: Publisher | None = None
+        """Versions: publish, history, rollback, and the other nodes' publishes."""
 
     @property
     def agi_port(self) -> int:
@@ -210,6 +224,8 @@ class Service:
 
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)
+        self.publisher = self._publisher()
+        await self.publisher.start()
         dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
         from ivr.screenpop.card import CardWords  # the card's path in words (issue 11)
         dispatcher.words = CardWords(lambda: core.flows.current, core.catalog)
@@ -236,6 +252,7 @@ class Service:
             flows_version=lambda: core.flows.current.version,
             flowset=lambda: core.flows.current,
             callback_ami=self._callback_ami,
+            publisher=self.publisher,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -273,7 +290,27 @@ class Service:
         self._spawn(watch_database(core.store, core.engine.spill, seed_demo=settings.seed_demo,
                                    settled=self.database_settled), "database-watch")
         if self._want_prompts:
+            from ivr.prompts.ready import PromptAudio
+
+            # Until the build reaches a prompt, a call that needs it renders it there and
+            # then (or apologises): never a prompt whose audio is missing.
+            core.engine.audio = PromptAudio(settings.prompt_build_dir,
+                                            settings.recorded_prompts_dir,
+                                            variant=settings.speech_variant)
             self._spawn(self._build_prompts(), "prompt-build")
+        core.flows.listeners.append(self._new_version_live)
+
+    def _publisher(self) -> Publisher:
+        from ivr.publishing import FLOWS_CHANNEL, Publisher, scenario_check
+        from ivr.screenpop.pgbus import PostgresPopBus
+        from ivr.store.engine import asyncpg_dsn
+
+        settings = self.core.settings
+        dsn = asyncpg_dsn(settings.database_url)
+        scenarios = settings.flows_path.parent / "scenarios.yaml"
+        return Publisher(self.core.flows, self.core.store,
+                         scenarios=scenario_check(scenarios, sorted(self.core.lookups.names())),
+                         bus=PostgresPopBus(dsn, FLOWS_CHANNEL) if dsn else None)
 
     def _spawn(self, coro: Awaitable[object], name: str) -> None:
         self._tasks.append(asyncio.create_task(self._guarded(coro, name), name=name))
@@ -288,21 +325,38 @@ class Service:
             log.exception("background task %s failed", name)
             return None
 
-    async def _build_prompts(self) -> None:
+    async def _build_prompts(self, catalog: PromptCatalog | None = None) -> None:
         """Render missing prompt audio so the softphone (and a local Asterisk) can play it."""
         from ivr.prompts.build import build_prompts
+        from ivr.prompts.catalog import PromptCatalog
 
         settings = self.core.settings
-        report = await asyncio.to_thread(
-            build_prompts,
-            self.core.catalog,
-            settings.prompt_build_dir,
-            settings.recorded_prompts_dir,
-            cancel=self._cancel_build,
-        )
+        async with self._building:
+            live = self.core.flows.catalog
+            chosen = catalog or (live if isinstance(live, PromptCatalog) else self.core.catalog)
+            report = await asyncio.to_thread(
+                build_prompts,
+                chosen,
+                settings.prompt_build_dir,
+                settings.recorded_prompts_dir,
+                cancel=self._cancel_build,
+            )
         # Routine unless something failed: an operator reads WARNING as "look at me".
         quiet = report.ok and not report.notes
         (log.info if quiet else log.warning)("prompts: %s", report.summary())
+
+    def _new_version_live(self, live: Live, origin: str) -> None:
+        """A new version went live (a reload, a publish, another node's publish): build
+        its prompts' audio in the background (only what changed is rebuilt)."""
+        from ivr.prompts.catalog import PromptCatalog
+
+        if self._want_prompts and isinstance(live.catalog, PromptCatalog):
+            log.info("prompts: building audio for version %s in the background", live.version)
+            task = asyncio.get_running_loop().create_task(
+                self._guarded(self._build_prompts(live.catalog), "prompt-build"),
+                name="prompt-build")
+            self.prompt_builds.append(task)
+            self._tasks.append(task)
 
     def reload_flows(self) -> asyncio.Task[object]:
         """SIGHUP: compile the flows file again, off the event loop (calls keep running);
@@ -324,6 +378,8 @@ class Service:
         if self._callback_ami is not None:
             await self._callback_ami.close()
         await cancel_and_wait(*self._tasks, *self._reloads)
+        if self.publisher is not None:
+            await self.publisher.close()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.core.close()

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ivr.config.loader import read_flows_file
     from ivr.config.settings import read_config_file, shipped_default
     from ivr.flows.compile.driver import compile_flows
+    from ivr.flows.source import unit_version
     from ivr.prompts.catalog import CatalogError, PromptCatalog
     from ivr.store.lookups import known_lookups
 
@@ -92,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     nodes = sum(len(f.nodes) for f in flowset.flows.values())
     flows = len(flowset.flows)
+    # The version `ivr serve` will run and /healthz report: both files' hash.
+    version = unit_version(data.decode("utf-8"), prompts.read_text(encoding="utf-8"))
     print(f"{path_text}: ok, {flows} flow{'s' if flows != 1 else ''}, {nodes} node"
           f"{'s' if nodes != 1 else ''}, version "
-          f"{flowset.version}" + (f", {warnings} warning(s)" if warnings else ""),
+          f"{version}" + (f", {warnings} warning(s)" if warnings else ""),
           file=sys.stderr)
     return 1 if config_failed else 0

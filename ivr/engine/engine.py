@@ -19,7 +19,7 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from ivr.calls import CallRecord, CallStore, Outcome, PathStep, jsonable
 from ivr.channels.channel import CallerHungUp, Channel, ChannelError, TransferStatus
@@ -28,7 +28,7 @@ from ivr.engine.handlers import FlowBug, handler_for
 from ivr.engine.hours import HolidayCalendar
 from ivr.engine.state import CallState
 from ivr.engine.transfer import CASE_WRITE_TIMEOUT, apology, transfer
-from ivr.engine.turn import Catalog, Turn
+from ivr.engine.turn import AudioCheck, Catalog, Turn
 from ivr.failures import describe
 from ivr.flows.model import AGENT, HANGUP, RETURN, AnyNode, Exit
 from ivr.flows.source import FlowSource
@@ -87,6 +87,9 @@ class Engine:
         self.case_write_timeout = case_write_timeout
         self.save_timeout = save_timeout
         self.metrics = metrics
+        self.audio: AudioCheck | None = None
+        """Makes sure a prompt's audio exists before it is played (``ivr serve`` sets it
+        when it builds prompt audio); None plays prompts as they are."""
 
     async def run(self, channel: Channel) -> CallRecord:
         """Run one call to its end and save its record. Raises only CancelledError."""
@@ -94,18 +97,23 @@ class Engine:
             return await self._run(channel)
 
     async def _run(self, channel: Channel) -> CallRecord:
-        flowset = self.flows.current  # this call keeps this version, whatever reloads
+        # This call keeps this version and its catalog, whatever reloads: one read of
+        # the reference, so the flows and the prompts they name always match.
+        live = self.flows.live
+        flowset = live.flowset
+        catalog = (cast(Catalog, live.catalog) if self.flows.prompts is not None
+                   else self.catalog)
         if channel.info.flow not in flowset.flows:
             log.info("call %s asked for flow %r: running %r", channel.info.call_id,
                      channel.info.flow, flowset.default_flow)
         st = CallState.start(flowset, channel.info, self.clock.now(), channel.kind,
-                             tuple(self.catalog.languages))
+                             tuple(catalog.languages))
         flow = st.flow.name  # the flow the call started in, whatever it calls
         self.metrics.call_started(flow)
         cancelled: asyncio.CancelledError | None = None
         outcome = Outcome.FAILED
         try:
-            await self._interpret(self._turn(channel, st))
+            await self._interpret(self._turn(channel, st, catalog))
             outcome = st.outcome or Outcome.SELF_SERVED
         except CallerHungUp:
             # Hanging up after an agent took the call is the normal end of a transfer.
@@ -157,9 +165,10 @@ class Engine:
 
     # ---- the interpreter -------------------------------------------------------
 
-    def _turn(self, channel: Channel, st: CallState) -> Turn:
-        return Turn(channel, st, self.catalog, self.clock, self.store, self.lookups,
-                    self.holidays, self.agent_queue_fallback, self.case_write_timeout)
+    def _turn(self, channel: Channel, st: CallState, catalog: Catalog) -> Turn:
+        return Turn(channel, st, catalog, self.clock, self.store, self.lookups,
+                    self.holidays, self.agent_queue_fallback, self.case_write_timeout,
+                    self.audio)
 
     async def _interpret(self, turn: Turn) -> None:
         st = turn.state

@@ -7,6 +7,7 @@ context and never on the Engine itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -34,6 +35,15 @@ class Catalog(Protocol):
     def say(self, kind: str, value: object, language: str) -> list[Prompt]: ...
 
 
+class AudioCheck(Protocol):
+    """Makes sure each prompt's audio exists before it is played (``ivr.prompts.ready``):
+    a prompt published a moment ago may not be built yet. Returns the prompts to play;
+    raises when one has no audio and none can be made, so the node fails and the call
+    takes the apology path instead of playing silence."""
+
+    async def playable(self, prompts: Sequence[Prompt]) -> list[Prompt]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """The per-call context. Frozen: a handler changes the call's ``state``, never which
@@ -51,6 +61,7 @@ class Turn:
     entry for it."""
     case_write_timeout: float
     """Seconds opening or finishing a case may take (see ``transfer.CASE_WRITE_TIMEOUT``)."""
+    audio: AudioCheck | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -58,14 +69,21 @@ class Turn:
     def render(self, items: tuple[PlayItem, ...]) -> list[Prompt]:
         return render(self.catalog, self.state, items)
 
+    async def playable(self, items: tuple[PlayItem, ...]) -> list[Prompt]:
+        """:meth:`render`, with every prompt's audio made sure of (see AudioCheck)."""
+        prompts = self.render(items)
+        if self.audio is None or not prompts:
+            return prompts
+        return await self.audio.playable(prompts)
+
     async def play(self, items: tuple[PlayItem, ...]) -> None:
         """Play ``items`` in the caller's language (nothing to say: nothing sent)."""
-        prompts = self.render(items)
+        prompts = await self.playable(items)
         if prompts:
             await self.channel.play(prompts)
 
     async def ask(self, items: tuple[PlayItem, ...], spec: DigitSpec) -> Entry:
-        return await self.channel.ask(self.render(items), spec)
+        return await self.channel.ask(await self.playable(items), spec)
 
     def lookup_context(self) -> LookupContext:
         """Who is asking, for a lookup run on this call's behalf."""

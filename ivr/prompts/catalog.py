@@ -12,6 +12,7 @@ in the language(s) that say it (``mươi`` has no English text).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,13 +139,20 @@ def _entry(key: YScalar, value: YValue, words: bool, diags: Diagnostics) -> Prom
 
 def builtin_words() -> list[PromptEntry]:
     """The word vocabulary shipped with the package."""
+    return list(_builtin_words())
+
+
+@functools.cache
+def _builtin_words() -> tuple[PromptEntry, ...]:
+    # Read once per process: every reload and publish builds a catalog, and the shipped
+    # vocabulary (frozen entries) cannot change under a running server.
     source = resources.files("ivr.prompts").joinpath(WORDS_RESOURCE)
     entries, problems = _parse(
         source.read_text(encoding="utf-8"), f"ivr/prompts/{WORDS_RESOURCE}", "words", words=True
     )
     if problems:
         raise CatalogError(problems)
-    return entries
+    return tuple(entries)
 
 
 class PromptCatalog:
@@ -183,6 +191,19 @@ class PromptCatalog:
         if problems:
             raise CatalogError(problems)
         return cls(entries, builtin_words(), prefix=prefix, variant=variant, zone=zone, source=path)
+
+    @classmethod
+    def parse(
+        cls, text: str, path: Path | str, *, prefix: str = "ivr", variant: str = "north",
+        zone: tzinfo = DEFAULT_TZ,
+    ) -> PromptCatalog:
+        """A catalog from the prompts file's text (a reload, a version being published);
+        CatalogError (``PATH:LINE:COL: ...``) if broken."""
+        entries, problems = _parse(text, str(path), "prompts", words=False)
+        if problems:
+            raise CatalogError(problems)
+        return cls(entries, builtin_words(), prefix=prefix, variant=variant, zone=zone,
+                   source=Path(path))
 
     @classmethod
     def from_texts(

@@ -332,3 +332,20 @@ callback_attempts = Table(
     # Asterisk's ``OriginateResponse`` ``Reason`` (4 answered, 3 no answer, 5 busy...).
     Index("ix_callback_attempts_callback_id", "callback_id"),
 )
+
+#: Every version of the flows and prompts that went live, oldest first (issue 13): the
+#: live version is the newest row. A rollback is a new row naming the version it brings
+#: back (its texts, so its content hash, are that version's).
+flow_versions = Table(
+    "flow_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", String(40), nullable=False),
+    Column("flows", Text, nullable=False),
+    Column("prompts", Text, nullable=True),
+    Column("published_at", UtcDateTime, nullable=False),
+    Column("published_by", String(100), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("rollback_of", String(40), nullable=True),
+    Index("ix_flow_versions_version", "version"),
+)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.calls import CallRecord, CaseDraft, NodeTraffic
 from ivr.channels.channel import TransferResult
 from ivr.clock import Clock, SystemClock
-from ivr.store import calls, cases, queries, reports, requests, traffic
+from ivr.store import calls, cases, queries, reports, requests, traffic, versions
 from ivr.store.backend import AsyncBackend, Backend, SqliteBackend, T, Work
 from ivr.store.batch import GroupCommit
 from ivr.store.cache import ReadMostly, ReadMostlyCache
@@ -533,6 +533,29 @@ class Store:
                 conn, call_id=call_id, caller=caller, score=score, now=now
             )
         )
+
+    # -- published versions of the flows and prompts (issue 13) ----------------------
+
+    async def add_flow_version(self, *, version: str, flows: str, prompts: str | None,
+                               by: str, note: str = "",
+                               rollback_of: str | None = None) -> dict[str, Any]:
+        """Record that ``version`` went live (committed before the caller says so)."""
+        now = self._clock.now()
+        return await self._write(lambda conn: versions.add(
+            conn, version=version, flows=flows, prompts=prompts, by=by, note=note,
+            rollback_of=rollback_of, now=now))
+
+    async def flow_versions(self, *, limit: int = versions.MAX_HISTORY) -> list[dict[str, Any]]:
+        """The history, newest first (without the texts)."""
+        return await self._read(lambda conn: versions.history(conn, limit=limit))
+
+    async def flow_version(self, version: str) -> dict[str, Any] | None:
+        """One version with its flows and prompts texts (its newest entry), or None."""
+        return await self._read(lambda conn: versions.get(conn, version))
+
+    async def live_flow_version(self) -> dict[str, Any] | None:
+        """The entry that went live last, with its texts; None before the first."""
+        return await self._read(versions.live)
 
 
 def _no_accounts(conn: Connection) -> bool:

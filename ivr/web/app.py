@@ -35,6 +35,7 @@ from ivr.web import (
     callbacks_api,
     desk_api,
     flow_graph,
+    flows_api,
     operations,
     reports,
     selfservice,
@@ -59,6 +60,7 @@ from ivr.web.keys import (
     LIMITER,
     METRICS,
     PRESENCE,
+    PUBLISHER,
     QUEUE,
     REVOKED,
     SETTINGS,
@@ -88,6 +90,7 @@ def create_app(
     flows_version: Callable[[], str] | None = None,
     flowset: Callable[[], FlowSet | None] | None = None,
     callback_ami: Originator | None = None,
+    publisher: Any = None,
 ) -> web.Application:
     """The web application.
 
@@ -130,6 +133,7 @@ def create_app(
     app[METRICS] = metrics
     app[FLOWS_VERSION] = flows_version
     app[FLOWSET] = flowset or (lambda: None)
+    app[PUBLISHER] = publisher
 
     if isinstance(store, Store) and dispatcher.desk is None:
         # The agent's desk (issue 11): availability kept per agent, after-call work.
@@ -148,6 +152,7 @@ def create_app(
     operations.add_routes(app)
     selfservice.add_routes(app)
     flow_graph.add_routes(app)
+    flows_api.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     app.cleanup_ctx.append(_dispatcher_ctx)

@@ -49,6 +49,8 @@ METRICS: web.AppKey[MetricsHooks] = web.AppKey("metrics")
 FLOWS_VERSION: web.AppKey[Callable[[], str] | None] = web.AppKey("flows_version")
 #: The flows new calls on this node run (None: the app serves no flows).
 FLOWSET: web.AppKey[Callable[[], FlowSet | None]] = web.AppKey("flowset")
+#: The :class:`ivr.publishing.Publisher` behind ``/api/flows`` (None: no publishing here).
+PUBLISHER: web.AppKey[Any] = web.AppKey("publisher")
 #: Sessions ended by logout (CSRF token -> expiry): a copied cookie dies with the logout.
 #: Kept per node; several nodes still honour a logged-out cookie until it expires.
 REVOKED: web.AppKey[dict[str, int]] = web.AppKey("revoked_sessions")

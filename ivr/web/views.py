@@ -79,6 +79,7 @@ def _nav(user: WebUser | None, path: str, csrf: str) -> str:
     links = [("/agent", "Agent console"), ("/softphone", "Softphone")]
     if user.role == "supervisor":
         links.append(("/supervisor", "Supervisor"))
+        links.append(("/supervisor/flows", "Flows"))
     active = ' class="active"'
     items = "".join(
         f'<a href="{href}"{active if path == href else ""}>{label}</a>'
@@ -228,6 +229,16 @@ async def supervisor_page(request: web.Request) -> web.Response:
                   graph_flows=flows)
 
 
+async def flows_page(request: web.Request) -> web.Response:
+    """The flow editor: edit, validate, try, publish, history and rollback (flows.js
+    over ``/api/flows``)."""
+    user = require_page_user(request)
+    if user.role != "supervisor":
+        return render(request, "forbidden.html", title="Supervisors only", status=403,
+                      message="This page is for supervisors.", home=_home(user))
+    return render(request, "flows.html", title="Flows", script="flows.js")
+
+
 async def audio(request: web.Request) -> web.FileResponse:
     """Built prompt audio (``var/prompts/<prefix>/<lang>/<id>.wav``), logged-in users only."""
     require_page_user(request)
@@ -251,4 +262,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/agent", agent_page)
     app.router.add_get("/softphone", softphone_page)
     app.router.add_get("/supervisor", supervisor_page)
+    app.router.add_get("/supervisor/flows", flows_page)
     app.router.add_get("/audio/{path:.+}", audio)
