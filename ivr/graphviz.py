@@ -11,6 +11,8 @@ import shutil
 import subprocess  # dot runs with a fixed argument list, never through a shell
 from typing import Final
 
+from ivr.errors import IvrError
+
 #: Output formats offered (``dot -T...``).
 FORMATS: Final = ("svg", "png", "pdf")
 #: A flow of a few hundred nodes lays out in well under a second; this only stops a hang.
@@ -19,7 +21,7 @@ MISSING: Final = ("Graphviz 'dot' is not installed: apt-get install graphviz "
                   "(bash scripts/dev setup installs it), or ask for DOT text instead")
 
 
-class GraphvizError(RuntimeError):
+class GraphvizError(IvrError, RuntimeError):
     """Rendering failed; the message is one line."""
 
 

@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ivr.channels.channel import Prompt
+from ivr.errors import IvrError
 from ivr.prompts import audio
 from ivr.prompts.build import ESPEAK_SPEED, VOICES, BuildItem, build_one, find_recording
 
 log = logging.getLogger(__name__)
 
 
-class PromptAudioMissing(RuntimeError):
+class PromptAudioMissing(IvrError, RuntimeError):
     """A prompt has no audio and none could be made; the message says which and why."""
 
 
