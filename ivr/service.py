@@ -217,8 +217,11 @@ class Service:
             from ivr.screenpop.callbacks import CallbackSettings
 
             cb = CallbackSettings.from_settings(settings)  # the least-privilege AMI user
-            self._callback_ami = AmiClient(settings.ami_host, settings.ami_port,
-                                           cb.ami_username, cb.ami_secret, events=("call",))
+            self._ami = AmiClient.from_settings(settings)
+            if (cb.ami_username, cb.ami_secret) != (settings.ami_username, settings.ami_secret):
+                self._callback_ami = AmiClient(settings.ami_host, settings.ami_port,
+                                               cb.ami_username, cb.ami_secret,
+                                               events=("call",))
         app = create_app(
             settings=settings,
             store=core.store,
@@ -232,7 +235,7 @@ class Service:
             environ=dict(self._environ),
             metrics=core.metrics,
             flows_version=lambda: core.flows.current.version,
-            callback_ami=self._callback_ami,
+            callback_ami=self._callback_ami or self._ami,  # one session when one user
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -261,7 +264,7 @@ class Service:
         if settings.ami_enabled:
             from ivr.ami.client import AmiClient
 
-            self._ami = AmiClient.from_settings(settings)
+            self._ami = self._ami or AmiClient.from_settings(settings)
             await self._ami.start()
             self._spawn(run_ami_feed(self._ami, dispatcher), "ami-feed")
         if self._callback_ami is not None:
