@@ -235,8 +235,11 @@ class Service:
             from ivr.screenpop.callbacks import CallbackSettings
 
             cb = CallbackSettings.from_settings(settings)  # the least-privilege AMI user
-            self._callback_ami = AmiClient(settings.ami_host, settings.ami_port,
-                                           cb.ami_username, cb.ami_secret, events=("call",))
+            self._ami = AmiClient.from_settings(settings)
+            if (cb.ami_username, cb.ami_secret) != (settings.ami_username, settings.ami_secret):
+                self._callback_ami = AmiClient(settings.ami_host, settings.ami_port,
+                                               cb.ami_username, cb.ami_secret,
+                                               events=("call",))
         app = create_app(
             settings=settings,
             store=core.store,
@@ -251,7 +254,7 @@ class Service:
             metrics=core.metrics,
             flows_version=lambda: core.flows.current.version,
             flowset=lambda: core.flows.current,
-            callback_ami=self._callback_ami,
+            callback_ami=self._callback_ami or self._ami,  # one session when one user
             publisher=self.publisher,
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -281,7 +284,7 @@ class Service:
         if settings.ami_enabled:
             from ivr.ami.client import AmiClient
 
-            self._ami = AmiClient.from_settings(settings)
+            self._ami = self._ami or AmiClient.from_settings(settings)
             await self._ami.start()
             self._spawn(run_ami_feed(self._ami, dispatcher), "ami-feed")
         if self._callback_ami is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
 from web_helpers import ACCOUNT, CALLER, NOW, USERS, NoEngine, login, open_case
 
 from ivr.channels.channel import TransferRequest, TransferStatus
@@ -182,3 +183,17 @@ async def test_search_by_phone_number_or_customer_code(aiohttp_client: Any, part
     bad = await client.get("/api/desk/search", params={"q": "<script>"})
     assert bad.status == 400
     assert "phone number" in (await bad.json())["error"]
+
+
+async def test_a_broken_desk_table_never_keeps_the_console_shut(
+        aiohttp_client: Any, parts: Any, store: Store) -> None:
+    app, dispatcher, _queue = parts
+    async with store.engine.begin() as conn:  # the table gone: every desk query fails
+        await conn.execute(text("DROP TABLE agent_states"))
+    client: Client = await aiohttp_client(app)
+    await login(client, "agent1")
+    ws, hello = await _console(client)
+    assert hello["available"] is False  # unknown: away, and the console is open
+    await ws.send_json({"type": "availability", "available": True})
+    assert (await _next(ws, "availability"))["available"] is True
+    assert dispatcher.presence.is_available("agent1")  # calls still reach the agent

@@ -16,7 +16,7 @@ from web_helpers import CALLER, HCMC_HOTLINE, NOW, PASSWORD, USERS, live_engine,
 
 from ivr.ami.client import AmiClient
 from ivr.clock import FixedClock
-from ivr.config.settings import Settings
+from ivr.config.settings import Settings, WebUser
 from ivr.screenpop.card import CardWords
 from ivr.screenpop.directory import UserDirectory
 from ivr.screenpop.dispatcher import Dispatcher
@@ -24,6 +24,7 @@ from ivr.screenpop.presence import Presence
 from ivr.store import Store
 from ivr.testing.fake_ami import FakeAmiServer, FakeAmiUser
 from ivr.web.app import create_app
+from ivr.web.auth import hash_password
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,6 +33,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 #: A hang guard for one UI step on a loaded machine, not a speed limit.
 STEP_MS = 15_000
 CALLBACK_PHONE = "0907654321"
+#: The agent on shift: the hotline queue and the callbacks the IVR files.
+AGENT = WebUser("agent5", "agent", hash_password(PASSWORD, rounds=4),
+                ("hotline", "callbacks"), ("Local/1005@agents",))
+SHIFT_USERS = (*USERS, AGENT)
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,8 +47,8 @@ pytestmark = [
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[tuple[str, Store, FakeAmiServer]]:
-    """The real app (engine, store, catalog) with the test users (agent2 is the queue
-    member Local/1002@agents) and a fake AMI for callbacks, on 127.0.0.1."""
+    """The real app (engine, store, catalog) with the test users and the agent on
+    shift (queue member Local/1005@agents) and a fake AMI for callbacks, on 127.0.0.1."""
     store = await open_seeded_store(f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}")
     live = live_engine(store, tmp_path)
     fake = FakeAmiServer(login_failure_delay=0.01)
@@ -53,9 +58,9 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[str, Store, FakeAmiServer]
     ami = AmiClient("127.0.0.1", fake.port, "ivr-callbacks", "cb-secret", events=("call",),
                     backoff_min=0.01, backoff_max=0.05)
     await ami.start()
-    settings = Settings(data_dir=tmp_path / "var", users=USERS,
+    settings = Settings(data_dir=tmp_path / "var", users=SHIFT_USERS,
                         extra={"callbacks": {"caller_id": HCMC_HOTLINE, "retry_interval": 0}})
-    dispatcher = Dispatcher(Presence(UserDirectory(USERS)), store, FixedClock(NOW),
+    dispatcher = Dispatcher(Presence(UserDirectory(SHIFT_USERS)), store, FixedClock(NOW),
                             words=CardWords(lambda: live.flows.current, live.catalog))
     app = create_app(settings=settings, store=store, engine=live.engine, catalog=live.catalog,
                      dispatcher=dispatcher, clock=FixedClock(NOW),
@@ -108,7 +113,7 @@ async def test_an_agents_shift_ring_wrap_up_ready_and_a_callback(
             violations: list[str] = []
             agent.on("console", lambda m: violations.append(m.text)
                      if "Content Security Policy" in m.text or "Trusted" in m.text else None)
-            await _log_in(agent, base, "agent2")  # serves the hotline queue
+            await _log_in(agent, base, AGENT.name)
             await agent.wait_for_url(f"{base}/agent")
             await agent.wait_for_selector("#conn.ok")
             await agent.click("#avail-on")  # a click: the page may make sound from now on
@@ -191,7 +196,7 @@ async def test_an_agents_shift_ring_wrap_up_ready_and_a_callback(
             await agent.wait_for_selector("#callbacks td:has-text('No callbacks waiting')")
             sent = [a for a in fake.actions if a.name == "Originate"]
             assert [(a.headers.get("Channel"), a.headers.get("Exten")) for a in sent] == [
-                ("Local/1002@agents", CALLBACK_PHONE)]
+                ("Local/1005@agents", CALLBACK_PHONE)]
             await agent.screenshot(path=str(shots / "4-called-back.png"), full_page=True,
                                    animations="disabled")
             assert violations == []

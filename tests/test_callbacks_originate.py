@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from web_helpers import NOW, USERS, NoEngine, login, open_seeded_store
+from web_helpers import NOW, PASSWORD, USERS, NoEngine, login, open_seeded_store
 
 from ivr.ami.client import AmiClient
 from ivr.ami.protocol import Action
 from ivr.clock import FixedClock
-from ivr.config.settings import Settings, SettingsError
+from ivr.config.settings import Settings, SettingsError, WebUser
 from ivr.screenpop.callbacks import CallbackSettings
 from ivr.screenpop.directory import UserDirectory
 from ivr.screenpop.dispatcher import Dispatcher
@@ -27,6 +27,7 @@ from ivr.screenpop.presence import Presence
 from ivr.store import Store
 from ivr.testing.fake_ami import FakeAmiServer, FakeAmiUser
 from ivr.web.app import create_app
+from ivr.web.auth import hash_password
 from ivr.web.keys import DIALER
 
 Client = TestClient[Any, Any]
@@ -36,6 +37,10 @@ CB_USER, CB_SECRET = "ivr-callbacks", "cb-secret-for-tests"
 LEAST_PRIVILEGE = FakeAmiUser(CB_SECRET, read=frozenset({"call"}),
                               write=frozenset({"originate"}))
 PHONE, URGENT_PHONE, LATER_PHONE = "0901234567", "0907654321", "0908888888"
+#: An agent who works the callbacks queue (the test users' agent1 does not).
+CB_AGENT = WebUser("agent4", "agent", hash_password(PASSWORD, rounds=4), ("callbacks",),
+                   ("Local/1004@agents",))
+USERS_CB = (*USERS, CB_AGENT)
 
 
 @pytest.fixture
@@ -77,9 +82,9 @@ async def _promise(store: Store, phone: str, reason: str, minutes_ago: int) -> i
 
 
 def _app(store: Store, tmp_path: Path, ami: AmiClient | None, **callbacks: Any) -> Any:
-    dispatcher = Dispatcher(Presence(UserDirectory(USERS)), store, FixedClock(NOW))
+    dispatcher = Dispatcher(Presence(UserDirectory(USERS_CB)), store, FixedClock(NOW))
     (tmp_path / "audio").mkdir(exist_ok=True)
-    settings = Settings(data_dir=tmp_path / "var", users=USERS,
+    settings = Settings(data_dir=tmp_path / "var", users=USERS_CB,
                         extra={"callbacks": {"caller_id": "1900545454", **callbacks}})
     return create_app(settings=settings, store=store, engine=NoEngine(), catalog=None,
                       dispatcher=dispatcher, clock=FixedClock(NOW), audio_dir=tmp_path / "audio",
@@ -105,7 +110,7 @@ async def test_call_now_retries_a_customer_who_does_not_answer_and_saves_the_out
     later = await _promise(store, LATER_PHONE, "meter_relocation", minutes_ago=30)
     app = _app(store, tmp_path, ami, retries=2, retry_interval=0)
     client: Client = await aiohttp_client(app)
-    csrf = await login(client, "agent1")
+    csrf = await login(client, "agent4")
     work = await (await client.get("/api/callbacks")).json()
     assert work["can_call"] is True
     assert [c["callback_id"] for c in work["callbacks"]] == [urgent, first, later]
@@ -129,7 +134,7 @@ async def test_call_now_retries_a_customer_who_does_not_answer_and_saves_the_out
     for sent in originates:
         h = sent.headers
         assert (h.get("Channel"), h.get("Context"), h.get("Exten"), h.get("Priority")) == (
-            "Local/1001@agents", "ivr-callback", PHONE, "1")
+            "Local/1004@agents", "ivr-callback", PHONE, "1")
         assert h.get("Async") == "true" and h.get("CallerID") == "1900545454"
         assert h.get("Timeout") == "30000"
         assert h.get_all("Variable") == [f"IVR_CASE_ID={case_id}",
@@ -141,7 +146,7 @@ async def test_call_now_retries_a_customer_who_does_not_answer_and_saves_the_out
     work = await (await client.get("/api/callbacks")).json()
     assert [c["callback_id"] for c in work["callbacks"]] == [urgent, later]
     case = await store.get_case(case_id)
-    assert case is not None and case["status"] == "connected" and case["agent"] == "agent1"
+    assert case is not None and case["status"] == "connected" and case["agent"] == "agent4"
     events = [(e["event"], e["detail"]) for e in case["events"]]
     assert events[-4:] == [("callback_dialling", "attempt 1"),
                            ("callback_no_answer", "DialStatus NOANSWER"),
@@ -156,7 +161,7 @@ async def test_a_busy_customer_is_given_up_after_the_retries(
     callback = await _promise(store, PHONE, "contract_change", minutes_ago=10)
     app = _app(store, tmp_path, ami, retries=1, retry_interval=0)
     client: Client = await aiohttp_client(app)
-    csrf = await login(client, "agent1")
+    csrf = await login(client, "agent4")
     fake_ami.dial_statuses[PHONE] = ["BUSY", "NOANSWER"]
     await client.post(f"/api/callbacks/{callback}/call", headers={"X-CSRF-Token": csrf})
     assert await asyncio.wait_for(app[DIALER].wait(callback), WAIT) == "no_answer"
@@ -173,8 +178,8 @@ async def test_the_agents_phone_not_answering_puts_the_callback_back(
     callback = await _promise(store, PHONE, "contract_change", minutes_ago=10)
     app = _app(store, tmp_path, ami, retries=2, retry_interval=0)
     client: Client = await aiohttp_client(app)
-    csrf = await login(client, "agent1")
-    fake_ami.originate_reasons["Local/1001@agents"] = [5]  # the agent's line is busy
+    csrf = await login(client, "agent4")
+    fake_ami.originate_reasons["Local/1004@agents"] = [5]  # the agent's line is busy
     await client.post(f"/api/callbacks/{callback}/call", headers={"X-CSRF-Token": csrf})
     assert await asyncio.wait_for(app[DIALER].wait(callback), WAIT) == "agent_busy"
     work = await (await client.get("/api/callbacks")).json()
@@ -189,13 +194,27 @@ async def test_without_ami_call_now_says_it_needs_ami(aiohttp_client: Any, store
                                                        tmp_path: Path) -> None:
     callback = await _promise(store, PHONE, "contract_change", minutes_ago=10)
     client: Client = await aiohttp_client(_app(store, tmp_path, None))
-    csrf = await login(client, "agent1")
+    csrf = await login(client, "agent4")
     assert (await (await client.get("/api/callbacks")).json())["can_call"] is False
     resp = await client.post(f"/api/callbacks/{callback}/call", headers={"X-CSRF-Token": csrf})
     assert resp.status == 409
     assert "needs Asterisk's AMI" in (await resp.json())["error"]
     no_csrf = await client.post(f"/api/callbacks/{callback}/call")
     assert no_csrf.status == 403
+
+
+async def test_an_agent_of_other_queues_neither_sees_nor_calls_the_callbacks(
+        aiohttp_client: Any, store: Store, ami: AmiClient, tmp_path: Path) -> None:
+    callback = await _promise(store, PHONE, "contract_change", minutes_ago=10)
+    client: Client = await aiohttp_client(_app(store, tmp_path, ami))
+    csrf = await login(client, "agent1")  # serves agents and safety, not callbacks
+    assert (await (await client.get("/api/callbacks")).json())["callbacks"] == []
+    resp = await client.post(f"/api/callbacks/{callback}/call", headers={"X-CSRF-Token": csrf})
+    assert resp.status == 403
+    boss: Client = await aiohttp_client(_app(store, tmp_path, ami))
+    await login(boss, "boss")  # a supervisor sees every queue's
+    found = (await (await boss.get("/api/callbacks")).json())["callbacks"]
+    assert [c["callback_id"] for c in found] == [callback]
 
 
 async def test_the_fake_asterisk_refuses_originate_without_write_originate(

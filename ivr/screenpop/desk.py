@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ivr.failures import describe
 from ivr.screenpop.presence import Presence
 from ivr.store.desk import AVAILABLE, AWAY, WRAP_UP, DeskStore
 
@@ -28,8 +29,13 @@ class AgentDesk:
         self.store = store
 
     async def restore(self, agent: str) -> dict[str, Any]:
-        """A console opened: the agent's stored state put back (a new agent is away)."""
-        stored = await self.store.agent_state(agent) or {"state": AWAY, "case_id": None}
+        """A console opened: the agent's stored state put back (a new agent is away; with
+        the database unreachable, away too, and the console still opens)."""
+        try:
+            stored = await self.store.agent_state(agent) or {"state": AWAY, "case_id": None}
+        except Exception as exc:  # the database down must not keep the console shut
+            log.warning("agent %s: stored availability not read (%s)", agent, describe(exc))
+            stored = {"state": AWAY, "case_id": None}
         if stored["state"] == WRAP_UP and stored.get("case_id"):
             self.presence.set_available(agent, True)  # ready takes them straight back
             self.presence.begin_wrap_up(agent, str(stored["case_id"]))
@@ -49,7 +55,10 @@ class AgentDesk:
             return await self.ready(agent)
         self.presence.set_available(agent, available)
         if self.presence.wrap_up_case(agent) is None:
-            await self.store.set_state(agent, AVAILABLE if available else AWAY)
+            try:
+                await self.store.set_state(agent, AVAILABLE if available else AWAY)
+            except Exception as exc:  # kept for this console; a reload finds the old one
+                log.warning("agent %s: availability not stored (%s)", agent, describe(exc))
         return self.message(agent)
 
     async def call_ended(self, agent: str, case_id: str) -> dict[str, Any] | None:
@@ -58,14 +67,24 @@ class AgentDesk:
         node that holds one does it)."""
         if not self.presence.consoles(agent):
             return None
-        await self.store.begin_wrap_up(agent, case_id)
-        self.presence.begin_wrap_up(agent, case_id)
+        self.presence.begin_wrap_up(agent, case_id)  # held back from calls, stored or not
+        try:
+            await self.store.begin_wrap_up(agent, case_id)
+        except Exception as exc:
+            log.warning("agent %s: after-call work on %s not stored (%s)", agent, case_id,
+                        describe(exc))
         return self.message(agent)
 
     async def ready(self, agent: str, *, disposition: str | None = None) -> dict[str, Any]:
         """After-call work is over (a disposition saved, or "ready"): offered calls again."""
         ended_by = "disposition" if disposition else "ready"
-        work = await self.store.end_wrap_up(agent, ended_by=ended_by, disposition=disposition)
+        try:
+            work = await self.store.end_wrap_up(agent, ended_by=ended_by,
+                                                disposition=disposition)
+        except Exception as exc:  # the agent goes back to work; the time is lost
+            log.warning("agent %s: end of after-call work not stored (%s)", agent,
+                        describe(exc))
+            work = None
         self.presence.end_wrap_up(agent)
         self.presence.set_available(agent, True)
         if work is not None:

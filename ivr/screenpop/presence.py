@@ -1,9 +1,10 @@
 """Who has an agent console open on this node, and who of them is available.
 
 An agent may have several consoles (browser tabs) open; each is one
-:class:`AgentSocket`. Availability is the agent's own "ready" toggle, kept while at
+:class:`AgentSocket`. Availability is the agent's own "ready" toggle, held here while at
 least one console is open and forgotten with the last one (an agent who closed every
-tab takes no calls). The built-in queue offers calls to available agents only and
+tab takes no calls); :mod:`ivr.screenpop.desk` stores it per agent and puts it back
+when a console opens again. The built-in queue offers calls to available agents only and
 listens for changes; the dispatcher delivers pops to every console of the agent.
 """
 
