@@ -8,10 +8,9 @@ write commits before it returns (a ticket or case id the caller hears survives a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -124,30 +123,28 @@ class Store:
         return cls(engine, clock or SystemClock(), schema=schema, monotonic=monotonic,
                    busy_timeout=busy_timeout)
 
-    @contextlib.asynccontextmanager
-    async def _watched(self, *, write: bool) -> AsyncIterator[None]:
-        """Tell the circuit breaker how the operation went. A cancellation is the
-        caller's timeout running out (a lookup's, the record save's): the database did
-        not answer in time."""
+    def _failed(self, exc: BaseException, *, write: bool) -> None:
+        """Tell the circuit breaker how an operation that raised went. A cancellation is
+        the caller's timeout running out (a lookup's, the record save's): the database
+        did not answer in time."""
         breaker = self.health.breaker(write=write)
-        try:
-            yield
-        except asyncio.CancelledError:
+        if isinstance(exc, asyncio.CancelledError):
             breaker.failed("no answer in time")
-            raise
-        except Exception as exc:
-            if is_database_failure(exc):
-                breaker.failed(describe_db_error(exc))
-            else:  # the database answered; the operation itself said no
-                breaker.answered()
-            raise
-        breaker.answered()
+        elif is_database_failure(exc):
+            breaker.failed(describe_db_error(exc))
+        else:  # the database answered; the operation itself said no
+            breaker.answered()
 
     async def _read(self, work: Work[T]) -> T:
         """Run a read (one hop); refused at once while the database is known down."""
         self.health.admit()
-        async with self._watched(write=False):
-            return await self._db.read(work)
+        try:
+            result = await self._db.read(work)
+        except BaseException as exc:
+            self._failed(exc, write=False)
+            raise
+        self.health.reads.answered()
+        return result
 
     async def _write(self, work: Work[T]) -> T:
         """Run a write in one transaction (one hop), committed before this returns,
@@ -155,8 +152,13 @@ class Store:
         ticket number the caller is about to hear must be in the database they will
         find)."""
         self.health.admit(write=True)
-        async with self._watched(write=True):
-            return await self._db.write(work, self.health.refuse_if_replaced)
+        try:
+            result = await self._db.write(work, self.health.refuse_if_replaced)
+        except BaseException as exc:
+            self._failed(exc, write=True)
+            raise
+        self.health.writes.answered()
+        return result
 
     @property
     def engine(self) -> AsyncEngine:

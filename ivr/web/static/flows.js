@@ -201,7 +201,7 @@
     body.replaceChildren();
     history.forEach((h, i) => {
       const current = i === 0;
-      const actions = el("td", { class: "actions" });
+      const actions = el("td", { class: "history-actions" });
       if (!current) {
         const d = el("button", { type: "button", class: "small", text: "Diff" });
         d.addEventListener("click", () => diff(h.version, live.version));
