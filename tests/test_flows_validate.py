@@ -134,7 +134,11 @@ CASES = [
     ('wrong_type.yaml', 1, [
         "{path}:9:20: error: node 'main_menu': retries must be a whole number, not 'three'",
         "{path}:10:21: error: node 'main_menu': barge_in must be true or false, not 'sometimes'",
-    ]),]
+    ]),
+    ('bad_interruptible.yaml', 1, [
+        "{path}:10:24: error: node 'notice': interruptible must be true or false, not 'sometimes'",
+    ]),
+]
 
 
 @pytest.fixture(autouse=True)

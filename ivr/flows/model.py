@@ -105,6 +105,11 @@ class Node:
 class PlayNode(Node):
     items: tuple[PlayItem, ...]
     next: Exit
+    keys: Mapping[str, Exit] = field(default_factory=dict)
+    """Flow-wide keys (``keys_everywhere``) that stop the prompt and take their exit
+    (``0`` to an agent during a 20 s balance reading, ``*`` to hear it again); empty
+    when the node says ``interruptible: false`` (a legal notice plays to its end)."""
+    interruptible: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,9 +106,16 @@ def compile_node(c: Compiler, flow: str, node_id: str, body: YValue) -> AnyNode 
 
 
 def _play(ctx: NodeContext, v: YValue) -> AnyNode | None:
-    items = ctx.c.play_items(v, ctx.what)
+    c = ctx.c
+    items = c.play_items(v, ctx.what)
     nxt = ctx.exit("next")
-    return PlayNode(ctx.id, ctx.flow, ctx.mark, items, nxt) if nxt else None
+    # Informational prompts take the flow-wide keys like questions do (a caller who
+    # presses 0 during a long reading wants an agent now), unless marked otherwise.
+    interruptible = c.read.boolean(ctx.m.get("interruptible"),
+                                   f"{ctx.what}: interruptible") is not False
+    keys = MappingProxyType(dict(c.default_keys) if interruptible else {})
+    return PlayNode(ctx.id, ctx.flow, ctx.mark, items, nxt, keys,
+                    interruptible) if nxt else None
 
 
 def _lookup(ctx: NodeContext, v: YValue) -> AnyNode | None:
@@ -332,7 +339,7 @@ class NodeKind:
 
 
 NODE_KINDS: Mapping[str, NodeKind] = MappingProxyType({
-    "play": NodeKind(("next",), _play, PlayNode),
+    "play": NodeKind(("next", "interruptible"), _play, PlayNode),
     "menu": NodeKind((), compile_menu, MenuNode),
     "input": NodeKind(("next",), compile_input, InputNode),
     "lookup": NodeKind(("with", "as", "found", "not_found", "error", "timeout", "next"),
