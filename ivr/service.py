@@ -111,7 +111,7 @@ async def open_core(
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS
         engine = Engine(flows, lookups, catalog, store, clock, unsaved_path=unsaved,
-                        metrics=metrics)
+                        metrics=metrics, recordings_dir=str(settings.recordings_path))
         if prepare and store.health.unreachable_at_start is None:
             await engine.spill.replay(store)
     except BaseException:

@@ -74,6 +74,7 @@ class Engine:
         case_write_timeout: float = CASE_WRITE_TIMEOUT,
         save_timeout: float = SAVE_TIMEOUT,
         metrics: MetricsHooks = NO_METRICS,
+        recordings_dir: str = "var/recordings",
     ) -> None:
         self.flows = flows
         self.lookups = lookups
@@ -87,6 +88,7 @@ class Engine:
         self.case_write_timeout = case_write_timeout
         self.save_timeout = save_timeout
         self.metrics = metrics
+        self.recordings_dir = recordings_dir
 
     async def run(self, channel: Channel) -> CallRecord:
         """Run one call to its end and save its record. Raises only CancelledError."""
@@ -159,7 +161,8 @@ class Engine:
 
     def _turn(self, channel: Channel, st: CallState) -> Turn:
         return Turn(channel, st, self.catalog, self.clock, self.store, self.lookups,
-                    self.holidays, self.agent_queue_fallback, self.case_write_timeout)
+                    self.holidays, self.agent_queue_fallback, self.case_write_timeout,
+                    self.recordings_dir)
 
     async def _interpret(self, turn: Turn) -> None:
         st = turn.state

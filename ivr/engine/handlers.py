@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ivr.calls import InputStep, LookupStep, jsonable
 from ivr.engine.hours import hours_state
 from ivr.engine.questions import ask_input, ask_menu
+from ivr.engine.record import record
 from ivr.engine.transfer import apology, transfer
 from ivr.engine.turn import Turn
 from ivr.flows.model import (
@@ -33,6 +34,7 @@ from ivr.flows.model import (
     MenuNode,
     Node,
     PlayNode,
+    RecordNode,
     SetNode,
     TransferNode,
 )
@@ -160,6 +162,7 @@ HANDLERS: Mapping[type[Node], Handler] = MappingProxyType(dict((
     _row(HoursNode, hours),
     _row(TransferNode, transfer_to_queue),
     _row(HangupNode, hangup),
+    _row(RecordNode, record),
 )))
 
 

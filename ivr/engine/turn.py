@@ -51,6 +51,9 @@ class Turn:
     entry for it."""
     case_write_timeout: float
     """Seconds opening or finishing a case may take (see ``transfer.CASE_WRITE_TIMEOUT``)."""
+    recordings_dir: str = "var/recordings"
+    """Where ``record`` nodes have the caller recorded, as Asterisk sees it (a directory
+    shared between the two: docs/asterisk.md)."""
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -217,6 +217,24 @@ class HangupNode(Node):
     items: tuple[PlayItem, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RecordNode(Node):
+    """Record the caller's words (a hazard described, a complaint) for the case."""
+
+    prompt: tuple[PlayItem, ...]
+    max_seconds: float
+    silence_seconds: int
+    """Seconds of silence that end it; 0: only a finish key or the maximum length."""
+    finish_keys: str
+    beep: bool
+    retries: int
+    """Tries when nothing was said, before ``on_silence``."""
+    no_input: tuple[tuple[PlayItem, ...], ...]
+    next: Exit
+    on_silence: Exit
+    """Nothing said ``retries`` times (or the channel cannot record): default ``next``."""
+
+
 AnyNode = (
     PlayNode
     | MenuNode
@@ -230,6 +248,7 @@ AnyNode = (
     | HoursNode
     | TransferNode
     | HangupNode
+    | RecordNode
 )
 
 

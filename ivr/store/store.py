@@ -215,6 +215,18 @@ class Store:
         async with self._write() as conn:
             await cases.finish_transfer(conn, case_id, result, self._clock.now())
 
+    async def add_recording(self, case_id: str, call_id: str, file: str,
+                            seconds: float) -> None:
+        """Attach a recording to an open case (``ivr.engine.record.RecordingStore``)."""
+        async with self._write() as conn:
+            await cases.add_recording(conn, case_id, call_id, file, seconds,
+                                      self._clock.now())
+
+    async def get_recording(self, recording_id: int) -> dict[str, Any] | None:
+        """A recording's file name (within the recordings directory) and its case."""
+        async with self._read() as conn:
+            return await cases.get_recording(conn, recording_id)
+
     # -- cases for the web app and the dispatcher ------------------------------------
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from ivr.config.diagnostics import Mark, did_you_mean
 from ivr.config.loader import YScalar, YSeq, YValue
 from ivr.flows.compile.context import Compiler, NodeContext
 from ivr.flows.compile.questions import compile_input, compile_menu
+from ivr.flows.compile.record import compile_record
 from ivr.flows.conditions import ConditionError, parse_condition
 from ivr.flows.model import (
     SPECIAL_TARGETS,
@@ -34,6 +35,7 @@ from ivr.flows.model import (
     MenuNode,
     OpeningHours,
     PlayNode,
+    RecordNode,
     SetNode,
     TransferNode,
     Value,
@@ -353,5 +355,6 @@ NODE_KINDS: Mapping[str, NodeKind] = MappingProxyType({
     "transfer": NodeKind(("on_timeout", "on_full", "on_no_agents", "next"), _transfer,
                          TransferNode),
     "hangup": NodeKind((), _hangup, HangupNode),
+    "record": NodeKind(("next", "on_silence"), compile_record, RecordNode),
 })
 """Every node kind by its verb, in the order the error for a node without one lists them."""
