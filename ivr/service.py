@@ -208,7 +208,7 @@ class Service:
         core, settings = self.core, self.core.settings
         users, self.demo_credentials = web_users(settings)
         dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
-        queue = BuiltinQueue.from_settings(dispatcher, settings)
+        queue = BuiltinQueue.from_settings(dispatcher, settings, catalog=core.catalog)
         app = create_app(
             settings=settings,
             store=core.store,
