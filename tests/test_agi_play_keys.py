@@ -89,7 +89,10 @@ async def test_0_during_the_balance_reading_reaches_an_agent(demo: object) -> No
     assert record.transfer_queue == "hotline"  # the agents queue's Asterisk name
     assert record.outcome.value == "transferred"
     assert [(s.node, s.result) for s in record.inputs][-1] == ("say_balance", "key:0")
-    assert any(c.startswith("EXEC Queue hotline") for c in transcript.commands)
+    commands = transcript.commands
+    queue_at = next(i for i, c in enumerate(commands) if c.startswith("EXEC Queue hotline"))
+    # Queue's own announcements (position, hold time) speak the caller's language.
+    assert "SET VARIABLE CHANNEL(language) vi" in commands[:queue_at]
 
 
 async def test_star_during_the_balance_reading_plays_it_again(demo: object) -> None:

@@ -322,6 +322,11 @@ class AgiChannel:
             await self.set_variable(cv.inherited(name), value)
         if request.priority and not request.agent:
             await self.set_variable(cv.QUEUE_PRIO, str(request.priority))
+        language = request.variables.get(cv.LANGUAGE)
+        if language and not request.agent:
+            # Queue says its announcements (position, hold time) in the channel's
+            # language: the hotline's own prompts, installed as <lang>/ivr/queue-*.
+            await self.set_variable(cv.CHANNEL_LANGUAGE, language)
         # Queue sets QUEUESTATUS only when it ends for a reason of its own (TIMEOUT,
         # CONTINUE...): a caller who abandons leaves the variables as they were. In a call
         # that already queued once (the demo's safety queue times out, then the agents

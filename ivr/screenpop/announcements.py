@@ -22,18 +22,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ivr.channels.channel import Prompt
+from ivr.prompts.asterisk_sounds import QUEUE_SOUNDS
 
-#: The catalog's prompt per Asterisk queue sound (``queues.conf`` option = file name).
-QUEUE_SOUNDS = {
-    "queue-youarenext": "queue_youarenext",
-    "queue-thereare": "queue_thereare",
-    "queue-callswaiting": "queue_callswaiting",
-    "queue-holdtime": "queue_holdtime",
-    "queue-minute": "queue_minute",
-    "queue-minutes": "queue_minutes",
-    "queue-thankyou": "queue_thankyou",
-    "queue-periodic-announce": "queue_periodic_announce",
-}
+__all__ = ["PERIODIC", "QUEUE_SOUNDS", "Announcing", "HoldTimes", "Say",
+           "position_announcement", "render"]
+
 #: Asterisk's ``announce-frequency`` / ``periodic-announce-frequency`` for the demo.
 ANNOUNCE_SECONDS = 30.0
 PERIODIC_SECONDS = 60.0
