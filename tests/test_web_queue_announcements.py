@@ -15,7 +15,7 @@ from test_web_builtin_queue import online
 from web_helpers import open_case
 
 from ivr import channel_vars
-from ivr.channels.channel import Prompt, TransferRequest, TransferStatus
+from ivr.channels.channel import CallerHungUp, Prompt, TransferRequest, TransferStatus
 from ivr.config.settings import Settings, SettingsError
 from ivr.prompts.catalog import PromptCatalog
 from ivr.screenpop.announcements import (
@@ -161,3 +161,36 @@ def test_announce_options_come_from_the_web_section(web_dispatcher: Dispatcher) 
                                             r"seconds \(0 turns it off\)"):
         BuiltinQueue.from_settings(web_dispatcher, Settings(extra={"web": {
             "announce_frequency": -5}}))
+
+
+async def test_the_softphone_caller_hears_the_announcements_in_their_language(
+    web_store: Any, web_dispatcher: Dispatcher
+) -> None:
+    from web_helpers import CALLER, HCMC_HOTLINE, Inbox
+
+    from ivr.channels.channel import CallInfo
+    from ivr.channels.softphone import WebSoftphoneChannel
+
+    queue = BuiltinQueue(web_dispatcher, catalog=CATALOG,
+                         announcing=Announcing(frequency=0.05, periodic_frequency=0))
+    boxes = online(web_dispatcher, "agent2")
+    busy, mine = await open_case(web_store), await open_case(web_store)
+    ringing = asyncio.create_task(queue.transfer(TransferRequest("agents", busy)))
+    assert (await boxes["agent2"].next())["state"] == "ringing"  # the only agent is busy
+    browser = Inbox()
+    phone = WebSoftphoneChannel(CallInfo("web-1", CALLER, HCMC_HOTLINE, "hotline"),
+                                browser.send, queue, lambda _p: None)
+    call = asyncio.create_task(phone.transfer(TransferRequest(
+        "agents", mine, timeout=30, variables={channel_vars.LANGUAGE: "en"})))
+    assert (await browser.next())["type"] == "transfer"
+    for _ in range(2):  # said as the caller starts waiting, and again after the frequency
+        msg = await browser.next()
+        assert msg["type"] == "play" and msg["escape"] == ""  # keys do not stop it
+        assert [p["id"] for p in msg["prompts"]] == ["queue_youarenext", "queue_thankyou"]
+        assert {p["language"] for p in msg["prompts"]} == {"en"}
+        phone.played(msg["seq"])
+    phone.caller_hung_up()
+    with pytest.raises(CallerHungUp):
+        await call
+    ringing.cancel()
+    await asyncio.gather(ringing, return_exceptions=True)
