@@ -4,6 +4,7 @@ may read that case, by id only."""
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,44 @@ async def test_the_recording_is_served_to_staff_who_may_read_the_case_only(
     await login(boss, "boss")
     assert (await boss.get(f"/api/recordings/{row}")).status == 404
     assert (await boss.get(f"/api/recordings/{rec_id}")).status == 200
+
+
+async def test_the_softphone_cannot_record_and_the_safety_call_goes_on(
+        aiohttp_client: Any, make_app: Any, web_store: Store, web_dispatcher: Any,
+        tmp_path: Path) -> None:
+    from web_helpers import CALLER, HCMC_HOTLINE, live_engine
+
+    from ivr.screenpop.builtin_queue import BuiltinQueue
+    from ivr.web.keys import CALLS
+
+    live = live_engine(web_store, tmp_path)
+    app = make_app(engine=live.engine, catalog=live.catalog, flow_names=live.flow_names,
+                   builtin_queue=BuiltinQueue(web_dispatcher))
+    caller = await aiohttp_client(app)
+    await login(caller, "agent1")
+    phone = await caller.ws_connect("/ws/softphone")
+    await phone.send_json({"type": "start", "flow": "hotline", "caller": CALLER,
+                           "dialled": HCMC_HOTLINE})
+    assert (await phone.receive_json(timeout=5))["type"] == "started"
+    heard: list[str] = []
+    pressed = False
+    while True:  # 1 at the greeting's question, then listen until the transfer
+        msg = await phone.receive_json(timeout=5)
+        if msg["type"] == "play":
+            heard += [p["id"] for p in msg["prompts"]]
+            if "1" in msg["escape"] and not pressed:
+                pressed = True
+                await phone.send_json({"type": "key", "key": "1"})
+            else:
+                await phone.send_json({"type": "played", "seq": msg["seq"]})
+        elif msg["type"] == "transfer":
+            case_id = msg["case_id"]
+            break
+    # Not asked to speak when nothing can record it: straight on to the safety queue.
+    assert "describe_hazard" not in heard and msg["queue"] == "safety"
+    await phone.close()
+    await asyncio.gather(*app[CALLS])
+    case = await web_store.get_case(case_id)
+    assert case is not None and case["recordings"] == []
+    assert {"node": "describe_hazard", "result": "cannot_record"}.items() <= next(
+        i for i in case["inputs"] if i["node"] == "describe_hazard").items()
