@@ -17,6 +17,8 @@ Who sets each one, and who reads it:
 - ``IVR_INTENT``, ``IVR_LANGUAGE``: we set ``__IVR_INTENT``, ``__IVR_LANGUAGE``. Read on
   the agent's side (dialplan, CRM): why they called, in which language.
 - ``QUEUE_PRIO``: we set it plain; app_queue reads it on the caller's channel.
+- ``CHANNEL(language)``: we set it to the caller's language before Queue; app_queue
+  plays its announcements (position, hold time, periodic) and says numbers in it.
 - ``QUEUESTATUS`` / ``DIALSTATUS``: app_queue / app_dial set them; we clear them before
   each transfer and read them after it.
 - ``MEMBERINTERFACE``: app_queue sets it only with ``setinterfacevar=yes``; we read it
@@ -41,6 +43,7 @@ DIALSTATUS: Final = "DIALSTATUS"
 MEMBERINTERFACE: Final = "MEMBERINTERFACE"
 ANSWEREDTIME: Final = "ANSWEREDTIME"
 CALLBACK_ID: Final = "IVR_CALLBACK_ID"
+CHANNEL_LANGUAGE: Final = "CHANNEL(language)"
 #: manager.conf ``channelvars`` must list these (docs/asterisk.md): the screen-pop reads
 #: the case id from the agent's leg (DestChanVariable), else from the caller's.
 AMI_CHANNELVARS: Final = (CASE_ID,)

@@ -121,7 +121,7 @@ async def open_core(
             raise StartupError(f"{settings.flows_path}: flows file not found") from None
         unsaved = settings.data_dir / UNSAVED_CALLS
         engine = Engine(flows, lookups, catalog, store, clock, unsaved_path=unsaved,
-                        metrics=metrics)
+                        metrics=metrics, recordings_dir=str(settings.recordings_path))
         if prepare and store.health.unreachable_at_start is None:
             await engine.spill.replay(store)
     except BaseException:
@@ -229,7 +229,7 @@ class Service:
         dispatcher = build_dispatcher(settings, core.store, core.clock, users, core.metrics)
         from ivr.screenpop.card import CardWords  # the card's path in words (issue 11)
         dispatcher.words = CardWords(lambda: core.flows.current, core.catalog)
-        queue = BuiltinQueue.from_settings(dispatcher, settings)
+        queue = BuiltinQueue.from_settings(dispatcher, settings, catalog=core.catalog)
         if settings.ami_enabled:  # "call now" on the callback worklist (issue 11)
             from ivr.ami.client import AmiClient
             from ivr.screenpop.callbacks import CallbackSettings

@@ -279,7 +279,8 @@ async def test_hang_up_at_every_step_of_a_full_call_is_abandoned(
 
 
 async def test_hang_up_while_queued_is_abandoned_and_noted_on_the_case(h: Harness) -> None:
-    record, _ch = await h.call("1", hangup_after=1)
+    # The greeting, the hazard's prompt and its recording, then the hang-up in the queue.
+    record, _ch = await h.call("1", hangup_after=3)
     assert record.outcome is Outcome.ABANDONED
     (case_id,) = h.store.cases
     assert h.store.results[case_id].raw_status == "ABANDON"

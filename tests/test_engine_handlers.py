@@ -62,9 +62,10 @@ flows:
       language_node: {language: en, next: hours_node}
       hours_node:
         hours: {mon-sun: "00:00-23:59"}
-        open: transfer_node
+        open: record_node
         closed: transfer_node
         holiday: transfer_node
+      record_node: {record: {prompt: hello}, next: transfer_node}
       transfer_node:
         transfer: {queue: agents}
         next: hangup_node
@@ -106,9 +107,9 @@ async def test_one_call_runs_every_handler(tmp_path: Path) -> None:
         TransferResult(TransferStatus.COMPLETED, "CONTINUE")])
     visited = [n.removesuffix("_node") for n in nodes(record)]
     assert visited == ["play", "menu", "input", "lookup", "branch", "set", "goto", "call",
-                       "inner", "language", "hours", "transfer", "hangup"]
+                       "inner", "language", "hours", "record", "transfer", "hangup"]
     assert sorted(set(visited) - {"inner"}) == sorted(compiler_kinds())
     assert [e["text"] for e in ch.events if e["type"] == "prompt"] == [
-        "vi hello", "vi menu", "vi pin", "en bye"]
+        "vi hello", "vi menu", "vi pin", "en hello", "en bye"]
     assert record.outcome is Outcome.TRANSFERRED and record.language == "en"
     assert record.channel == "simulator"  # the kind of call, from the channel

@@ -39,8 +39,9 @@ flows:
       language_node: {language: en, next: hours_node}
       hours_node:
         hours: {mon-fri: "07:30-17:00"}
-        open: transfer_node
+        open: record_node
         closed: hangup_node
+      record_node: {record: {prompt: main_menu}, next: transfer_node}
       transfer_node: {transfer: {queue: agents}}
       hangup_node: {hangup: goodbye}
   helper:

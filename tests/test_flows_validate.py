@@ -19,7 +19,7 @@ PROMPTS = "config/prompts.yaml"
 
 CASES = [
     ('misspelt_verb.yaml', 1, [
-        "{path}:6:9: error: node 'greet' has no verb (did you mean 'play'?): give one of play, menu, input, lookup, branch, set, goto, call, language, hours, transfer, hangup",
+        "{path}:6:9: error: node 'greet' has no verb (did you mean 'play'?): give one of play, menu, input, lookup, branch, set, goto, call, language, hours, transfer, hangup, record",
     ]),
     ('misspelt_input_variable.yaml', 1, [
         "{path}:7:25: error: unknown variable 'acount.code' (quote it if you mean the text)",
@@ -101,7 +101,7 @@ CASES = [
     ]),
     ('two_verbs.yaml', 1, [
         "{path}:6:9: error: node 'greet' has two verbs: 'play' and 'menu' (one verb per node)",
-        "{path}:12:9: error: node 'lost' has no verb: give one of play, menu, input, lookup, branch, set, goto, call, language, hours, transfer, hangup",
+        "{path}:12:9: error: node 'lost' has no verb: give one of play, menu, input, lookup, branch, set, goto, call, language, hours, transfer, hangup, record",
     ]),
     ('unknown_key.yaml', 1, [
         "{path}:7:11: error: unknown key 'promt' in menu 'main_menu' (did you mean 'prompt'?)",
@@ -134,7 +134,22 @@ CASES = [
     ('wrong_type.yaml', 1, [
         "{path}:9:20: error: node 'main_menu': retries must be a whole number, not 'three'",
         "{path}:10:21: error: node 'main_menu': barge_in must be true or false, not 'sometimes'",
-    ]),]
+    ]),
+    ('bad_record.yaml', 1, [
+        "{path}:7:17: error: node 'no_prompt' needs a 'prompt': what the caller should say after the beep",
+        "{path}:10:35: error: node 'too_long': max_seconds must be from 1s to 10m, not 1200s",
+        "{path}:10:62: error: node 'too_long': silence must be whole seconds from 1s to 30s (or false), not 1.5s",
+        "{path}:13:35: error: node 'bad_keys': finish_on must be keys from 0-9, * and #, not '#x'",
+        "{path}:13:58: error: node 'bad_keys': beep must be true or false, not 'loud'",
+        "{path}:13:73: error: node 'bad_keys': retries must be between 1 and 5, not 9",
+        "{path}:14:15: error: node 'bad_keys' goes to unknown node 'nowhere'",
+        "{path}:16:9: error: node 'no_exit' has no way out: add 'next'",
+        "{path}:16:51: error: unknown key 'recrod' in record 'no_exit'",
+    ]),
+    ('bad_interruptible.yaml', 1, [
+        "{path}:10:24: error: node 'notice': interruptible must be true or false, not 'sometimes'",
+    ]),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,23 @@ def test_build_install_and_check_shipped_config(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{total} built (0 from recordings), 0 unchanged in ")
     assert lines[1] == f"installed {2 * total} files into {sounds / 'ivr'}"
+    # Asterisk's Queue says these names in the channel's language: 8 queue sounds in 2
+    # languages, and Vietnamese digits/0-19, 20-90 and 1a, 4a, 5a, each .wav and .ulaw.
+    assert lines[2] == ("installed 94 files under Asterisk's own names (queue announcements "
+                        "<lang>/ivr/queue-*, Vietnamese digits vi/digits/*)")
+    assert (sounds / "vi/ivr/queue-thereare.wav").read_bytes() == (
+        out / "ivr/vi/queue_thereare.wav").read_bytes()
+    assert (sounds / "en/ivr/queue-periodic-announce.ulaw").read_bytes() == (
+        out / "ivr/en/queue_periodic_announce.ulaw").read_bytes()
+    assert (sounds / "vi/digits/15.ulaw").read_bytes() == (  # "mười" + "lăm"
+        (out / "ivr/vi/w_muoi.ulaw").read_bytes() + (out / "ivr/vi/w_lam.ulaw").read_bytes())
+    assert (sounds / "vi/digits/5a.wav").read_bytes() == (out / "ivr/vi/w_lam.wav").read_bytes()
+    with wave.open(str(sounds / "vi/digits/20.wav")) as w20, \
+            wave.open(str(out / "ivr/vi/w_hai.wav")) as hai, \
+            wave.open(str(out / "ivr/vi/w_muoi_tens.wav")) as muoi:
+        assert w20.getframerate() == 8000
+        assert w20.getnframes() == hai.getnframes() + muoi.getnframes()
+    assert not (sounds / "en/digits").exists()  # Asterisk's own English digits stay
     assert main(["prompts", "build", *common, "--no-progress"]) == 0
     assert capsys.readouterr().out.startswith(f"0 built (0 from recordings), {total} unchanged in ")
 

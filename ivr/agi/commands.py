@@ -160,6 +160,34 @@ class ChannelStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordFile:
+    """``RECORD FILE <file> <format> <escape> <timeout ms> [offset] [BEEP] [s=<secs>]``.
+
+    Asterisk (res_agi.c handle_recordfile) plays the beep when the argument after the
+    offset is present and not ``s=``, so a beep needs the offset: ``... 0 BEEP s=3``."""
+
+    file: str
+    format: str
+    escape: str
+    timeout_ms: int
+    beep: bool = True
+    silence_seconds: int = 0
+    media: ClassVar[bool] = True
+
+    def command(self) -> Command:
+        args: tuple[Arg, ...] = (self.file, self.format, Quoted(self.escape),
+                                 str(int(self.timeout_ms)))
+        if self.beep:
+            args += ("0", "BEEP")
+        if self.silence_seconds > 0:
+            args += (f"s={int(self.silence_seconds)}",)
+        return Command("RECORD FILE", args, True)
+
+    def wire(self) -> bytes:
+        return self.command().wire()
+
+
+@dataclass(frozen=True, slots=True)
 class Noop:
     media: ClassVar[bool] = False
 
@@ -171,7 +199,7 @@ class Noop:
 
 
 AnyCommand = (Command | Answer | StreamFile | WaitForDigit | SetVariable | GetVariable | Exec
-              | Verbose | Hangup | ChannelStatus | Noop)
+              | Verbose | Hangup | ChannelStatus | Noop | RecordFile)
 
 #: Characters that make an argument need quotes (NUL is refused below).
 _SPECIAL = re.compile(r'[\s"\\\0]')

@@ -118,6 +118,59 @@ class TransferRequest:
     """Channel variables to set before the transfer (beyond the case id)."""
 
 
+class RecordEnd(enum.Enum):
+    """Why a recording ended."""
+
+    KEY = "key"
+    """The caller pressed a finish key (``#``)."""
+    TIMEOUT = "timeout"
+    """Silence after speech, or the maximum length (Asterisk says ``(timeout)`` for both)."""
+    FAILED = "failed"
+    """Nothing could be recorded (Asterisk could not write the file; a channel that
+    cannot record)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRequest:
+    """Record the caller's words to a file, as ``RECORD FILE`` does."""
+
+    path: str
+    """Where the file goes, without extension, as the recording side sees it (Asterisk
+    writes it on its own host: a directory shared with ivr, docs/asterisk.md)."""
+    format: str = "wav"
+    """Asterisk format; ``wav`` is 8 kHz 16-bit PCM, which browsers play as it is."""
+    finish_keys: str = "#"
+    max_seconds: float = 60.0
+    silence_seconds: int = 3
+    """Whole seconds of silence that end the recording; 0: no silence detection."""
+    beep: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    ended_by: RecordEnd
+    seconds: float = 0.0
+    """Length of what was kept (Asterisk's ``endpos`` at 8 kHz)."""
+    key: str | None = None
+    file: str | None = None
+    """The file written (path with extension), None when nothing was written."""
+    detail: str = ""
+    """Why it failed, for the case (``writefile``)."""
+
+
+@runtime_checkable
+class Recorder(Protocol):
+    """A channel that can record the caller (FastAGI, classic AGI, the simulator).
+
+    Apart from :class:`Channel` so that a channel without a microphone path needs no
+    stub: the ``record`` node goes on as if nothing was said, with a note on the case."""
+
+    async def record(self, request: RecordRequest) -> RecordResult:
+        """Play the beep (if asked), record until a finish key, silence or the maximum
+        length. Raises :class:`CallerHungUp` if the caller hangs up."""
+        ...
+
+
 @runtime_checkable
 class Channel(Protocol):
     """A live call, as the engine sees it."""

@@ -20,6 +20,7 @@ from ivr.agi.commands import (
     Exec,
     GetVariable,
     Hangup,
+    RecordFile,
     SetVariable,
     StreamFile,
     Verbose,
@@ -33,6 +34,9 @@ from ivr.channels.channel import (
     DigitSpec,
     Entry,
     Prompt,
+    RecordEnd,
+    RecordRequest,
+    RecordResult,
     TransferRequest,
     TransferResult,
     TransferStatus,
@@ -89,6 +93,14 @@ RESULT_VARS = (cv.MEMBERINTERFACE, cv.ANSWEREDTIME)
 #: not from Asterisk, and ``chr()`` of it is a ValueError (``1114112``) or a key no caller
 #: can press.
 DTMF_KEYS = frozenset("0123456789*#ABCD")
+#: Samples per second of what RECORD FILE's ``endpos`` counts (8 kHz telephone audio).
+RECORD_RATE = 8000
+#: Slack on top of a recording's maximum length before the reply is overdue (the beep,
+#: the file closing).
+RECORD_MARGIN = 30.0
+#: RECORD FILE's file extension per format, as Asterisk appends it to the name.
+RECORD_EXTENSIONS = {"wav": "wav", "gsm": "gsm", "ulaw": "ulaw", "alaw": "alaw",
+                     "sln": "sln", "wav49": "WAV"}
 
 
 class AgiLink(Protocol):
@@ -230,6 +242,34 @@ class AgiChannel:
             log.warning("prompt %s (%s) could not be played; skipped", prompt.id, prompt.file)
         return None
 
+    async def record(self, request: RecordRequest) -> RecordResult:
+        """``RECORD FILE`` as res_agi.c answers it: ``(dtmf)`` with the finish key,
+        ``(timeout)`` for silence or the maximum length (its result is then the
+        milliseconds left, not a key), ``(hangup)``, ``(writefile)`` when Asterisk could
+        not create the file, ``(randomerror)`` when the beep was interrupted or failed."""
+        command = RecordFile(request.path, request.format, request.finish_keys,
+                             int(request.max_seconds * 1000), request.beep,
+                             request.silence_seconds)
+        reply = await self._media(command, request.max_seconds + RECORD_MARGIN)
+        what, code = reply.data or "", reply.number
+        seconds = max(reply.endpos or 0, 0) / RECORD_RATE
+        file = f"{request.path}.{RECORD_EXTENSIONS.get(request.format, request.format)}"
+        if what == "hangup" or (code == -1 and what in ("", "waitfor")):
+            self._dead = True
+            raise CallerHungUp()
+        if what == "dtmf":
+            key = _key_result("RECORD FILE", reply)
+            return RecordResult(RecordEnd.KEY, seconds, chr(key) if key > 0 else None, file)
+        if what == "timeout" and code is not None and code >= 0:
+            return RecordResult(RecordEnd.TIMEOUT, seconds, None, file)
+        if what == "randomerror" and code is not None and code > 0:
+            # A key during the beep: nothing was recorded (no file is written).
+            return RecordResult(RecordEnd.KEY, 0.0, chr(_key_result("RECORD FILE", reply)))
+        if code is not None and code < 0:
+            await self._confirm_alive()  # a beep that could not play, or no file
+            return RecordResult(RecordEnd.FAILED, detail=what or "error")
+        raise ChannelError(f"RECORD FILE: unexpected reply {reply.raw[:80]!r}")
+
     async def _confirm_alive(self) -> None:
         reply = await self._media(ChannelStatus(), self.command_timeout)
         if reply.number is None or reply.number < 0:
@@ -287,6 +327,11 @@ class AgiChannel:
             await self.set_variable(cv.inherited(name), value)
         if request.priority and not request.agent:
             await self.set_variable(cv.QUEUE_PRIO, str(request.priority))
+        language = request.variables.get(cv.LANGUAGE)
+        if language and not request.agent:
+            # Queue says its announcements (position, hold time) in the channel's
+            # language: the hotline's own prompts, installed as <lang>/ivr/queue-*.
+            await self.set_variable(cv.CHANNEL_LANGUAGE, language)
         # Queue sets QUEUESTATUS only when it ends for a reason of its own (TIMEOUT,
         # CONTINUE...): a caller who abandons leaves the variables as they were. In a call
         # that already queued once (the demo's safety queue times out, then the agents

@@ -21,6 +21,9 @@ from ivr.channels.channel import (
     DigitSpec,
     Entry,
     Prompt,
+    RecordEnd,
+    RecordRequest,
+    RecordResult,
     TransferRequest,
     TransferResult,
     TransferStatus,
@@ -84,6 +87,10 @@ class TerminalKeys:
             if problem is None:
                 return group
             print(f"  !!!  {problem}", file=sys.stderr)  # ask again: a typo is not a key
+
+
+#: Seconds a simulated caller "speaks" at a ``record`` node.
+SIMULATED_SPEECH = 5.0
 
 
 class SimulatorChannel:
@@ -164,6 +171,16 @@ class SimulatorChannel:
         self._emit({"type": "input", "digits": entry.digits, "ended_by": entry.ended_by.value})
         return entry
 
+    async def record(self, request: RecordRequest) -> RecordResult:
+        """No microphone here: the caller is taken to speak for :data:`SIMULATED_SPEECH`
+        seconds and press the finish key. Nothing is written (no file on the case)."""
+        self._operation()
+        self._emit({"type": "record", "max_seconds": request.max_seconds,
+                    "finish_keys": request.finish_keys, "beep": request.beep,
+                    "seconds": SIMULATED_SPEECH})
+        key = request.finish_keys[:1] or None
+        return RecordResult(RecordEnd.KEY if key else RecordEnd.TIMEOUT, SIMULATED_SPEECH, key)
+
     async def set_variable(self, name: str, value: str) -> None:
         self._operation()
         self.variables[name] = value
@@ -223,6 +240,9 @@ class EventPrinter:
         elif kind == "transfer":
             self._line(f"  ...  transfer to queue {event['queue']} (case {event['case_id']}): "
                        f"{event['status']}")
+        elif kind == "record":
+            self._line(f"  REC  {'(beep) ' if event['beep'] else ''}you speak for "
+                       f"{event['seconds']:g} s (simulated: nothing is recorded)")
         elif kind == "hangup":
             self._line("  ...  you hang up" if event["by"] == "caller"
                        else "  ...  the IVR hangs up")

@@ -219,7 +219,9 @@ class WebSoftphoneChannel:
         self.variables[channel_vars.CASE_ID] = request.case_id
         await self._emit({"type": "transfer", "queue": request.queue,
                           "case_id": request.case_id})
-        result = await self._queue.transfer(request, hangup=self.hung_up)
+        # The built-in queue announces position and wait through this channel (prompts
+        # taking no keys, as Asterisk's queue announcements in a queue without context).
+        result = await self._queue.transfer(request, hangup=self.hung_up, play=self.play)
         with contextlib.suppress(CallerHungUp):
             await self._emit({"type": "transfer_result", "status": result.status.value,
                               "agent": result.agent})

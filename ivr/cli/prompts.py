@@ -136,6 +136,14 @@ def run_build(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot install into {args.install}: {exc}") from None
         print(f"installed {copied} files into {args.install / catalog.prefix}")
+        from ivr.prompts.asterisk_sounds import install_asterisk_names
+
+        try:
+            named = install_asterisk_names(out_dir, args.install, catalog, catalog.prefix)
+        except OSError as exc:
+            raise UsageError(f"cannot install into {args.install}: {exc}") from None
+        print(f"installed {named} files under Asterisk's own names (queue announcements "
+              f"<lang>/{catalog.prefix}/queue-*, Vietnamese digits vi/digits/*)")
     return 0 if report.ok else 1
 
 

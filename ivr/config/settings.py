@@ -78,6 +78,9 @@ class Settings:
     recorded_prompts_dir: Path = Path("prompts/recorded")
     """Supervisors' recordings, ``<dir>/<lang>/<id>.(wav|m4a|mp3)``; they win over TTS."""
     data_dir: Path = Path("var")
+    recordings_dir: str = ""
+    """Where callers' recordings (``record`` nodes) go, as Asterisk writes them and ivr
+    serves them: one directory both see at the same path. Empty: ``<data_dir>/recordings``."""
     sounds_prefix: str = "ivr"
     """Asterisk plays prompt ``id`` in language ``lang`` as ``<prefix>/<lang>/<id>``."""
     speech_variant: str = "north"
@@ -105,6 +108,13 @@ class Settings:
         return self.db_url or f"sqlite+aiosqlite:///{self.data_dir / 'ivr.db'}"
 
     @property
+    def recordings_path(self) -> Path:
+        """The recordings directory, absolute (Asterisk reads a relative name as one
+        under its own sounds directory)."""
+        chosen = Path(self.recordings_dir) if self.recordings_dir else self.data_dir / "recordings"
+        return chosen.expanduser().resolve()
+
+    @property
     def prompt_build_dir(self) -> Path:
         return self.data_dir / "prompts"
 
@@ -126,6 +136,7 @@ ENV_VARS: Mapping[str, str] = {
     "IVR_PROMPTS": "prompts_path",
     "IVR_RECORDED_PROMPTS": "recorded_prompts_dir",
     "IVR_DATA_DIR": "data_dir",
+    "IVR_RECORDINGS_DIR": "recordings_dir",
     "IVR_SOUNDS_PREFIX": "sounds_prefix",
     "IVR_SPEECH_VARIANT": "speech_variant",
     "IVR_SEED_DEMO": "seed_demo",

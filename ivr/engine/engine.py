@@ -74,6 +74,7 @@ class Engine:
         case_write_timeout: float = CASE_WRITE_TIMEOUT,
         save_timeout: float = SAVE_TIMEOUT,
         metrics: MetricsHooks = NO_METRICS,
+        recordings_dir: str = "var/recordings",
     ) -> None:
         self.flows = flows
         self.lookups = lookups
@@ -90,6 +91,7 @@ class Engine:
         self.audio: AudioCheck | None = None
         """Makes sure a prompt's audio exists before it is played (``ivr serve`` sets it
         when it builds prompt audio); None plays prompts as they are."""
+        self.recordings_dir = recordings_dir
 
     async def run(self, channel: Channel) -> CallRecord:
         """Run one call to its end and save its record. Raises only CancelledError."""
@@ -168,7 +170,7 @@ class Engine:
     def _turn(self, channel: Channel, st: CallState, catalog: Catalog) -> Turn:
         return Turn(channel, st, catalog, self.clock, self.store, self.lookups,
                     self.holidays, self.agent_queue_fallback, self.case_write_timeout,
-                    self.audio)
+                    self.audio, self.recordings_dir)
 
     async def _interpret(self, turn: Turn) -> None:
         st = turn.state

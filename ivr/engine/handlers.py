@@ -12,14 +12,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from ivr.calls import LookupStep, jsonable
+from ivr.calls import InputStep, LookupStep, jsonable
 from ivr.engine.hours import hours_state
 from ivr.engine.questions import ask_input, ask_menu
+from ivr.engine.record import record
 from ivr.engine.transfer import apology, transfer
 from ivr.engine.turn import Turn
 from ivr.errors import IvrError
 from ivr.flows.model import (
     HANGUP,
+    REPEAT,
     BranchNode,
     CallNode,
     Exit,
@@ -33,6 +35,7 @@ from ivr.flows.model import (
     MenuNode,
     Node,
     PlayNode,
+    RecordNode,
     SetNode,
     TransferNode,
 )
@@ -53,7 +56,21 @@ N = TypeVar("N", bound=Node)
 
 
 async def play(turn: Turn, node: PlayNode) -> Exit:
-    await turn.play(node.items)
+    if not node.keys:  # interruptible: false, or a flow without keys_everywhere
+        await turn.play(node.items)
+        return node.next
+    prompts = turn.render(node.items)
+    escape = "".join(node.keys)
+    while prompts:
+        key = await turn.channel.play(prompts, escape=escape)
+        out = node.keys.get(key) if key else None
+        if out is None:
+            break
+        # Recorded like a question's flow-wide key, so the path shows why it stopped.
+        turn.state.inputs.append(InputStep(node.flow, node.id, key or "", f"key:{key}",
+                                           turn.now()))
+        if out.target != REPEAT:
+            return out
     return node.next
 
 
@@ -146,6 +163,7 @@ HANDLERS: Mapping[type[Node], Handler] = MappingProxyType(dict((
     _row(HoursNode, hours),
     _row(TransferNode, transfer_to_queue),
     _row(HangupNode, hangup),
+    _row(RecordNode, record),
 )))
 
 

@@ -62,6 +62,9 @@ class Turn:
     case_write_timeout: float
     """Seconds opening or finishing a case may take (see ``transfer.CASE_WRITE_TIMEOUT``)."""
     audio: AudioCheck | None = None
+    recordings_dir: str = "var/recordings"
+    """Where ``record`` nodes have the caller recorded, as Asterisk sees it (a directory
+    shared between the two: docs/asterisk.md)."""
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -105,6 +105,11 @@ class Node:
 class PlayNode(Node):
     items: tuple[PlayItem, ...]
     next: Exit
+    keys: Mapping[str, Exit] = field(default_factory=dict)
+    """Flow-wide keys (``keys_everywhere``) that stop the prompt and take their exit
+    (``0`` to an agent during a 20 s balance reading, ``*`` to hear it again); empty
+    when the node says ``interruptible: false`` (a legal notice plays to its end)."""
+    interruptible: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +217,24 @@ class HangupNode(Node):
     items: tuple[PlayItem, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RecordNode(Node):
+    """Record the caller's words (a hazard described, a complaint) for the case."""
+
+    prompt: tuple[PlayItem, ...]
+    max_seconds: float
+    silence_seconds: int
+    """Seconds of silence that end it; 0: only a finish key or the maximum length."""
+    finish_keys: str
+    beep: bool
+    retries: int
+    """Tries when nothing was said, before ``on_silence``."""
+    no_input: tuple[tuple[PlayItem, ...], ...]
+    next: Exit
+    on_silence: Exit
+    """Nothing said ``retries`` times (or the channel cannot record): default ``next``."""
+
+
 AnyNode = (
     PlayNode
     | MenuNode
@@ -225,6 +248,7 @@ AnyNode = (
     | HoursNode
     | TransferNode
     | HangupNode
+    | RecordNode
 )
 
 

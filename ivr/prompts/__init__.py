@@ -5,5 +5,7 @@
 - ``speech``, ``speech_vi``, ``speech_en``: numbers, digits, money, dates, times and
   durations -> word ids (Vietnamese full invoice reading, north/south variants).
 - ``build``, ``audio``: espeak-ng and recordings -> 8 kHz mono 16-bit ``.wav`` + ``.ulaw``.
+- ``asterisk_sounds``: the queue prompts and Vietnamese digits under the names
+  Asterisk's Queue and say.c play (``ivr prompts build --install``).
 - ``check``, ``flow_refs``: prompts the flows use but lack text or audio; wrong formats.
 """

@@ -5,6 +5,11 @@ logged-in, available agents who serve its queue, one at a time in turn (round ro
 Each step emits the same :class:`~ivr.screenpop.events.PopEvent` an AMI queue event
 becomes (ringing, missed, connected, completed, caller gone) through the dispatcher, so
 the agent's card behaves the same with or without Asterisk.
+
+A caller waiting in line (no free agent) hears their position and the estimated wait,
+and a periodic message, as a queue with ``announce-frequency`` and
+``periodic-announce-frequency`` says them (:mod:`ivr.screenpop.announcements`), when
+the queue has a prompt catalog and the channel passes ``play`` (the softphone does).
 """
 
 from __future__ import annotations
@@ -14,12 +19,28 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ivr.channels.channel import CallerHungUp, TransferRequest, TransferResult, TransferStatus
+from ivr import channel_vars
+from ivr.channels.channel import (
+    CallerHungUp,
+    Prompt,
+    TransferRequest,
+    TransferResult,
+    TransferStatus,
+)
 from ivr.config.settings import Settings, SettingsError, WebUser
+from ivr.screenpop.announcements import (
+    PERIODIC,
+    Announcing,
+    Catalog,
+    HoldTimes,
+    Say,
+    position_announcement,
+    render,
+)
 from ivr.screenpop.directory import agent_interface, serves_queue
 from ivr.screenpop.dispatcher import Dispatcher
 from ivr.screenpop.events import PopEvent, PopState
@@ -31,6 +52,9 @@ log = logging.getLogger(__name__)
 RING_SECONDS = 15.0
 #: Seconds a caller waits in the queue when the flow gives no timeout.
 DEFAULT_WAIT_SECONDS = 120.0
+Player = Callable[[Sequence[Prompt]], Awaitable[object]]
+"""Plays prompts to the waiting caller (no keys taken), as MOH is broken by Asterisk's
+announcements."""
 
 
 @dataclass(eq=False)
@@ -61,6 +85,8 @@ class BuiltinQueue:
         ring_seconds: float = RING_SECONDS,
         auto_answer: float | None = None,
         default_wait: float = DEFAULT_WAIT_SECONDS,
+        catalog: Catalog | None = None,
+        announcing: Announcing | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._presence = dispatcher.presence
@@ -76,16 +102,29 @@ class BuiltinQueue:
         self._arrivals = itertools.count()
         self._changed = asyncio.Event()
         self._presence.on_change(self._presence_changed)
+        self.catalog = catalog
+        """Prompts for the announcements; None: the queue announces nothing."""
+        self.announcing = announcing or Announcing()
+        self.hold_times = HoldTimes()
 
     @classmethod
-    def from_settings(cls, dispatcher: Dispatcher, settings: Settings) -> BuiltinQueue:
+    def from_settings(cls, dispatcher: Dispatcher, settings: Settings,
+                      catalog: Catalog | None = None) -> BuiltinQueue:
         """Timings from the config file's ``web:`` section (``ring_seconds``,
-        ``auto_answer`` in seconds; auto-answer is off unless given)."""
+        ``auto_answer``, ``announce_frequency``, ``periodic_announce_frequency`` in
+        seconds; auto-answer is off unless given, ``0`` turns an announcement off)."""
         web = settings.extra.get("web") or {}
+        default = Announcing()
         return cls(
             dispatcher,
             ring_seconds=_seconds(web, "ring_seconds", RING_SECONDS) or RING_SECONDS,
             auto_answer=_seconds(web, "auto_answer", None),
+            catalog=catalog,
+            announcing=Announcing(
+                frequency=_seconds(web, "announce_frequency", default.frequency,
+                                   zero_ok=True) or 0.0,
+                periodic_frequency=_seconds(web, "periodic_announce_frequency",
+                                            default.periodic_frequency, zero_ok=True) or 0.0),
         )
 
     def _presence_changed(self) -> None:
@@ -149,16 +188,42 @@ class BuiltinQueue:
             log.exception("built-in queue: pop %s for case %s failed", state.value,
                           offer.case_id)
 
+    def position(self, caller: _Waiting) -> int:
+        """1 + the callers ahead of this one in its queue (Asterisk's queue position)."""
+        return 1 + sum(1 for w in self._waiting.values()
+                       if w.queue == caller.queue and w.rank < caller.rank)
+
+    async def _announce(self, play: Player, request: TransferRequest,
+                        items: tuple[Say, ...]) -> None:
+        assert self.catalog is not None
+        language = request.variables.get(channel_vars.LANGUAGE) or "vi"
+        try:
+            prompts = render(items, self.catalog, language)
+        except (KeyError, ValueError) as exc:  # a prompts file without the queue prompts
+            log.warning("built-in queue: cannot announce in %s: %s", language, exc)
+            return
+        await play(prompts)
+
     async def transfer(
-        self, request: TransferRequest, *, hangup: asyncio.Event | None = None
+        self, request: TransferRequest, *, hangup: asyncio.Event | None = None,
+        play: Player | None = None,
     ) -> TransferResult:
         """Offer the call until an agent answers and ends it, the wait runs out, or nobody
         serves the queue. Raises :class:`CallerHungUp` if ``hangup`` is set while waiting.
+        While no agent is free, ``play`` (if given) announces the caller's position and
+        wait every ``announcing.frequency`` seconds and the periodic message every
+        ``announcing.periodic_frequency``.
         """
         hangup = hangup or asyncio.Event()
         loop = asyncio.get_running_loop()
         wait = request.timeout if request.timeout is not None else self.default_wait
-        deadline = loop.time() + wait
+        joined = loop.time()
+        deadline = joined + wait
+        cfg = self.announcing
+        speaks = play is not None and self.catalog is not None
+        next_position = joined if speaks and cfg.frequency > 0 else None
+        next_periodic = (joined + cfg.periodic_frequency
+                         if speaks and cfg.periodic_frequency > 0 else None)
         named = self._presence.directory.by_interface(request.agent) if request.agent else None
         if request.agent and named is None:
             return TransferResult(TransferStatus.FAILED, raw_status="NOSUCHAGENT")
@@ -177,10 +242,24 @@ class BuiltinQueue:
                 if remaining <= 0:
                     return TransferResult(TransferStatus.TIMEOUT, raw_status="TIMEOUT")
                 if agent is None:  # everyone serving this queue is busy: wait for a change
-                    await _first(remaining, self._changed.wait(), hangup.wait())
+                    now = loop.time()
+                    if play is not None and next_position is not None and now >= next_position:
+                        minutes = self.hold_times.estimate(request.queue, now - joined)
+                        await self._announce(play, request, position_announcement(
+                            self.position(caller), minutes, holdtime=cfg.holdtime))
+                        next_position = loop.time() + cfg.frequency
+                        continue  # an agent may have come free meanwhile
+                    if play is not None and next_periodic is not None and now >= next_periodic:
+                        await self._announce(play, request, PERIODIC)
+                        next_periodic = loop.time() + cfg.periodic_frequency
+                        continue
+                    wake = min(t for t in (remaining, next_position and next_position - now,
+                                           next_periodic and next_periodic - now)
+                               if t is not None)
+                    await _first(wake, self._changed.wait(), hangup.wait())
                     continue
                 del self._waiting[caller.rank]  # ringing an agent, not waiting in line
-                result = await self._offer(request, agent, hangup, deadline)
+                result = await self._offer(request, agent, hangup, deadline, joined)
                 if result is not None:
                     return result
         finally:
@@ -189,7 +268,8 @@ class BuiltinQueue:
             self._presence_changed()  # a caller behind this one may take an agent now
 
     async def _offer(
-        self, request: TransferRequest, agent: WebUser, hangup: asyncio.Event, deadline: float
+        self, request: TransferRequest, agent: WebUser, hangup: asyncio.Event, deadline: float,
+        joined: float,
     ) -> TransferResult | None:
         loop = asyncio.get_running_loop()
         offer = _Offer(request.case_id, request.queue, agent)
@@ -217,6 +297,7 @@ class BuiltinQueue:
                 await self._emit(PopState.MISSED, offer, "no answer")
                 return None
             self._dispatcher.board.left(request.case_id)  # answered: no longer waiting
+            self.hold_times.answered(request.queue, loop.time() - joined)
             await self._emit(PopState.CONNECTED, offer)
             started = time.monotonic()
             await _first(None, offer.ended.wait(), hangup.wait())
@@ -233,7 +314,8 @@ class BuiltinQueue:
             self._presence_changed()  # another caller may be waiting for this agent
 
 
-def _seconds(section: Mapping[str, Any], key: str, default: float | None) -> float | None:
+def _seconds(section: Mapping[str, Any], key: str, default: float | None, *,
+             zero_ok: bool = False) -> float | None:
     raw = section.get(key)
     if raw is None:
         return default
@@ -241,8 +323,9 @@ def _seconds(section: Mapping[str, Any], key: str, default: float | None) -> flo
         value = float(str(raw).strip().removesuffix("s"))
     except ValueError:
         raise SettingsError(f"web.{key}: {raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise SettingsError(f"web.{key} must be more than 0 seconds")
+    if value < 0 or (value == 0 and not zero_ok):
+        raise SettingsError(f"web.{key} must be more than 0 seconds"
+                            + (" (0 turns it off)" if zero_ok else ""))
     return value
 
 

@@ -60,6 +60,10 @@ class WebStore(PopStore, Protocol):
 
     async def node_traffic(self, flow: str, *, since: datetime) -> NodeTraffic: ...
 
+    async def get_recording(self, recording_id: int) -> dict[str, Any] | None:
+        """A caller's recording: ``{"id", "path", "seconds", "case_id"}`` or None."""
+        ...
+
     def database_health(self) -> dict[str, Any]:
         """``{"state": "ok"}``, or the state and why (``/healthz``)."""
         ...

@@ -6,6 +6,7 @@ database's own row id, so several servers writing to one PostgreSQL never collid
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from ivr.calls import CaseDraft, jsonable
 from ivr.channels.channel import TransferResult, TransferStatus
 from ivr.errors import IvrError
 from ivr.store.convert import iso
-from ivr.store.models import case_events, cases
+from ivr.store.models import case_events, cases, recordings
 
 #: Status of a case from the moment the IVR hands it over.
 QUEUED = "queued"
@@ -74,7 +75,41 @@ def open_case(
     code = case_code(int(row_id), now)
     conn.execute(update(cases).where(cases.c.id == row_id).values(code=code))
     _event(conn, int(row_id), "opened", None, f"queue {draft.queue}", now)
+    for made in draft.facts.get("recordings") or ():  # the record nodes' files, if any
+        if isinstance(made, dict) and isinstance(made.get("file"), str):
+            _recording(conn, int(row_id), draft.call_id, made["file"],
+                             made.get("seconds"), now)
     return int(row_id), code
+
+
+#: A recording's file as the engine names it: one name, no directory, an extension.
+RECORDING_FILE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,5}$")
+
+
+def _recording(conn: Connection, row_id: int, call_id: str, file: str,
+                     seconds: object, now: datetime) -> None:
+    if not RECORDING_FILE.match(file):
+        return  # never a path: the web app serves only names inside its directory
+    duration = float(seconds) if isinstance(seconds, int | float) else 0.0
+    conn.execute(insert(recordings).values(
+        case_id=row_id, call_id=call_id, path=file, duration=duration, created_at=now))
+
+
+def add_recording(conn: Connection, code: str, call_id: str, file: str,
+                        seconds: float, now: datetime) -> None:
+    """A recording made after the case opened (a message left after the agent)."""
+    _recording(conn, _row_id(conn, code), call_id, file, seconds, now)
+
+
+def get_recording(conn: Connection, recording_id: int) -> dict[str, Any] | None:
+    """A recording's file name and its case id, or None."""
+    row = (conn.execute(
+        select(recordings.c.id, recordings.c.path, recordings.c.duration, cases.c.code)
+        .join(cases, cases.c.id == recordings.c.case_id)
+        .where(recordings.c.id == recording_id))).first()
+    if row is None:
+        return None
+    return {"id": row.id, "path": row.path, "seconds": row.duration, "case_id": row.code}
 
 
 def _event(
@@ -132,7 +167,8 @@ def update_case(conn: Connection, code: str, values: dict[str, Any]) -> bool:
     return bool(result.rowcount)
 
 
-def _case_dict(row: Row[Any], events: Sequence[Row[Any]]) -> dict[str, Any]:
+def _case_dict(row: Row[Any], events: Sequence[Row[Any]],
+               recorded: Sequence[Row[Any]] = ()) -> dict[str, Any]:
     m = row._mapping
     return {
         "id": m["code"],
@@ -165,6 +201,11 @@ def _case_dict(row: Row[Any], events: Sequence[Row[Any]]) -> dict[str, Any]:
             {"event": e.event, "agent": e.agent, "detail": e.detail, "at": iso(e.at)}
             for e in events
         ],
+        # Played from /recordings/<id> (staff only); the file name stays server-side.
+        "recordings": [
+            {"id": r.id, "seconds": r.duration, "created_at": iso(r.created_at)}
+            for r in recorded
+        ],
     }
 
 
@@ -180,7 +221,12 @@ def load_cases(conn: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any
         .order_by(case_events.c.at, case_events.c.id)
     ):
         events[e.case_id].append(e)
-    return [_case_dict(r, events[r.id]) for r in rows]
+    recorded: dict[int, list[Row[Any]]] = {i: [] for i in ids}
+    for r in conn.execute(
+        select(recordings).where(recordings.c.case_id.in_(ids)).order_by(recordings.c.id)
+    ):
+        recorded[r.case_id].append(r)
+    return [_case_dict(r, events[r.id], recorded[r.id]) for r in rows]
 
 
 def get_case(conn: Connection, code: str) -> dict[str, Any] | None:

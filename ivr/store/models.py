@@ -210,6 +210,19 @@ case_events = Table(
     Index("ix_case_events_case_id", "case_id"),
 )
 
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("call_id", String(100), nullable=False, server_default=""),
+    # The file's name within the recordings directory (never a path of its own).
+    Column("path", String(255), nullable=False),
+    Column("duration", Float, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_recordings_case_id", "case_id"),
+)
+
 callback_requests = Table(
     "callback_requests",
     metadata,

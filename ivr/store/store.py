@@ -244,6 +244,17 @@ class Store:
         now = self._clock.now()
         await self._write(lambda conn: cases.finish_transfer(conn, case_id, result, now))
 
+    async def add_recording(self, case_id: str, call_id: str, file: str,
+                            seconds: float) -> None:
+        """Attach a recording to an open case (``ivr.engine.record.RecordingStore``)."""
+        now = self._clock.now()
+        await self._write(lambda conn: cases.add_recording(conn, case_id, call_id, file,
+                                                           seconds, now))
+
+    async def get_recording(self, recording_id: int) -> dict[str, Any] | None:
+        """A recording's file name (within the recordings directory) and its case."""
+        return await self._read(lambda conn: cases.get_recording(conn, recording_id))
+
     # -- cases for the web app and the dispatcher ------------------------------------
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:

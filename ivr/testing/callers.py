@@ -15,20 +15,36 @@ wait" (the wait times out). What differs between callers is *when* they press:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: ``keys`` character meaning "let this wait time out".
 SILENCE = "-"
 
 
-class Caller:
-    """Base caller: presses its keys during waits only (patient)."""
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """What a caller says when a ``RECORD FILE`` starts: ``seconds`` of words, then
+    ``then``: a key (``#``), ``"silence"`` (stops talking) or ``"hangup"``."""
 
-    def __init__(self, keys: str = "") -> None:
+    seconds: float = 6.0
+    then: str = "#"
+
+
+class Caller:
+    """Base caller: presses its keys during waits only (patient); says its ``speech``
+    (one entry per recording, in order) and is silent at any recording after them."""
+
+    def __init__(self, keys: str = "", speech: Sequence[Speech] = ()) -> None:
         bad = set(keys) - set("0123456789*#" + SILENCE)
         if bad:
             raise ValueError(f"not keypad keys: {''.join(sorted(bad))!r}")
         self._keys = deque(keys)
+        self._speech = deque(speech)
+
+    def at_record(self, escape: str) -> Speech | None:
+        """What the caller says when a recording starts; None: says nothing."""
+        return self._speech.popleft() if self._speech else None
 
     @property
     def keys_left(self) -> str:
@@ -104,6 +120,9 @@ class HangUpCaller(Caller):
 
     def at_wait(self) -> str | None:
         return self.inner.at_wait()
+
+    def at_record(self, escape: str) -> Speech | None:
+        return self.inner.at_record(escape)
 
     def hangs_up_at(self, command_number: int) -> bool:
         return command_number == self.after

@@ -35,13 +35,14 @@ import itertools
 import os
 import re
 import time
+import wave
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ivr import channel_vars as cv
 from ivr.agi.commands import ParsedCommand, parse_command
 from ivr.errors import IvrError
-from ivr.testing.callers import Caller, QueueOutcome, SilentCaller
+from ivr.testing.callers import Caller, QueueOutcome, SilentCaller, Speech
 from ivr.testing.fake_queue import (
     JOIN_STATUSES,
     ChannelVariables,
@@ -50,8 +51,8 @@ from ivr.testing.fake_queue import (
     run_queue,
 )
 
-__all__ = ["AGENT_ANSWERS", "CallTranscript", "FakeCall", "Hold", "QueueOutcome", "QueueRun",
-           "ServerSilent", "env_lines", "run_call", "run_many"]
+__all__ = ["AGENT_ANSWERS", "CallTranscript", "FakeCall", "FakeRecording", "Hold",
+           "QueueOutcome", "QueueRun", "ServerSilent", "env_lines", "run_call", "run_many"]
 
 #: A runaway script (a flow looping forever) is stopped after this many commands.
 MAX_COMMANDS = 5000
@@ -60,6 +61,12 @@ MAX_COMMANDS = 5000
 IDLE_TIMEOUT = 60.0
 #: Samples in a prompt the length table does not know (1 s at 8 kHz, like hotline-short).
 DEFAULT_PROMPT_SAMPLES = 8000
+#: RECORD FILE's sample rate (``endpos`` counts 8 kHz samples) and file extensions.
+RECORD_RATE = 8000
+RECORD_EXTENSIONS = {"wav": "wav", "gsm": "gsm", "ulaw": "ulaw", "alaw": "alaw",
+                     "sln": "sln", "wav49": "WAV"}
+#: Milliseconds res_agi.c rewinds to chop the finish key's tone off a recording.
+DTMF_REWIND_MS = 200
 #: Commands Asterisk refuses on a dead channel with 511 (agi-hangup-during-get-data.txt).
 DEAD_REFUSED = frozenset({
     "ANSWER", "CHANNEL STATUS", "CONTROL STREAM FILE", "GET DATA", "GET OPTION", "HANGUP",
@@ -139,6 +146,8 @@ class CallTranscript:
     hung_up: bool = False
     queue_runs: list[QueueRun] = field(default_factory=list)
     """Every Queue the call ran, with the variables its agent leg inherited."""
+    recordings: list[FakeRecording] = field(default_factory=list)
+    """Every RECORD FILE of the call, with the file it wrote."""
     call_id: str = ""
     """``agi_uniqueid``: the call record's id on the server."""
     streamed: list[str] = field(default_factory=list)
@@ -168,6 +177,34 @@ class CallTranscript:
         return any(c.startswith(prefix) for c in self.commands)
 
 
+@dataclass(frozen=True, slots=True)
+class FakeRecording:
+    """One RECORD FILE as the fake ran it: what was asked and what it wrote."""
+
+    file: str
+    format: str
+    escape: str
+    timeout_ms: int
+    beep: bool
+    silence_seconds: int
+    written: str | None
+    """The file written on "the Asterisk host" (here: this machine), None if none."""
+    reply: str
+
+
+def _write_wav(path: str, spoken: int, total: int) -> None:
+    """8 kHz 16-bit mono, as Asterisk's ``wav`` format: a quiet 400 Hz tone for the
+    ``spoken`` samples (a voice stand-in), then silence up to ``total``."""
+    period = b"".join(int(3000 * ((i % 20) - 10) / 10).to_bytes(2, "little", signed=True)
+                      for i in range(20))
+    voice = (period * (spoken // 20 + 1))[: spoken * 2]
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RECORD_RATE)
+        out.writeframes(voice + b"\0\0" * max(total - spoken, 0))
+
+
 class FakeCall:
     """One call's Asterisk side, sans-IO: a command line in, reply lines out."""
 
@@ -187,6 +224,7 @@ class FakeCall:
         self.env: Mapping[str, str] = env or env_values(env_lines())
         self.on_queue = on_queue
         self.queue_runs: list[QueueRun] = []
+        self.recordings: list[FakeRecording] = []
         self.dead = False
         self.notice_due = False
         self.count = 0
@@ -236,6 +274,8 @@ class FakeCall:
         if cmd.canonical == "EXEC" and cmd.text(0).lower() == "queue" \
                 and "queue" not in self.missing_apps:
             return self._queue(cmd.text(1), hangs_up_during=True)
+        if cmd.canonical == "RECORD FILE":
+            return ["200 result=-1 (hangup) endpos=0"]
         return ["200 result=-1 endpos=0" if "STREAM" in cmd.canonical else "200 result=-1"]
 
     def _samples(self, file: str) -> int:
@@ -281,6 +321,8 @@ class FakeCall:
             return [f"200 result=1 ({expanded})"]
         if verb == "EXEC":
             return self._exec(cmd.text(0), cmd.text(1)) if nargs >= 1 else list(USAGE)
+        if verb == "RECORD FILE":
+            return self._record(cmd)
         if verb.startswith("SAY "):
             if nargs < 2:
                 return list(USAGE)
@@ -298,6 +340,61 @@ class FakeCall:
         if key is not None and key in escape:
             return [f"200 result={ord(key)} endpos={samples // 2}"]
         return [f"200 result=0 endpos={samples}"]
+
+    def _record(self, cmd: ParsedCommand) -> list[str]:
+        """RECORD FILE as res_agi.c handle_recordfile answers it (Asterisk 22)."""
+        n = len(cmd.args)
+        if n < 4 or not re.fullmatch(r"-?\d+", cmd.text(3)):
+            return list(USAGE)
+        file, fmt, escape, ms = cmd.text(0), cmd.text(1), cmd.text(2), int(cmd.text(3))
+        extra = [cmd.text(i) for i in range(4, min(n, 7))]
+        silence = 0
+        for arg in extra:  # the first of the optional arguments with "s=" in it
+            if "s=" in arg:
+                tail = arg[arg.index("s=") + 2:]
+                silence = int(tail) if tail.isdigit() else 0
+                break
+        # The beep: an argument after the timeout that is neither an offset nor s=, or
+        # any second one that is not s= (the backward-compatible rule of res_agi.c).
+        beep = (len(extra) > 0 and not extra[0].lstrip("-").isdigit()
+                and not extra[0].startswith("s=")) or (
+            len(extra) > 1 and not extra[1].startswith("s="))
+        speech = self.caller.at_record(escape) or Speech(0.0, "silence")
+        written = f"{file}.{RECORD_EXTENSIONS.get(fmt, fmt)}"
+
+        def done(reply: str, spoken: int, total: int) -> list[str]:
+            _write_wav(written, spoken, total)
+            self.recordings.append(FakeRecording(file, fmt, escape, ms, beep, silence,
+                                                 written, reply))
+            return [reply]
+
+        if not os.path.isabs(file) or not os.path.isdir(os.path.dirname(file)):
+            # ast_writefile() cannot create the file (Asterisk makes no directories;
+            # a relative name would go under its sounds directory, not modelled here).
+            reply = "200 result=-1 (writefile)"
+            self.recordings.append(FakeRecording(file, fmt, escape, ms, beep, silence,
+                                                 None, reply))
+            return [reply]
+        limit = ms * RECORD_RATE // 1000 if ms >= 0 else None
+        spoken = int(speech.seconds * RECORD_RATE)
+        if limit is not None and spoken >= limit:
+            return done(f"200 result=0 (timeout) endpos={limit}", limit, limit)
+        if speech.then == "hangup":
+            self.dead = self.notice_due = True
+            return done(f"200 result=-1 (hangup) endpos={spoken}", spoken, spoken)
+        if len(speech.then) == 1 and speech.then in escape:
+            kept = max(spoken - DTMF_REWIND_MS * RECORD_RATE // 1000, 0)
+            return done(f"200 result={ord(speech.then)} (dtmf) endpos={kept}", kept, kept)
+        # The caller stops talking (a key that is no finish key is ignored).
+        heard = spoken + silence * RECORD_RATE
+        if silence > 0 and (limit is None or heard < limit):
+            # Silence detected: rewound to keep 1 s of it; the result is what
+            # ast_waitfor() had left of the maximum, in ms (not a key).
+            kept = spoken + RECORD_RATE
+            left = max(ms - heard * 1000 // RECORD_RATE, 1) if ms >= 0 else 1
+            return done(f"200 result={left} (timeout) endpos={kept}", spoken, kept)
+        total = limit if limit is not None else heard
+        return done(f"200 result=0 (timeout) endpos={total}", spoken, total)
 
     def _get_data(self, cmd: ParsedCommand) -> list[str]:
         max_digits = int(cmd.text(2, "1024") or "1024")
@@ -448,7 +545,7 @@ async def run_call(host: str, port: int, caller: Caller | None = None, *,
     call = FakeCall(caller or SilentCaller(), queue=queue, prompt_samples=prompt_samples,
                     missing_files=missing_files, missing_apps=missing_apps,
                     env=env_values(env), on_queue=on_queue)
-    transcript = CallTranscript(queue_runs=call.queue_runs,
+    transcript = CallTranscript(queue_runs=call.queue_runs, recordings=call.recordings,
                                 call_id=call.env.get("agi_uniqueid", ""))
     log_line = transcript.lines.append if record else _discard
     began = time.perf_counter()

@@ -14,7 +14,15 @@ from aiohttp import web
 from ivr.config.settings import WebUser
 from ivr.screenpop.directory import builtin_interface, serves_queue
 from ivr.screenpop.wording import words_table
-from ivr.web.keys import DIRECTORY, DISPATCHER, PRESENCE, QUEUE, STORE, current_session
+from ivr.web.keys import (
+    DIRECTORY,
+    DISPATCHER,
+    PRESENCE,
+    QUEUE,
+    SETTINGS,
+    STORE,
+    current_session,
+)
 from ivr.web.middleware import require_api_user
 
 #: Dispositions an agent can close a case with (shown in the console's form).
@@ -173,8 +181,40 @@ async def me(request: web.Request) -> web.Response:
                               "dispositions": list(DISPOSITIONS), "words": words_table()})
 
 
+#: A recording's name as the store keeps it: one file name, no directory part.
+_RECORDING_FILE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9]{1,5}$")
+#: Content types of the formats a ``record`` node may produce.
+_AUDIO_TYPES = {"wav": "audio/wav", "gsm": "audio/x-gsm", "WAV": "audio/wav"}
+
+
+async def recording(request: web.Request) -> web.StreamResponse:
+    """A caller's recording, for those who may read its case (``<audio>`` on the card).
+
+    Addressed by its row id only: the file name comes from the store and must be a
+    plain name inside the recordings directory, so no request can name another file."""
+    user = require_api_user(request)
+    raw = request.match_info["recording_id"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+        return _error(404, "no such recording")
+    found = await request.app[STORE].get_recording(int(raw))
+    if found is None:
+        return _error(404, "no such recording")
+    case = await request.app[STORE].get_case(str(found["case_id"]))
+    if case is None or not can_read(user, case):
+        return _error(403, "this recording belongs to another queue or agent")
+    name = str(found["path"])
+    root = request.app[SETTINGS].recordings_path
+    path = (root / name).resolve()
+    if not _RECORDING_FILE.match(name) or not path.is_relative_to(root) or not path.is_file():
+        return _error(404, "the recording's file is missing")
+    kind = _AUDIO_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+    return web.FileResponse(path, headers={"Content-Type": kind,
+                                           "Cache-Control": "private, max-age=300"})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", me)
+    app.router.add_get("/api/recordings/{recording_id}", recording)
     app.router.add_get("/api/cases", list_cases)
     app.router.add_get("/api/cases/{case_id}", get_case)
     app.router.add_post("/api/cases/{case_id}", update_case)

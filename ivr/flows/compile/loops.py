@@ -1,6 +1,6 @@
 """Loops that can only end in the engine's step guard: nodes that never ask the caller.
 
-A cycle through a menu, an input or a transfer waits for someone each time round. A cycle
+A cycle through a menu, an input, a record or a transfer waits for someone each time round. A cycle
 of the other nodes (goto, branch, play, set, lookup, hours, language, call) spins until
 the engine stops it after ``MAX_STEPS_PER_CALL`` steps (or ``MAX_CALL_DEPTH`` sub-flows)
 and hands the caller over with an apology. Only loops with *no way out* are refused: from
@@ -39,13 +39,14 @@ from ivr.flows.model import (
     LookupNode,
     MenuNode,
     PlayNode,
+    RecordNode,
     SetNode,
     TransferNode,
 )
 
 Key = tuple[str, str]
 """(flow, node id)"""
-ASKING = (MenuNode, InputNode, TransferNode, HangupNode)
+ASKING = (MenuNode, InputNode, TransferNode, HangupNode, RecordNode)
 """Nodes that wait for the caller or an agent, or end the call: a loop through one is
 not a spin."""
 SILENT = (PlayNode, SetNode, GotoNode, LanguageNode, BranchNode, LookupNode, HoursNode,

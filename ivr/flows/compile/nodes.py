@@ -17,6 +17,7 @@ from ivr.config.diagnostics import Mark, did_you_mean
 from ivr.config.loader import YScalar, YSeq, YValue
 from ivr.flows.compile.context import Compiler, NodeContext
 from ivr.flows.compile.questions import compile_input, compile_menu
+from ivr.flows.compile.record import compile_record
 from ivr.flows.conditions import ConditionError, parse_condition
 from ivr.flows.model import (
     SPECIAL_TARGETS,
@@ -34,6 +35,7 @@ from ivr.flows.model import (
     MenuNode,
     OpeningHours,
     PlayNode,
+    RecordNode,
     SetNode,
     TransferNode,
     Value,
@@ -106,9 +108,16 @@ def compile_node(c: Compiler, flow: str, node_id: str, body: YValue) -> AnyNode 
 
 
 def _play(ctx: NodeContext, v: YValue) -> AnyNode | None:
-    items = ctx.c.play_items(v, ctx.what)
+    c = ctx.c
+    items = c.play_items(v, ctx.what)
     nxt = ctx.exit("next")
-    return PlayNode(ctx.id, ctx.flow, ctx.mark, items, nxt) if nxt else None
+    # Informational prompts take the flow-wide keys like questions do (a caller who
+    # presses 0 during a long reading wants an agent now), unless marked otherwise.
+    interruptible = c.read.boolean(ctx.m.get("interruptible"),
+                                   f"{ctx.what}: interruptible") is not False
+    keys = MappingProxyType(dict(c.default_keys) if interruptible else {})
+    return PlayNode(ctx.id, ctx.flow, ctx.mark, items, nxt, keys,
+                    interruptible) if nxt else None
 
 
 def _lookup(ctx: NodeContext, v: YValue) -> AnyNode | None:
@@ -332,7 +341,7 @@ class NodeKind:
 
 
 NODE_KINDS: Mapping[str, NodeKind] = MappingProxyType({
-    "play": NodeKind(("next",), _play, PlayNode),
+    "play": NodeKind(("next", "interruptible"), _play, PlayNode),
     "menu": NodeKind((), compile_menu, MenuNode),
     "input": NodeKind(("next",), compile_input, InputNode),
     "lookup": NodeKind(("with", "as", "found", "not_found", "error", "timeout", "next"),
@@ -346,5 +355,6 @@ NODE_KINDS: Mapping[str, NodeKind] = MappingProxyType({
     "transfer": NodeKind(("on_timeout", "on_full", "on_no_agents", "next"), _transfer,
                          TransferNode),
     "hangup": NodeKind((), _hangup, HangupNode),
+    "record": NodeKind(("next", "on_silence"), compile_record, RecordNode),
 })
 """Every node kind by its verb, in the order the error for a node without one lists them."""

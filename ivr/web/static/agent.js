@@ -203,6 +203,7 @@
     const facts = c.facts || {};
     for (const [key, v] of Object.entries(facts)) {
       if (key === "account" || key === "caller") continue; // shown under Account
+      if (key === "recordings") continue; // played under "Caller's recordings"
       if (v && typeof v === "object" && !Array.isArray(v)) {
         for (const [k, x] of Object.entries(v)) {
           if (x === null || x === undefined || typeof x === "object") continue;
@@ -273,6 +274,20 @@
     if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No earlier cases" })));
   }
 
+  // The caller's own words (a hazard described, a complaint), played from the server:
+  // /api/recordings/<id> checks this agent may read the case, as the card itself.
+  function recordingItems(c) {
+    const box = $("recordings");
+    box.replaceChildren();
+    for (const r of c.recordings || []) {
+      box.append(el("div", { class: "recording" },
+        el("audio", { controls: true, preload: "metadata", src: `/api/recordings/${encodeURIComponent(r.id)}`,
+          "data-recording-id": String(r.id) }),
+        el("span", { class: "muted", text: `${Math.round(r.seconds || 0)} s · ${when(r.created_at)}` })));
+    }
+    $("recordings-block").hidden = !box.children.length;
+  }
+
   function gone(c, state) {
     if (state === "caller_gone") return true;
     if (c.status === "abandoned") return true;
@@ -312,6 +327,7 @@
     dl($("facts"), factRows(c));
     $("reason").textContent = [say(c.intent || "unknown"), c.note].filter(Boolean).join(" — ");
     pathItems(c);
+    recordingItems(c);
     earlier(c);
     if (!sameCase) {
       $("notes").value = c.notes || "";

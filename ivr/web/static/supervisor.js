@@ -7,8 +7,17 @@
   const $ = (id) => document.getElementById(id);
   function fill(body, rows, cols) {
     body.replaceChildren();
-    for (const r of rows) body.append(el("tr", {}, ...r.map((x) => el("td", { text: x ?? "" }))));
+    for (const r of rows) body.append(el("tr", {}, ...r.map((x) =>
+      x instanceof Node ? el("td", {}, x) : el("td", { text: x ?? "" }))));
     if (!rows.length) body.append(el("tr", {}, el("td", { colspan: cols, class: "muted", text: "Nothing yet" })));
+  }
+  // The caller's recordings of a case, playable; /api/recordings/<id> is staff only.
+  function recordings(c) {
+    const list = c.recordings || [];
+    if (!list.length) return "";
+    return el("span", { class: "recordings" }, ...list.map((r) => el("audio", {
+      controls: true, preload: "none", src: `/api/recordings/${encodeURIComponent(r.id)}`,
+      "data-recording-id": String(r.id), title: `${Math.round(r.seconds || 0)} s` })));
   }
   const percent = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)} %`);
   function tiles(report) {
@@ -97,8 +106,10 @@
       const who = (x) => (x ? byInterface[String(x).toLowerCase()] || x : "");
       fill($("agents"), agents.agents.map((a) => [a.name,
         a.online ? (a.available ? "available" : "away") : "offline", a.case || "", (a.queues || []).join(", ") || "all"]), 4);
-      fill($("cases"), cases.cases.map((c) => [when(c.created_at), c.id, c.caller, label(c.intent || ""),
-        c.queue, label(c.status || ""), who(c.agent)]), 7);
+      // A recording being listened to is not cut off by the refresh: the table waits.
+      const playing = [...$("cases").querySelectorAll("audio")].some((a) => !a.paused);
+      if (!playing) fill($("cases"), cases.cases.map((c) => [when(c.created_at), c.id, c.caller, label(c.intent || ""),
+        c.queue, label(c.status || ""), who(c.agent), recordings(c)]), 8);
       fill($("calls"), calls.calls.map((c) => [when(c.started_at), c.caller, c.flow,
         label(c.outcome || ""), Math.round(c.total_seconds ?? 0), c.case_id || ""]), 6);
       $("updated").textContent = "updated " + clock();
