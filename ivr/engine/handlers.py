@@ -59,7 +59,7 @@ async def play(turn: Turn, node: PlayNode) -> Exit:
     if not node.keys:  # interruptible: false, or a flow without keys_everywhere
         await turn.play(node.items)
         return node.next
-    prompts = turn.render(node.items)
+    prompts = await turn.playable(node.items)  # audio made sure of, as every prompt's
     escape = "".join(node.keys)
     while prompts:
         key = await turn.channel.play(prompts, escape=escape)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ivr.channels.channel import ALL_KEYS
 from ivr.config.loader import YScalar, YValue
 from ivr.flows.compile.context import NodeContext
 from ivr.flows.model import AnyNode, RecordNode
+from ivr.phone import ALL_KEYS
 
 RECORD_KEYS = ("prompt", "max_seconds", "silence", "finish_on", "beep", "retries", "no_input")
 #: Longest recording a flow may ask for: a message, not a conversation.
